@@ -1,0 +1,47 @@
+"""The `pipeline` command line: a thin click layer over the core.
+
+Only this module prints final results and exits; commands return an exit code.
+Every option also reads a ``PIPELINE_*`` environment variable (``auto_envvar_prefix``).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from pipeline import __version__
+from pipeline.commands.deploy import deploy_canary
+from pipeline.commands.sandbox import sandbox
+from pipeline.errors import ExitCode, PipelineError
+
+
+@click.group(
+    context_settings={"auto_envvar_prefix": "PIPELINE", "help_option_names": ["-h", "--help"]}
+)
+@click.version_option(__version__, prog_name="pipeline")
+def cli() -> None:
+    """Deploy a pull request's canary image through Argo CD and prove the pods run it."""
+
+
+cli.add_command(sandbox)
+cli.add_command(deploy_canary)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(ExitCode.INTERNAL)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(ExitCode.USAGE)
+    except PipelineError as e:
+        click.echo(f"error: {e.message}", err=True)
+        if e.hint:
+            click.echo(f"hint: {e.hint}", err=True)
+        sys.exit(e.exit_code)
+    sys.exit(ExitCode.OK)

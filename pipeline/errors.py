@@ -1,0 +1,157 @@
+"""Every error the pipeline raises, and the exit code each one maps to.
+
+Only the CLI turns these into exit codes; the core raises them and never exits.
+
+    PipelineError                      (ExitCode.INTERNAL unless a subclass says otherwise)
+    ├── UsageError                     bad flags, config file or environment  -> USAGE
+    ├── BuildError                     the image build failed                 -> BUILD
+    ├── RegistryError                  push, manifest HEAD, registry auth     -> REGISTRY
+    │   └── RateLimitedError           429 past the deadline                  -> RATE_LIMITED
+    ├── PreflightError                 misconfiguration found before writing  -> MISCONFIGURED
+    ├── KubeAccessError                forbidden / not found / unreachable    -> KUBE_ACCESS
+    ├── SyncFailedError                Argo CD operation Failed or Error      -> SYNC_FAILED
+    ├── ImagePullError                 ErrImagePull, ImagePullBackOff, ...    -> IMAGE_PULL
+    ├── CrashLoopError                 CrashLoopBackOff                       -> CRASH_LOOP
+    ├── DeployTimeoutError             the deadline passed                    -> TIMEOUT
+    ├── SupersededError                a newer run took over the canary       -> SUPERSEDED
+    └── SandboxError                   the local control plane failed         -> SANDBOX
+
+Each error carries a one-line message, a hint that says what to do next, and a stable
+``reason`` identifier used in JSON reports.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum, unique
+
+
+@unique
+class ExitCode(IntEnum):
+    """Documented process exit codes (docs/exit-codes.md). Never renumber."""
+
+    OK = 0
+    INTERNAL = 1
+    USAGE = 2
+    BUILD = 3
+    REGISTRY = 4
+    RATE_LIMITED = 5
+    MISCONFIGURED = 6
+    KUBE_ACCESS = 7
+    SYNC_FAILED = 8
+    IMAGE_PULL = 9
+    CRASH_LOOP = 10
+    TIMEOUT = 11
+    SUPERSEDED = 12
+    SANDBOX = 13
+
+
+_MAX_DETAIL = 2000
+
+
+def truncate(text: str, limit: int = _MAX_DETAIL) -> str:
+    """Cut long evidence (stderr, response bodies) so logs stay readable."""
+    if len(text) <= limit:
+        return text
+    return text[: limit - 15] + " ...[truncated]"
+
+
+class PipelineError(Exception):
+    """Base of all expected failures."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+    reason: str = "internal-error"
+
+    def __init__(self, message: str, *, hint: str = "", reason: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        if reason is not None:
+            self.reason = reason
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(PipelineError):
+    exit_code = ExitCode.USAGE
+    reason = "usage"
+
+
+class BuildError(PipelineError):
+    exit_code = ExitCode.BUILD
+    reason = "build-failed"
+
+
+class RegistryError(PipelineError):
+    exit_code = ExitCode.REGISTRY
+    reason = "registry-error"
+
+
+class RateLimitedError(RegistryError):
+    exit_code = ExitCode.RATE_LIMITED
+    reason = "registry-rate-limited"
+
+
+class PreflightError(PipelineError):
+    """One or more misconfigurations, all reported at once."""
+
+    exit_code = ExitCode.MISCONFIGURED
+    reason = "misconfigured"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        summary = "; ".join(p.message for p in problems)
+        super().__init__(
+            f"preflight found {len(problems)} problem(s): {summary}",
+            hint="\n\n".join(p.fix for p in problems if p.fix),
+        )
+
+
+class Problem:
+    """One misconfiguration found by preflight: what is wrong and how to fix it."""
+
+    def __init__(self, reason: str, message: str, fix: str = "") -> None:
+        self.reason = reason
+        self.message = message
+        self.fix = fix
+
+    def as_dict(self) -> dict[str, str]:
+        return {"reason": self.reason, "message": self.message, "fix": self.fix}
+
+    def __repr__(self) -> str:
+        return f"Problem({self.reason!r}, {self.message!r})"
+
+
+class KubeAccessError(PipelineError):
+    exit_code = ExitCode.KUBE_ACCESS
+    reason = "kube-access"
+
+
+class SyncFailedError(PipelineError):
+    exit_code = ExitCode.SYNC_FAILED
+    reason = "sync-failed"
+
+
+class ImagePullError(PipelineError):
+    exit_code = ExitCode.IMAGE_PULL
+    reason = "image-pull"
+
+
+class CrashLoopError(PipelineError):
+    exit_code = ExitCode.CRASH_LOOP
+    reason = "crash-loop"
+
+
+class DeployTimeoutError(PipelineError):
+    exit_code = ExitCode.TIMEOUT
+    reason = "timeout"
+
+
+class SupersededError(PipelineError):
+    exit_code = ExitCode.SUPERSEDED
+    reason = "superseded"
+
+
+class SandboxError(PipelineError):
+    exit_code = ExitCode.SANDBOX
+    reason = "sandbox"

@@ -1,0 +1,6 @@
+"""Shared fixtures live in tests/fixtures/*, one module per outside system."""
+
+pytest_plugins = [
+    "tests.fixtures.services",
+    "tests.fixtures.sandbox",
+]
