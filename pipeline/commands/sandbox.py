@@ -1,10 +1,146 @@
-"""`pipeline sandbox up|down|status` (placeholder until the supervisor lands)."""
+"""`pipeline sandbox up|down|status|sample`: the local control plane for demos and tests."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
+
+from pipeline.sandbox import supervisor
+from pipeline.sandbox.state import SandboxStatus
+
+state_dir_option = click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="PIPELINE_SANDBOX_DIR",
+    default=None,
+    help="Where the sandbox keeps its state [env: PIPELINE_SANDBOX_DIR; "
+    "default: $XDG_STATE_HOME/pipeline/sandbox].",
+)
+output_option = click.option(
+    "--output", "-o", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
 
 
 @click.group()
 def sandbox() -> None:
     """A local Kubernetes API server with Argo CD, a Deployment controller and a kubelet."""
+
+
+def _print_status(status: SandboxStatus, output: str) -> None:
+    if output == "json":
+        click.echo(json.dumps(status.as_dict(), indent=2))
+        return
+    if not status.running:
+        click.echo(f"sandbox: not running (state dir {status.state_dir})")
+        return
+    click.echo(f"sandbox: running (pid {status.pid}, state dir {status.state_dir})")
+    click.echo(f"  server:      {status.server}")
+    click.echo(f"  kubeconfig:  {status.kubeconfig}")
+    click.echo(f"  registry:    {status.registry}")
+    click.echo(f"  docker host: {status.docker_host or '(none: images are resolved, not run)'}")
+    click.echo(f"\n  export KUBECONFIG={status.kubeconfig}")
+
+
+@sandbox.command()
+@state_dir_option
+@output_option
+@click.option("--registry", help="Use this registry (host:port) instead of starting one.")
+@click.option("--docker-host", help="Use this Docker Engine instead of finding or starting one.")
+@click.option(
+    "--docker/--no-docker",
+    default=True,
+    help="Run containers in Docker (default), or only resolve images in the registry.",
+)
+@click.option(
+    "--kubelet-backoff",
+    type=float,
+    default=None,
+    help="Initial restart back-off in seconds (real kubelet: 10).",
+)
+def up(
+    state_dir: Path | None,
+    output: str,
+    registry: str | None,
+    docker_host: str | None,
+    docker: bool,
+    kubelet_backoff: float | None,
+) -> None:
+    """Start the sandbox in the background (no-op when it already runs)."""
+    state = supervisor.resolve_state_dir(state_dir)
+    status = supervisor.up(
+        state,
+        registry=registry,
+        docker_host=docker_host,
+        docker=docker,
+        kubelet_backoff=kubelet_backoff,
+    )
+    _print_status(status, output)
+
+
+@sandbox.command()
+@state_dir_option
+def down(state_dir: Path | None) -> None:
+    """Stop the sandbox and everything it started."""
+    state = supervisor.resolve_state_dir(state_dir)
+    stopped = supervisor.down(state)
+    click.echo("sandbox: stopped" if stopped else "sandbox: was not running")
+
+
+@sandbox.command()
+@state_dir_option
+@output_option
+def status(state_dir: Path | None, output: str) -> None:
+    """Show whether the sandbox runs and how to reach it."""
+    _print_status(supervisor.status(supervisor.resolve_state_dir(state_dir)), output)
+
+
+@sandbox.command()
+@state_dir_option
+@output_option
+@click.option(
+    "--shared-name-override",
+    is_flag=True,
+    help="Give the dev overlay the common mistake: an images entry keyed on the shared "
+    "repository name, which rewrites the canary's tag too.",
+)
+def sample(state_dir: Path | None, output: str, shared_name_override: bool) -> None:
+    """Create the sample GitOps repo and Application, push its images, wait until it runs."""
+    from pipeline.errors import SandboxError
+    from pipeline.sandbox.kubeclient import KubeClient
+    from pipeline.sandbox.seed import seed_sample
+
+    state = supervisor.resolve_state_dir(state_dir)
+    current = supervisor.status(state)
+    if not current.running or current.server is None or current.registry is None:
+        raise SandboxError(
+            f"the sandbox is not running (state dir {state.path})",
+            hint="run: pipeline sandbox up",
+        )
+    seeded = seed_sample(
+        KubeClient(current.server, user_agent="pipeline-sample"),
+        state.path / "gitops",
+        registry=current.registry,
+        docker_host=current.docker_host,
+        shared_name_override=shared_name_override,
+    )
+    repo = seeded.repo
+    result = {
+        "repository": str(repo.path),
+        "application": repo.app_name,
+        "namespace": repo.namespace,
+        "images": {"stable": repo.stable_image, "canary": repo.canary_image},
+        "digests": seeded.digests,
+        "selectors": repo.selectors,
+    }
+    if output == "json":
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"sample: {repo.app_name} synced from {repo.path}; stable and canary running")
+    for role in ("stable", "canary"):
+        click.echo(f"  {role}: {result['images'][role]} = {seeded.digests[role]}")
+    click.echo(
+        f"\n  kubectl get pod -n {repo.namespace} -l {repo.selectors['canary']} "
+        "-o jsonpath='{.items[0].status.containerStatuses[0].imageID}'"
+    )

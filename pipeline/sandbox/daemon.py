@@ -1,0 +1,134 @@
+"""The sandbox daemon: one process running the API server and every controller.
+
+Controllers run as threads but talk to the API server over HTTP only, as real controllers do.
+The registry and dockerd are child processes tied to this one (PR_SET_PDEATHSIG), so a killed
+daemon leaves nothing behind; kubelet containers carry a label and are removed on the next start.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from contextlib import ExitStack
+from pathlib import Path
+
+from pipeline.sandbox.apiserver import APIServer
+from pipeline.sandbox.controllers.applicationset import ApplicationSetController
+from pipeline.sandbox.controllers.argocd import ArgoCDController
+from pipeline.sandbox.controllers.deployment import DeploymentController
+from pipeline.sandbox.controllers.kubelet import Kubelet
+from pipeline.sandbox.kubeclient import KubeClient
+from pipeline.sandbox.state import SandboxConfig, SandboxStatus, StateDir, write_kubeconfig
+from pipeline.services.dockerd import ensure_engine
+from pipeline.services.registry import start_registry
+
+log = logging.getLogger("pipeline.sandbox")
+
+
+class Sandbox:
+    """Start everything in order; ``stop`` tears it down in reverse."""
+
+    def __init__(self, state: StateDir, config: SandboxConfig) -> None:
+        self.state = state
+        self.config = config
+        self.stop_event = threading.Event()
+        self._stack = ExitStack()
+        self._threads: list[threading.Thread] = []
+        self.registry = config.registry
+        self.docker_host = config.docker_host
+        self.server: APIServer | None = None
+
+    def start(self) -> SandboxStatus:
+        state, config = self.state, self.config
+        if self.registry is None:
+            reg = start_registry(state.path / "registry", port=config.registry_port)
+            self._stack.callback(reg.stop)
+            self.registry = reg.address
+            config.registry_port = int(reg.address.rsplit(":", 1)[1])
+        if config.docker and self.docker_host is None:
+            engine = ensure_engine(state.path / "docker")
+            self._stack.callback(engine.stop)
+            self.docker_host = engine.host
+        server = APIServer(port=config.api_port, state_file=state.store_file)
+        server.start()
+        self._stack.callback(server.stop)
+        self.server = server
+        config.api_port = int(server.url.rsplit(":", 1)[1])
+        state.write_config(config)
+        write_kubeconfig(state.kubeconfig, server.url)
+        docker_host = self.docker_host if config.docker else None
+        instance = str(abs(hash(str(state.path))))
+        if docker_host:
+            Kubelet.cleanup(docker_host, instance)
+        kubelet = Kubelet(
+            self._client("kubelet"),
+            docker_host=docker_host,
+            insecure_registries=[self.registry],
+            backoff_base=config.kubelet_backoff,
+            instance=instance,
+        )
+        argocd = ArgoCDController(
+            self._client("argocd-application-controller"),
+            work_dir=state.path / "argocd",
+            reconcile_seconds=config.reconcile_seconds,
+        )
+        self._run("deployment-controller", DeploymentController(self._client("kcm")).run)
+        self._run("kubelet", kubelet.run)
+        self._run("argocd-application-controller", argocd.run)
+        self._run("applicationset-controller", ApplicationSetController(self._client("appset")).run)
+        status = SandboxStatus(
+            running=True,
+            state_dir=str(state.path),
+            kubeconfig=str(state.kubeconfig),
+            server=server.url,
+            registry=self.registry,
+            docker_host=docker_host,
+            pid=os.getpid(),
+        )
+        state.write_status(status)
+        return status
+
+    def _client(self, agent: str) -> KubeClient:
+        assert self.server is not None
+        return KubeClient(self.server.url, user_agent=agent)
+
+    def _run(self, name: str, target: Callable[[threading.Event], None]) -> None:
+        thread = threading.Thread(target=target, args=(self.stop_event,), name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self._stack.close()
+        self.state.status_file.unlink(missing_ok=True)
+
+
+def serve(state_dir: Path, config: SandboxConfig) -> None:
+    """Run until SIGTERM/SIGINT; called in the detached daemon process."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
+    )
+    state = StateDir(state_dir)
+    state.pid_file.write_text(str(os.getpid()))
+    sandbox = Sandbox(state, config)
+    done = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("signal %s: stopping", signum)
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        status = sandbox.start()
+        log.info("sandbox up: %s", status.as_dict())
+        done.wait()
+    finally:
+        sandbox.stop()
+        state.pid_file.unlink(missing_ok=True)
+        log.info("sandbox stopped")
