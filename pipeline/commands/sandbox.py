@@ -126,11 +126,12 @@ def sample(state_dir: Path | None, output: str, shared_name_override: bool) -> N
         shared_name_override=shared_name_override,
     )
     repo = seeded.repo
+    images = {"stable": repo.stable_image, "canary": repo.canary_image}
     result = {
         "repository": str(repo.path),
         "application": repo.app_name,
         "namespace": repo.namespace,
-        "images": {"stable": repo.stable_image, "canary": repo.canary_image},
+        "images": images,
         "digests": seeded.digests,
         "selectors": repo.selectors,
     }
@@ -139,7 +140,7 @@ def sample(state_dir: Path | None, output: str, shared_name_override: bool) -> N
         return
     click.echo(f"sample: {repo.app_name} synced from {repo.path}; stable and canary running")
     for role in ("stable", "canary"):
-        click.echo(f"  {role}: {result['images'][role]} = {seeded.digests[role]}")
+        click.echo(f"  {role}: {images[role]} = {seeded.digests[role]}")
     click.echo(
         f"\n  kubectl get pod -n {repo.namespace} -l {repo.selectors['canary']} "
         "-o jsonpath='{.items[0].status.containerStatuses[0].imageID}'"

@@ -43,7 +43,7 @@ def build_sample_image(
             build_args=build_args or {},
             platforms=[],
             cache_from=[],
-            cache_to=[],
+            cache_to=None,
             network="host",
         )
     )

@@ -27,9 +27,26 @@ class DockerEngine:
     started: bool = False
     proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
+    root: Path | None = None
+
     def stop(self) -> None:
         if self.started:
             stop_process(self.proc, timeout=20)
+            if self.root is not None:
+                unmount_below(self.root)
+
+
+def unmount_below(root: Path) -> None:
+    """Lazily unmount what a dockerd that died uncleanly left mounted under ``root``
+    (network namespaces, overlay layers), so its directory can be removed."""
+    try:
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return
+    prefix = str(root.resolve()) + "/"
+    targets = [line.split()[1] for line in mounts if len(line.split()) > 1]
+    for target in sorted((t for t in targets if t.startswith(prefix)), reverse=True):
+        subprocess.run(["umount", "-l", target], capture_output=True, check=False)
 
 
 def engine_answers(host: str) -> bool:
@@ -92,7 +109,7 @@ def start_dockerd(state_dir: Path, *, tie_to_parent: bool = True) -> DockerEngin
     proc = spawn(argv, log, tie_to_parent=tie_to_parent)
     host = f"unix://{sock}"
     wait_until(lambda: engine_answers(host), timeout=60, what="dockerd", proc=proc, log_file=log)
-    return DockerEngine(host=host, started=True, proc=proc)
+    return DockerEngine(host=host, started=True, proc=proc, root=root)
 
 
 def ensure_engine(state_dir: Path, *, tie_to_parent: bool = True) -> DockerEngine:

@@ -1,0 +1,141 @@
+"""The classic builder through the Docker Engine API (docker SDK), then push.
+
+Used where the buildx plugin is missing. The build runs with ``network_mode`` from the request
+(``host`` by default: engines started with ``--bridge=none`` have no bridge network). The push
+sends credentials as ``X-Registry-Auth`` (``auth_config``), so no config file is written, and
+its JSON stream ends with ``{"aux": {"Tag", "Digest", "Size"}}`` per tag (moby
+``distribution/push_v2.go``, ``PushResult``) or an ``errorDetail``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+
+from pipeline.adapters.builder import BuildRequest, PushResult
+from pipeline.adapters.registry_transport import CredentialLookup, auth_hint
+from pipeline.errors import BuildError, RegistryError, truncate
+from pipeline.images import ImageRef
+
+log = logging.getLogger(__name__)
+
+_AUTH_WORDS = ("unauthorized", "authentication required", "denied", "no basic auth")
+
+
+def engine_version(docker_host: str) -> str | None:
+    """The engine's version, or None when nothing answers at ``docker_host``."""
+    try:
+        client = docker.DockerClient(base_url=docker_host, timeout=5)
+        try:
+            version: str = client.version().get("Version", "unknown")
+        finally:
+            client.close()
+    except (docker.errors.DockerException, requests.RequestException):
+        return None
+    return version
+
+
+def _log_tail(lines: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> str:
+    text = "".join(str(line.get("stream") or line.get("error") or "") for line in lines)
+    return truncate(text[-1500:].strip(), 1500)
+
+
+@dataclass
+class DockerApiBuilder:
+    docker_host: str
+    credentials: CredentialLookup | None = field(repr=False, default=None)
+    why: str = "docker buildx is not installed"
+    name: str = "docker"
+
+    def build_and_push(self, request: BuildRequest) -> PushResult:
+        if len(request.platforms) > 1:
+            raise BuildError(
+                f"building for {len(request.platforms)} platforms needs docker buildx",
+                hint="install the buildx plugin or build for one platform",
+            )
+        if request.cache_to:
+            log.warning("--cache-to is ignored: the classic builder cannot export a cache")
+        client = docker.DockerClient(base_url=self.docker_host, timeout=600)
+        try:
+            self._build(client, request)
+            digest = ""
+            for ref in request.all_refs():
+                digest = self._push(client, ref, expected=digest or None)
+        finally:
+            client.close()
+        return PushResult(digest, tuple(str(r) for r in request.all_refs()), self.name)
+
+    def _build(self, client: docker.DockerClient, request: BuildRequest) -> None:
+        dockerfile = str(request.dockerfile) if request.dockerfile else None
+        command = f"docker build --network {request.network} -t {request.image} {request.context}"
+        try:
+            image, _logs = client.images.build(
+                path=str(request.context),
+                dockerfile=dockerfile,
+                tag=str(request.image),
+                labels=dict(request.labels),
+                buildargs=dict(request.build_args),
+                network_mode=request.network,
+                cache_from=list(request.cache_from) or None,
+                platform=request.platforms[0] if request.platforms else None,
+                rm=True,
+                forcerm=True,
+            )
+        except docker.errors.BuildError as e:
+            raise BuildError(
+                f"{command} failed: {truncate(str(e.msg), 300)}",
+                hint=_log_tail(list(e.build_log)),
+            ) from None
+        except (docker.errors.APIError, requests.RequestException) as e:
+            raise BuildError(f"{command} failed: {truncate(str(e), 500)}") from None
+        for ref in request.all_refs()[1:]:
+            image.tag(ref.name, ref.tag)
+
+    def _auth_config(self, ref: ImageRef) -> dict[str, str] | None:
+        creds = self.credentials(ref.registry) if self.credentials else None
+        if creds is None:
+            return None
+        return {"username": creds.username, "password": creds.password}
+
+    def _push(self, client: docker.DockerClient, ref: ImageRef, expected: str | None) -> str:
+        auth = self._auth_config(ref)
+        digest = ""
+        try:
+            stream = client.api.push(
+                ref.name, tag=ref.tag, stream=True, decode=True, auth_config=auth
+            )
+            for line in stream:
+                if "errorDetail" in line or "error" in line:
+                    self._fail_push(ref, str(line.get("error") or line.get("errorDetail")))
+                aux = line.get("aux") or {}
+                digest = str(aux.get("Digest") or digest)
+        except (docker.errors.APIError, requests.RequestException) as e:
+            self._fail_push(ref, str(e))
+        if not digest.startswith("sha256:"):
+            raise RegistryError(
+                f"docker push {ref} did not report a digest",
+                hint="check the engine's log; the push may have been cut short",
+            )
+        if expected and digest != expected:
+            raise RegistryError(f"pushing {ref} stored {digest}, not {expected} like the others")
+        log.info("pushed %s (%s)", ref, digest)
+        return digest
+
+    def _fail_push(self, ref: ImageRef, message: str) -> None:
+        creds = self.credentials(ref.registry) if self.credentials else None
+        if creds is not None:
+            message = message.replace(creds.password, "<redacted>")
+        message = truncate(message, 400)
+        if any(word in message.lower() for word in _AUTH_WORDS):
+            raise RegistryError(
+                f"docker push {ref} was denied: {message}",
+                hint=auth_hint(ref.registry),
+                reason="registry-auth",
+            )
+        raise RegistryError(f"docker push {ref} failed: {message}")
