@@ -29,9 +29,16 @@ class SeededSample:
 
 
 def build_sample_image(
-    repo: SampleRepo, image: str, docker_host: str | None, build_args: dict[str, str] | None = None
+    repo: SampleRepo,
+    image: str,
+    docker_host: str | None,
+    *,
+    revision: str = "sample",
+    build_args: dict[str, str] | None = None,
 ) -> str:
-    """Build the sample app from its context and push it under ``image``; return the digest."""
+    """Build the sample app from its context and push it under ``image``; return the digest.
+
+    ``revision`` lands in the OCI revision label, so two revisions are two digests."""
     builder = select_builder(docker_host)
     result = builder.build_and_push(
         BuildRequest(
@@ -39,7 +46,10 @@ def build_sample_image(
             dockerfile=None,
             image=parse_image_ref(image),
             extra_tags=[],
-            labels={"org.opencontainers.image.title": "pipeline-sample"},
+            labels={
+                "org.opencontainers.image.title": "pipeline-sample",
+                "org.opencontainers.image.revision": revision,
+            },
             build_args=build_args or {},
             platforms=[],
             cache_from=[],
@@ -116,8 +126,8 @@ def seed_sample(
         work_dir, registry=registry, service=service, shared_name_override=shared_name_override
     )
     digests = {
-        "stable": build_sample_image(repo, repo.stable_image, docker_host),
-        "canary": build_sample_image(repo, repo.canary_image, docker_host),
+        "stable": build_sample_image(repo, repo.stable_image, docker_host, revision="stable"),
+        "canary": build_sample_image(repo, repo.canary_image, docker_host, revision="canary"),
     }
     apply_application(client, repo.app_manifest)
     for role in ("stable", "canary"):

@@ -1,4 +1,4 @@
-"""Locate the stock tools the sandbox drives (kubectl for kustomize rendering)."""
+"""Locate the stock tools we drive (kubectl, for kustomize rendering and in tests)."""
 
 from __future__ import annotations
 

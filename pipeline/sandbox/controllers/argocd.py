@@ -1,0 +1,381 @@
+"""The sandbox Argo CD application-controller.
+
+Talks to the API server only over HTTP (informers from ``kubeclient.list_and_watch``). For each
+Application in its namespace (reference/argocd-kubernetes.md A.3-A.6):
+1. Operation: re-GET the app; continue an in-progress ``status.operationState`` (Running or
+   Terminating) or, when none is in progress, pick up ``.operation`` (JSON patch writing a
+   Running state with a copy of the operation). An ``.operation`` written meanwhile is never
+   read and is lost when the running one completes. Completion writes the final state and
+   removes ``.operation`` in one JSON patch; Terminating ends Failed "Operation terminated";
+   Failed/Error with retries left becomes Running + finishedAt until the backoff elapses.
+2. Refresh (when requested, when spec differs from ``status.sync.comparedTo``, when a managed
+   resource changed, or every ``reconcile_seconds``): render, compare, write status with a merge
+   patch on the main resource (no status subresource) that also removes the refresh annotation.
+3. Auto-sync when ``syncPolicy.automated`` asks, once per (revision, source); selfHeal re-syncs
+   drift with backoff.
+Rendering, health, comparison and operation rules live in the ``argocd_*`` modules.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pipeline.sandbox.controllers import argocd_operation as ops
+from pipeline.sandbox.controllers.argocd_compare import TRACKING_ID, with_tracking
+from pipeline.sandbox.controllers.argocd_health import resource_health
+from pipeline.sandbox.controllers.argocd_source import Rendered, SourceError, SourceRenderer
+from pipeline.sandbox.controllers.argocd_status import StatusBuilder
+from pipeline.sandbox.controllers.argocd_sync import (
+    COMPLETED,
+    ERROR,
+    FAILED,
+    SUCCEEDED,
+    TERMINATING,
+    ResourceMapper,
+    Syncer,
+)
+from pipeline.sandbox.controllers.eventrecorder import NORMAL, WARNING, EventRecorder
+from pipeline.sandbox.controllers.workqueue import WorkQueue
+from pipeline.sandbox.kubeclient import (
+    JSON_PATCH,
+    ApiError,
+    KubeClient,
+    list_and_watch,
+)
+
+Obj = dict[str, Any]
+REFRESH = "argocd.argoproj.io/refresh"
+APPS = "/apis/argoproj.io/v1alpha1/namespaces/{ns}/applications"
+
+
+class ArgoCDController:
+    def __init__(
+        self,
+        client: KubeClient,
+        *,
+        work_dir: Path,
+        namespace: str = "argocd",
+        reconcile_seconds: float = 120.0,
+        clock: Callable[[], float] = time.time,
+        self_heal_backoff: tuple[float, float, float] = (2.0, 3.0, 300.0),
+        kubectl: str | None = None,
+    ) -> None:
+        self._client = client
+        self._namespace = namespace
+        self._reconcile_seconds = reconcile_seconds
+        self._clock = clock
+        self._self_heal_backoff = self_heal_backoff
+        self._renderer = SourceRenderer(Path(work_dir), kubectl)
+        self._mapper = ResourceMapper(client)
+        self._syncer = Syncer(client, self._mapper)
+        self._events = EventRecorder(client, "argocd-application-controller", clock=clock)
+        self._status = StatusBuilder(client, self._mapper, clock)
+        self._queue = WorkQueue()
+        self._lock = threading.Lock()
+        self._dirty: set[str] = set()
+        self._app_namespaces: dict[str, str] = {}
+        self._seen_resources: dict[str, str] = {}
+
+    def _apps_path(self, name: str | None = None) -> str:
+        base = APPS.format(ns=self._namespace)
+        return f"{base}/{name}" if name else base
+
+    # ---- informers -------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        watchers = [
+            (self._apps_path(), self._on_app),
+            ("/apis/apps/v1/deployments", self._on_resource),
+            ("/apis/apps/v1/replicasets", self._on_resource),
+            ("/api/v1/pods", self._on_resource),
+        ]
+        threads = [
+            threading.Thread(
+                target=list_and_watch, args=(self._client, path, handler, stop), daemon=True
+            )
+            for path, handler in watchers
+        ]
+        worker = threading.Thread(target=self._work, daemon=True)
+        for thread in [*threads, worker]:
+            thread.start()
+        stop.wait()
+        self._queue.shutdown()
+        worker.join(timeout=30)
+
+    def _on_app(self, event_type: str, app: Obj) -> None:
+        name = app["metadata"]["name"]
+        if event_type == "DELETED":
+            with self._lock:
+                self._app_namespaces.pop(name, None)
+            return
+        destination = (app.get("spec") or {}).get("destination") or {}
+        with self._lock:
+            self._app_namespaces[name] = destination.get("namespace", "")
+        self._queue.add(name)
+
+    def _on_resource(self, event_type: str, obj: Obj) -> None:
+        """Enqueue the owning app(s) when a managed object's spec, health or images change
+        (Argo CD 3 ignores status-only updates unless health changes, A.6)."""
+        meta = obj.get("metadata", {})
+        key = f"{obj.get('kind')}/{meta.get('namespace')}/{meta.get('name')}"
+        spec = obj.get("spec") or {}
+        fingerprint = json.dumps(
+            [
+                event_type,
+                meta.get("generation"),
+                resource_health(obj),
+                spec.get("replicas"),
+                [c.get("image") for c in spec.get("containers") or []],
+            ],
+            sort_keys=True,
+            default=str,
+        )
+        with self._lock:
+            if self._seen_resources.get(key) == fingerprint:
+                return
+            self._seen_resources[key] = fingerprint
+            tracking = meta.get("annotations", {}).get(TRACKING_ID, "")
+            if tracking:
+                apps = [tracking.split(":", 1)[0]]
+            else:
+                apps = [a for a, ns in self._app_namespaces.items() if ns == meta.get("namespace")]
+            self._dirty.update(apps)
+        for app in apps:
+            self._queue.add(app)
+
+    def _work(self) -> None:
+        while (name := self._queue.get()) is not None:
+            try:
+                self.process(name)
+            except (ApiError, OSError):
+                self._queue.add_after(name, 1.0)
+
+    # ---- one pass ----------------------------------------------------------------------
+    def process(self, name: str) -> None:
+        app = self._client.get_or_none(self._apps_path(name))
+        if app is None:
+            return
+        finished = self._process_operation(app)
+        if finished:
+            app = self._client.get_or_none(self._apps_path(name)) or app
+        with self._lock:
+            dirty = name in self._dirty
+            self._dirty.discard(name)
+        if finished or dirty or self._needs_refresh(app):
+            comparison = self._refresh(app)
+            if comparison is not None:
+                self._auto_sync(app, comparison)
+        self._queue.add_after(name, self._reconcile_seconds)
+
+    def _needs_refresh(self, app: Obj) -> bool:
+        status = app.get("status") or {}
+        if REFRESH in (app["metadata"].get("annotations") or {}):
+            return True
+        compared = (status.get("sync") or {}).get("comparedTo") or {}
+        spec = app.get("spec") or {}
+        if compared != {"source": spec.get("source"), "destination": spec.get("destination")}:
+            return True
+        reconciled = status.get("reconciledAt")
+        return (
+            not reconciled
+            or self._clock() - ops.parse_rfc3339(reconciled) >= self._reconcile_seconds
+        )
+
+    def _desired(self, app: Obj, rendered: Rendered) -> list[Obj]:
+        destination = (app.get("spec") or {}).get("destination") or {}
+        name = app["metadata"]["name"]
+        desired = []
+        for obj in rendered.objects:
+            try:
+                _, namespaced = self._mapper.lookup(obj.get("apiVersion", ""), obj.get("kind", ""))
+            except LookupError:
+                namespaced = True
+            namespace = destination.get("namespace") if namespaced else None
+            desired.append(
+                with_tracking(obj, name, namespace or ("default" if namespaced else None))
+            )
+        return desired
+
+    # ---- operations --------------------------------------------------------------------
+    def _process_operation(self, app: Obj) -> bool:
+        """Advance the operation; True when an operation completed in this pass."""
+        state = (app.get("status") or {}).get("operationState")
+        now = self._clock()
+        if not state or state.get("phase") in COMPLETED:
+            operation = app.get("operation")
+            if not operation:
+                return False
+            state = ops.new_state(operation, now)
+            path = "/status/operationState" if app.get("status") else "/status"
+            value = state if app.get("status") else {"operationState": state}
+            self._patch(app, [{"op": "add", "path": path, "value": value}], JSON_PATCH)
+            self._events.event(app, NORMAL, "OperationStarted", "Initiated sync")
+        if state.get("phase") == TERMINATING:
+            return self._complete(
+                app, {**state, "phase": FAILED, "message": "Operation terminated"}
+            )
+        if state.get("finishedAt"):
+            wait = ops.seconds_until_retry(state, now)
+            if wait > 0:
+                self._queue.add_after(app["metadata"]["name"], wait)
+                return False
+        attempt = self._attempt(app, state)
+        if attempt["phase"] in (FAILED, ERROR) and ops.may_retry(attempt):
+            retrying, wait = ops.retry_state(attempt, self._clock())
+            self._patch(
+                app,
+                [{"op": "add", "path": "/status/operationState", "value": retrying}],
+                JSON_PATCH,
+            )
+            self._queue.add_after(app["metadata"]["name"], wait)
+            return False
+        return self._complete(app, attempt)
+
+    def _attempt(self, app: Obj, state: Obj) -> Obj:
+        sync = (state.get("operation") or {}).get("sync") or {}
+        source = sync.get("source") or (app.get("spec") or {}).get("source") or {}
+        attempt = {k: v for k, v in state.items() if k != "finishedAt"}
+        try:
+            rendered = self._renderer.render(source, sync.get("revision") or None)
+        except SourceError as e:
+            attempt.update(
+                phase=ERROR, message=f"ComparisonError: Failed to load target state: {e}"
+            )
+            return attempt
+        options = [*(sync.get("syncOptions") or [])]
+        options += ((app.get("spec") or {}).get("syncPolicy") or {}).get("syncOptions") or []
+        namespace = ((app.get("spec") or {}).get("destination") or {}).get("namespace")
+        try:
+            if "CreateNamespace=true" in options and namespace:
+                self._syncer.ensure_namespace(namespace, bool(sync.get("dryRun")))
+            outcome = self._syncer.sync(self._desired(app, rendered), sync)
+        except ApiError as e:
+            attempt.update(phase=ERROR, message=str(e))
+            return attempt
+        attempt.update(
+            phase=outcome.phase,
+            message=outcome.message,
+            syncResult={
+                "revision": rendered.revision,
+                "source": source,
+                "resources": outcome.resources,
+            },
+        )
+        return attempt
+
+    def _complete(self, app: Obj, state: Obj) -> bool:
+        now = self._clock()
+        final = {**state, "finishedAt": ops.rfc3339(now)}
+        patch = ops.completion_patch(final)
+        sync = (final.get("operation") or {}).get("sync") or {}
+        result = final.get("syncResult") or {}
+        if final["phase"] == SUCCEEDED and not sync.get("dryRun") and not sync.get("resources"):
+            history = list((app.get("status") or {}).get("history") or [])
+            history.append(
+                {
+                    "id": (history[-1]["id"] + 1) if history else 0,
+                    "revision": result.get("revision", ""),
+                    "source": result.get("source"),
+                    "deployStartedAt": final.get("startedAt"),
+                    "deployedAt": final["finishedAt"],
+                    "initiatedBy": (final.get("operation") or {}).get("initiatedBy") or {},
+                }
+            )
+            limit = int((app.get("spec") or {}).get("revisionHistoryLimit") or 10)
+            patch.append({"op": "add", "path": "/status/history", "value": history[-limit:]})
+        self._patch(app, patch, JSON_PATCH)
+        revision = result.get("revision") or sync.get("revision") or ""
+        if final["phase"] == SUCCEEDED:
+            self._events.event(
+                app, NORMAL, "OperationCompleted", f"Sync operation to {revision} succeeded"
+            )
+        else:
+            self._events.event(
+                app,
+                WARNING,
+                "OperationCompleted",
+                f"Sync operation to {revision} failed: {final.get('message', '')}",
+            )
+        return True
+
+    def _patch(self, app: Obj, body: Any, content_type: str) -> None:
+        self._client.patch(self._apps_path(app["metadata"]["name"]), body, content_type)
+
+    # ---- refresh and auto-sync ---------------------------------------------------------
+    def _refresh(self, app: Obj) -> dict[str, Any] | None:
+        hard = (app["metadata"].get("annotations") or {}).get(REFRESH) == "hard"
+        source = (app.get("spec") or {}).get("source") or {}
+        try:
+            rendered = self._renderer.render(source, hard=hard)
+        except SourceError as e:
+            self._status.write_error(app, str(e), self._apps_path(app["metadata"]["name"]))
+            return None
+        desired = self._desired(app, rendered)
+        comparison = self._status.write(
+            app, rendered, desired, self._apps_path(app["metadata"]["name"])
+        )
+        self._record_transitions(app, comparison)
+        return comparison
+
+    def _record_transitions(self, app: Obj, comparison: dict[str, Any]) -> None:
+        old = app.get("status") or {}
+        old_sync = (old.get("sync") or {}).get("status")
+        old_health = (old.get("health") or {}).get("status")
+        if old_sync and old_sync != comparison["sync"]:
+            self._events.event(
+                app,
+                NORMAL,
+                "ResourceUpdated",
+                f"Updated sync status: {old_sync} -> {comparison['sync']}",
+            )
+        if old_health and old_health != comparison["health"]:
+            self._events.event(
+                app,
+                NORMAL,
+                "ResourceUpdated",
+                f"Updated health status: {old_health} -> {comparison['health']}",
+            )
+
+    def _auto_sync(self, app: Obj, comparison: dict[str, Any]) -> None:
+        spec = app.get("spec") or {}
+        automated = (spec.get("syncPolicy") or {}).get("automated")
+        if automated is None or automated.get("enabled") is False:
+            return
+        if comparison["sync"] != "OutOfSync":
+            return
+        fresh = self._client.get_or_none(self._apps_path(app["metadata"]["name"]))
+        if fresh is None or fresh.get("operation"):
+            return
+        state = (fresh.get("status") or {}).get("operationState") or {}
+        if state and state.get("phase") not in COMPLETED:
+            return
+        revision = comparison["revision"]
+        last = state.get("syncResult") or {}
+        heal = 0
+        resources = None
+        if last.get("revision") == revision and last.get("source") == spec.get("source"):
+            if state.get("phase") != SUCCEEDED or not automated.get("selfHeal"):
+                return  # synced (or failed) once for this (revision, source): A.3 auto-sync
+            attempts = int(
+                ((state.get("operation") or {}).get("sync") or {}).get("autoHealAttemptsCount", 0)
+            )
+            wait = ops.self_heal_wait(attempts, *self._self_heal_backoff)
+            remaining = ops.parse_rfc3339(state["finishedAt"]) + wait - self._clock()
+            if remaining > 0:
+                self._queue.add_after(app["metadata"]["name"], remaining)
+                return
+            heal = attempts + 1
+            resources = comparison["out_of_sync"]
+        fresh["operation"] = ops.auto_sync_operation(fresh, revision, resources, heal)
+        fresh.setdefault("status", {})["operationState"] = None
+        try:
+            self._client.replace(self._apps_path(app["metadata"]["name"]), copy.deepcopy(fresh))
+        except ApiError as e:
+            if e.status != 409:
+                raise
+            self._queue.add(app["metadata"]["name"])

@@ -1,0 +1,155 @@
+"""The reconcile status of an Application (reference/argocd-kubernetes.md A.5).
+
+One merge patch on the main resource (the CRD has no status subresource) writes
+``status.{sync, health, resources, summary, reconciledAt, sourceType, conditions}`` and removes
+the ``argocd.argoproj.io/refresh`` annotation (v3.5 ``persistAppStatus``). A source that cannot
+be rendered gives sync status ``Unknown`` and a ``ComparisonError`` condition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pipeline.sandbox.controllers.argocd_compare import in_sync, resource_ref
+from pipeline.sandbox.controllers.argocd_health import resource_health, summary_images, worst
+from pipeline.sandbox.controllers.argocd_operation import rfc3339
+from pipeline.sandbox.controllers.argocd_source import Rendered
+from pipeline.sandbox.controllers.argocd_sync import ResourceMapper
+from pipeline.sandbox.kubeclient import MERGE_PATCH, ApiError, KubeClient
+
+Obj = dict[str, Any]
+REFRESH = "argocd.argoproj.io/refresh"
+
+
+def _condition(kind: str, message: str, now: float, old: list[Obj]) -> Obj:
+    for existing in old:
+        if existing.get("type") == kind and existing.get("message") == message:
+            return existing
+    return {"type": kind, "message": message, "lastTransitionTime": rfc3339(now)}
+
+
+class StatusBuilder:
+    def __init__(
+        self, client: KubeClient, mapper: ResourceMapper, clock: Callable[[], float]
+    ) -> None:
+        self._client = client
+        self._mapper = mapper
+        self._clock = clock
+
+    def _live(self, obj: Obj) -> Obj | None:
+        try:
+            return self._client.get_or_none(self._mapper.path(obj))
+        except LookupError:
+            return None
+
+    def _tree(self, namespaces: set[str]) -> tuple[list[Obj], list[Obj]]:
+        replica_sets: list[Obj] = []
+        pods: list[Obj] = []
+        for namespace in sorted(namespaces):
+            replica_sets += self._client.list(
+                f"/apis/apps/v1/namespaces/{namespace}/replicasets"
+            ).get("items", [])
+            pods += self._client.list(f"/api/v1/namespaces/{namespace}/pods").get("items", [])
+        return replica_sets, pods
+
+    def _base_patch(self, app: Obj, status: Obj) -> Obj:
+        patch: Obj = {"status": status}
+        if REFRESH in (app["metadata"].get("annotations") or {}):
+            patch["metadata"] = {"annotations": {REFRESH: None}}
+        return patch
+
+    def write(self, app: Obj, rendered: Rendered, desired: list[Obj], path: str) -> Obj:
+        """Compare, write the status, and return ``{sync, health, revision, out_of_sync}``."""
+        now = self._clock()
+        spec = app.get("spec") or {}
+        old = app.get("status") or {}
+        resources: list[Obj] = []
+        healths: list[str] = []
+        live_objects: list[Obj] = []
+        out_of_sync: list[Obj] = []
+        messages: list[tuple[str, str]] = []
+        for obj in desired:
+            live = self._live(obj)
+            ref = resource_ref(obj)
+            synced = in_sync(obj, live)
+            entry: Obj = {**ref, "status": "Synced" if synced else "OutOfSync"}
+            verdict = resource_health(live)
+            if verdict is not None:
+                healths.append(verdict[0])
+                messages.append(verdict)
+            if live is not None:
+                live_objects.append(live)
+            if not synced:
+                out_of_sync.append({k: ref[k] for k in ("group", "kind", "name", "namespace")})
+            resources.append(entry)
+        resources.sort(key=lambda r: (r["group"], r["kind"], r["namespace"], r["name"]))
+        sync_status = "OutOfSync" if out_of_sync else "Synced"
+        health_status = worst(healths)
+        health_message = next((m for s, m in messages if s == health_status and m), "")
+        namespaces = {o["metadata"].get("namespace") for o in live_objects} - {None, ""}
+        try:
+            replica_sets, pods = self._tree({str(n) for n in namespaces})
+        except ApiError:
+            replica_sets, pods = [], []
+        old_health = old.get("health") or {}
+        health: Obj = {"status": health_status}
+        if health_message:
+            health["message"] = health_message
+        health["lastTransitionTime"] = (
+            old_health.get("lastTransitionTime")
+            if old_health.get("status") == health_status and old_health.get("lastTransitionTime")
+            else rfc3339(now)
+        )
+        old_conditions = [
+            c for c in old.get("conditions") or [] if c.get("type") != "ComparisonError"
+        ]
+        status: Obj = {
+            "sync": {
+                "status": sync_status,
+                "revision": rendered.revision,
+                "comparedTo": {
+                    "source": spec.get("source"),
+                    "destination": spec.get("destination"),
+                },
+            },
+            "health": health,
+            "resources": resources,
+            "summary": {"images": summary_images(live_objects, replica_sets, pods)},
+            "reconciledAt": rfc3339(now),
+            "sourceType": rendered.source_type,
+            "resourceHealthSource": "appTree",
+            "controllerNamespace": app["metadata"].get("namespace"),
+            "conditions": old_conditions or None,
+        }
+        self._client.patch(path, self._base_patch(app, status), MERGE_PATCH)
+        return {
+            "sync": sync_status,
+            "health": health_status,
+            "revision": rendered.revision,
+            "out_of_sync": out_of_sync,
+        }
+
+    def write_error(self, app: Obj, message: str, path: str) -> None:
+        now = self._clock()
+        spec = app.get("spec") or {}
+        old = app.get("status") or {}
+        others = [c for c in old.get("conditions") or [] if c.get("type") != "ComparisonError"]
+        condition = _condition(
+            "ComparisonError",
+            f"Failed to load target state: {message}",
+            now,
+            old.get("conditions") or [],
+        )
+        status: Obj = {
+            "sync": {
+                "status": "Unknown",
+                "comparedTo": {
+                    "source": spec.get("source"),
+                    "destination": spec.get("destination"),
+                },
+            },
+            "reconciledAt": rfc3339(now),
+            "conditions": [*others, condition],
+        }
+        self._client.patch(path, self._base_patch(app, status), MERGE_PATCH)
