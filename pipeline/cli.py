@@ -30,7 +30,8 @@ cli.add_command(deploy_canary)
 
 def main() -> None:
     try:
-        cli.main(standalone_mode=False)
+        # without standalone mode click returns what ctx.exit(code) asked for instead of exiting
+        returned = cli.main(standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.Abort:
@@ -44,4 +45,4 @@ def main() -> None:
         if e.hint:
             click.echo(f"hint: {e.hint}", err=True)
         sys.exit(e.exit_code)
-    sys.exit(ExitCode.OK)
+    sys.exit(returned if isinstance(returned, int) else ExitCode.OK)

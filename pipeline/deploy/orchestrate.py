@@ -1,0 +1,221 @@
+"""build -> resolve -> preflight -> pin -> sync -> verify, for each service, concurrently.
+
+The core never prints and never exits: it emits events and returns one ServiceResult per
+service; a failure of one service never hides the others' results (docs/deploy-canary.md).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from pipeline.adapters.builder import Builder, BuildRequest, oci_labels
+from pipeline.deploy.events import (
+    Emit,
+    Note,
+    ServiceFinished,
+    ServiceResult,
+    StepFinished,
+    StepStarted,
+)
+from pipeline.deploy.pin import plan_pin
+from pipeline.deploy.plan import ServicePlan, plan_as_dict, plan_service, sync_operation
+from pipeline.deploy.ports import Applications, Cluster
+from pipeline.deploy.preflight import Render, run_preflight
+from pipeline.deploy.races import check_final, write_pin
+from pipeline.deploy.settings import DeploySettings, ServiceTarget
+from pipeline.deploy.sync import follow_sync, request_sync
+from pipeline.deploy.verdicts import diagnose, error_for
+from pipeline.deploy.verify import watch_rollout
+from pipeline.errors import ExitCode, PipelineError, PreflightError, UsageError
+from pipeline.images import ImageRef
+
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
+
+
+class DigestReader(Protocol):
+    def head_digest(self, ref: ImageRef) -> Any: ...
+
+    def confirm_digest(self, ref: ImageRef, pushed: str) -> Any: ...
+
+
+@dataclass
+class Dependencies:
+    """The outside world, built by the CLI (or by tests) and passed in."""
+
+    applications: Applications
+    cluster: Cluster
+    registry: DigestReader
+    builder: Callable[[], Builder] | None = None
+    render: Render | None = None
+    clock: Callable[[], float] = field(default=time.monotonic)
+
+
+class _Steps:
+    def __init__(self, result: ServiceResult, emit: Emit, clock: Callable[[], float]) -> None:
+        self.result, self.emit, self.clock = result, emit, clock
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[list[str]]:
+        """Time one step; the body may append a detail line to the yielded list."""
+        detail: list[str] = []
+        self.emit(StepStarted(self.result.service, name))
+        start = self.clock()
+        ok = False
+        try:
+            yield detail
+            ok = True
+        finally:
+            seconds = self.clock() - start
+            self.result.timings[name] = seconds
+            self.emit(StepFinished(self.result.service, name, seconds, "; ".join(detail), ok))
+
+
+def _produce_digest(
+    target: ServiceTarget, plan: ServicePlan, settings: DeploySettings, deps: Dependencies,
+    steps: _Steps,
+) -> str:  # fmt: skip
+    build = settings.build
+    if build.no_build:
+        if not build.digest:
+            raise UsageError("--no-build needs --digest sha256:...", hint="or drop --no-build")
+        with steps.step("resolve") as detail:
+            deps.registry.head_digest(plan.repository.with_digest(build.digest))
+            detail.append(f"{plan.repository}@{build.digest} exists")
+        return build.digest
+    if deps.builder is None:
+        raise UsageError("no builder available", hint="pass --no-build --digest sha256:...")
+    with steps.step("build") as detail:
+        builder = deps.builder()
+        steps.emit(Note(plan.service, f"builder: {builder.name} ({builder.why})"))
+        request = BuildRequest(
+            context=target.context,
+            image=plan.image,
+            dockerfile=Path(target.dockerfile),
+            extra_tags=plan.tags[1:],
+            labels=oci_labels(build.revision, build.source, build.pr or None),
+            build_args=dict(build.build_args),
+            platforms=build.platforms,
+            cache_from=build.cache_from,
+            cache_to=build.cache_to[0] if build.cache_to else None,
+        )
+        pushed = builder.build_and_push(request)
+        detail.append(f"pushed {pushed.digest} with {builder.name}")
+    with steps.step("resolve") as detail:
+        info = deps.registry.confirm_digest(plan.image, pushed.digest)
+        detail.append(f"registry says {plan.image} = {info.digest}")
+    return str(pushed.digest)
+
+
+def deploy_service(
+    target: ServiceTarget, settings: DeploySettings, deps: Dependencies, emit: Emit
+) -> ServiceResult:
+    plan = plan_service(target, settings)
+    result = ServiceResult(
+        service=plan.service,
+        image=str(plan.image),
+        application=f"{plan.argocd_namespace}/{plan.app}",
+        namespace=plan.namespace,
+        selector=plan.selector,
+        plan=plan_as_dict(plan),
+    )
+    steps = _Steps(result, emit, deps.clock)
+    try:
+        if settings.run.dry_run:
+            _dry_run(plan, settings, deps, result, steps)
+        else:
+            _deploy(target, plan, settings, deps, result, steps)
+    except PipelineError as e:
+        result.result, result.reason, result.exit_code = "failed", e.reason, int(e.exit_code)
+        result.message, result.hint = e.message, e.hint
+        if isinstance(e, PreflightError):
+            result.problems = [p.as_dict() for p in e.problems]
+    except Exception as e:  # a bug: still report it with the others' results
+        result.result, result.reason = "failed", "internal-error"
+        result.exit_code = int(ExitCode.INTERNAL)
+        result.message = f"{type(e).__name__}: {e}"
+    emit(ServiceFinished(result))
+    return result
+
+
+def _dry_run(
+    plan: ServicePlan, settings: DeploySettings, deps: Dependencies, result: ServiceResult,
+    steps: _Steps,
+) -> None:  # fmt: skip
+    digest = settings.build.digest or PLACEHOLDER_DIGEST
+    result.digest = settings.build.digest or ""
+    with steps.step("preflight"):
+        pre = run_preflight(
+            deps.applications, deps.cluster, plan, digest,
+            pin_method=settings.run.pin_method, render=deps.render,
+        )  # fmt: skip
+    name = pre.deployment["metadata"]["name"]
+    result.plan.update(
+        digest_known=bool(settings.build.digest),
+        pin={"method": pre.pin.method, "field": pre.pin.field, "patch": pre.pin.body},
+        sync={"operation": sync_operation(plan, digest, name)},
+        canary_deployment=name,
+    )
+    result.result, result.reason, result.exit_code = "planned", "dry-run", int(ExitCode.OK)
+
+
+def _deploy(
+    target: ServiceTarget, plan: ServicePlan, settings: DeploySettings, deps: Dependencies,
+    result: ServiceResult, steps: _Steps,
+) -> None:  # fmt: skip
+    digest = _produce_digest(target, plan, settings, deps, steps)
+    result.digest = digest
+    deadline = deps.clock() + plan.timeout
+    apps, run = deps.applications, settings.run
+    with steps.step("preflight"):
+        pre = run_preflight(
+            apps, deps.cluster, plan, digest, pin_method=run.pin_method, render=deps.render
+        )
+    name = pre.deployment["metadata"]["name"]
+    with steps.step("pin") as detail:
+        pin = write_pin(apps, plan, digest, pre, run.pin_method)
+        detail.append(f"{pin.method} -> {pin.field}")
+    with steps.step("sync"):
+        request_sync(
+            apps, plan, digest, name, terminate_running=run.terminate_running,
+            deadline=deadline, clock=deps.clock, emit=steps.emit,
+        )  # fmt: skip
+        follow_sync(apps, plan, digest, deadline=deadline, clock=deps.clock)
+    with steps.step("verify") as detail:
+        container = plan.container or pin.container
+        outcome = watch_rollout(
+            deps.cluster, service=plan.service, namespace=plan.namespace,
+            selector=plan.selector, deployment_name=name, digest=digest, container=container,
+            deadline=deadline, clock=deps.clock, emit=steps.emit,
+            crash_restarts=run.crashloop_restarts, settle=run.settle,
+        )  # fmt: skip
+        result.pods = outcome.pods
+        if outcome.verdict.state != "done":
+            check_final(apps, plan, pin)  # a newer run or an ApplicationSet explains it better
+            result.logs, result.events = diagnose(deps.cluster, plan, outcome, container)
+            raise error_for(outcome.verdict, plan)
+        check_final(apps, plan, pin)
+        detail.append(outcome.verdict.message)
+    result.result, result.reason, result.exit_code = "succeeded", "deployed", int(ExitCode.OK)
+
+
+def deploy_all(settings: DeploySettings, deps: Dependencies, emit: Emit) -> list[ServiceResult]:
+    """Every service at once (threads); results in the order the services were given."""
+    targets = settings.services
+    with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
+        futures = [pool.submit(deploy_service, t, settings, deps, emit) for t in targets]
+        return [f.result() for f in futures]
+
+
+def worst_exit_code(results: list[ServiceResult]) -> int:
+    """The run's exit code: the highest failing code, SUPERSEDED only beating success."""
+    codes = [r.exit_code for r in results] or [0]
+    return max(codes, key=lambda c: (c != 0, c != ExitCode.SUPERSEDED, c))
+
+
+__all__ = ["Dependencies", "deploy_all", "deploy_service", "plan_pin", "worst_exit_code"]

@@ -1,0 +1,143 @@
+"""The plan of one service's deploy: decided before any I/O, so `--dry-run` is free.
+
+Pure functions only. The sync operation body follows Argo CD's ``Operation`` type
+(``pkg/apis/application/v1alpha1/types.go``: initiatedBy, info, sync) as written by
+``util/argo/argo.go SetAppOperation``; the ``info`` entries are our correlation marker.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from pipeline.deploy.settings import DeploySettings, ServiceTarget
+from pipeline.errors import UsageError
+from pipeline.images import ImageRef, parse_image_ref
+
+RUN_ANNOTATION = "pipeline.dev/canary-run"
+DIGEST_ANNOTATION = "pipeline.dev/canary-digest"
+INFO_RUN = "pipeline-run"
+INFO_DIGEST = "pipeline-digest"
+INFO_PR = "pipeline-pr"
+_FIELD_RE = re.compile(r"{([^{}]*)}")
+
+
+def render_template(text: str, values: dict[str, str]) -> str:
+    """Substitute ``{service}``-style fields; an unknown field is a usage error."""
+
+    def substitute(match: re.Match[str]) -> str:
+        key = match.group(1)
+        if key not in values:
+            raise UsageError(
+                f"unknown field {{{key}}} in {text!r}",
+                hint=f"available fields: {', '.join('{' + k + '}' for k in sorted(values))}",
+            )
+        return values[key]
+
+    return _FIELD_RE.sub(substitute, text)
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    """Everything decided for one service before touching the network."""
+
+    service: str
+    repository: ImageRef  # untagged
+    tags: tuple[str, ...]  # moving canary tag first, then the traceable one
+    app: str
+    argocd_namespace: str
+    namespace: str
+    selector: str
+    container: str | None
+    timeout: float
+    run_id: str
+    run_key: str  # sortable: newer runs compare greater
+    pr: str
+
+    @property
+    def image(self) -> ImageRef:
+        """The moving canary tag, e.g. ``127.0.0.1:5000/demo:auth-dev-canary``."""
+        return self.repository.with_tag(self.tags[0])
+
+    def pinned(self, digest: str) -> str:
+        """The digest-pinned reference written for the canary: ``repo@sha256:...``."""
+        return str(self.repository.with_digest(digest))
+
+
+def run_key(started_ns: int, run_id: str) -> str:
+    """Orders runs on one canary: start time first (zero-padded), run id breaks ties."""
+    return f"{started_ns:020d}-{run_id}"
+
+
+def plan_service(target: ServiceTarget, settings: DeploySettings) -> ServicePlan:
+    build, run = settings.build, settings.run
+    short_sha = build.revision[:7]
+    values = {"service": target.name, "short_sha": short_sha, "pr": build.pr}
+    repository = parse_image_ref(render_template(target.image, values))
+    if repository.tag or repository.digest:
+        raise UsageError(
+            f"--image must be a repository without tag or digest, got {target.image!r}",
+            hint="pass the tag with --tag, e.g. --image 127.0.0.1:5000/demo "
+            "--tag '{service}-dev-canary'",
+        )
+    tag = render_template(target.tag, values)
+    tags = (tag, f"{tag}-{short_sha}") if short_sha and "{short_sha}" not in target.tag else (tag,)
+    for t in tags:
+        parse_image_ref(f"{repository.name}:{t}")  # validates the tag grammar
+    return ServicePlan(
+        service=target.name,
+        repository=repository,
+        tags=tags,
+        app=render_template(target.app, values),
+        argocd_namespace=run.argocd_namespace,
+        namespace=render_template(target.namespace, values),
+        selector=render_template(target.selector, values),
+        container=target.container,
+        timeout=run.timeout,
+        run_id=run.run_id,
+        run_key=run_key(run.started_ns, run.run_id),
+        pr=build.pr,
+    )
+
+
+def plan_all(settings: DeploySettings) -> list[ServicePlan]:
+    return [plan_service(t, settings) for t in settings.services]
+
+
+def sync_operation(plan: ServicePlan, digest: str, deployment: str | None) -> dict[str, Any]:
+    """The ``.operation`` we write: a sync of the canary Deployment only, marked with our run.
+
+    ``resources`` makes it a partial sync (Argo CD syncs only the listed objects), so stable is
+    never re-applied by this run even when it has drifted.
+    """
+    info = [{"name": INFO_RUN, "value": plan.run_id}, {"name": INFO_DIGEST, "value": digest}]
+    if plan.pr:
+        info.append({"name": INFO_PR, "value": plan.pr})
+    sync: dict[str, Any] = {"revision": "", "prune": False, "syncStrategy": {"hook": {}}}
+    if deployment:
+        sync["resources"] = [
+            {"group": "apps", "kind": "Deployment", "name": deployment, "namespace": plan.namespace}
+        ]
+    return {"initiatedBy": {"username": "pipeline-deploy-canary"}, "info": info, "sync": sync}
+
+
+def operation_is_ours(operation: dict[str, Any] | None, plan: ServicePlan, digest: str) -> bool:
+    """True when an operation (or operationState.operation) carries our run marker."""
+    if not operation:
+        return False
+    info = {i.get("name"): i.get("value") for i in operation.get("info") or []}
+    return info.get(INFO_RUN) == plan.run_id and info.get(INFO_DIGEST) == digest
+
+
+def plan_as_dict(plan: ServicePlan) -> dict[str, Any]:
+    return {
+        "service": plan.service,
+        "image": str(plan.image),
+        "tags": [str(plan.repository.with_tag(t)) for t in plan.tags],
+        "application": f"{plan.argocd_namespace}/{plan.app}",
+        "namespace": plan.namespace,
+        "selector": plan.selector,
+        "timeout_seconds": plan.timeout,
+        "run": {"id": plan.run_id, "key": plan.run_key, "pr": plan.pr},
+    }

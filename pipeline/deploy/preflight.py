@@ -1,0 +1,211 @@
+"""Everything that can be checked before the first write, reported all at once with fixes.
+
+Checks: the Application exists; exactly one live canary Deployment matches --namespace and
+--selector; the pin can be written (pin.plan_pin); rendering the source with our pin gives the
+canary our digest and stable none (reference C.4: an overlay ``images`` entry keyed on the
+shared repository name rewrites every tag after ``patches``); an owning ApplicationSet's
+``ignoreApplicationDifferences`` covers the field we write (reference D), else it reverts it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from pipeline.deploy.pin import PinWrite, get_path, plan_pin, source_path, source_type
+from pipeline.deploy.plan import ServicePlan
+from pipeline.deploy.ports import Applications, Cluster, NotFound, Obj
+from pipeline.deploy.rollout import canary_deployments, template_images
+from pipeline.errors import PreflightError, Problem
+
+Render = Callable[..., list[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Preflight:
+    app: Obj
+    deployment: Obj
+    pin: PinWrite
+    rendered: bool  # the source was rendered locally (else the live template is checked later)
+
+
+def _fix_app(plan: ServicePlan) -> str:
+    return (
+        f"create the Application, e.g.\n"
+        f"apiVersion: argoproj.io/v1alpha1\nkind: Application\n"
+        f"metadata: {{name: {plan.app}, namespace: {plan.argocd_namespace}}}\n"
+        f"spec:\n  project: default\n  source: {{repoURL: <repo>, path: <overlay>, "
+        f"targetRevision: HEAD}}\n  destination: {{server: https://kubernetes.default.svc, "
+        f"namespace: {plan.namespace}}}\nor pass --app NAME"
+    )
+
+
+def _fix_workload(plan: ServicePlan) -> str:
+    labels = ", ".join(f"{k.strip()}: {v.strip()}" for k, v in _pairs(plan.selector))
+    return (
+        f"add a canary Deployment in namespace {plan.namespace} whose pod template has the "
+        f"labels {{{labels}}}, e.g.\nspec:\n  template:\n    metadata:\n      labels: "
+        f"{{{labels}}}\nor pass --namespace/--selector matching the existing one"
+    )
+
+
+def _pairs(selector: str) -> list[tuple[str, str]]:
+    return [tuple(t.split("=", 1)) for t in selector.split(",") if "=" in t and "!" not in t]  # type: ignore[misc]
+
+
+def local_source_dir(app: Obj) -> Path | None:
+    """The directory to render for a local path / file:// repoURL, else None."""
+    src = get_path(app, source_path(app)) or {}
+    url = str(src.get("repoURL") or "")
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        base = Path(parsed.path)
+    elif url.startswith("/"):
+        base = Path(url)
+    else:
+        return None
+    directory = base / str(src.get("path") or ".")
+    return directory if directory.is_dir() else None
+
+
+def _render_problems(
+    app: Obj, plan: ServicePlan, deployment: Obj, pin: PinWrite, digest: str, render: Render
+) -> tuple[list[Problem], bool]:
+    directory = local_source_dir(app)
+    if directory is None or source_type(app) != "Kustomize":
+        return [], False
+    src = get_path(app, source_path(app)) or {}
+    kustomize = dict(src.get("kustomize") or {})
+    images = pin.value if pin.field.endswith("kustomize.images") else kustomize.get("images", [])
+    patches = pin.value if pin.field.endswith("kustomize.patches") else kustomize.get("patches", [])
+    manifests = render(directory, images=list(images or []), patches=list(patches or []))
+    name = deployment["metadata"]["name"]
+    problems = []
+    for doc in manifests:
+        if doc.get("kind") != "Deployment":
+            continue
+        images_of = template_images(doc)
+        carries = any(digest in image for image in images_of.values())
+        if doc["metadata"].get("name") == name and not carries:
+            problems.append(
+                Problem(
+                    "override-rewrote-image",
+                    f"rendering {directory} with our pin gives the canary "
+                    f"{sorted(images_of.values())}, not {plan.repository}@{digest}: an overlay "
+                    "`images` entry keyed on the shared repository name rewrites every tag "
+                    "(kustomize applies `images` after `patches`)",
+                    "give the canary its own image name in the overlay, e.g.\n"
+                    f"images:\n- name: {plan.repository.name}   # stable only\n  newTag: <stable>\n"
+                    "and in the canary Deployment use a name the stable entry does not match,\n"
+                    f"e.g. image: {plan.repository.name}-canary, then annotate the Application\n"
+                    "argocd-image-updater.argoproj.io/image-list: "
+                    f"canary={plan.repository.name}-canary\n"
+                    "argocd-image-updater.argoproj.io/canary.kustomize.image-name: "
+                    f"{plan.repository.name}-canary",
+                )
+            )
+        elif doc["metadata"].get("name") != name and carries:
+            problems.append(
+                Problem(
+                    "pin-reaches-stable",
+                    f"our pin would also change Deployment {doc['metadata'].get('name')}",
+                    "use --pin-method kustomize-patch, or a canary-specific image name",
+                )
+            )
+    return problems, True
+
+
+def _appset_problem(
+    apps: Applications, app: Obj, plan: ServicePlan, pin: PinWrite
+) -> Problem | None:
+    owner = next(
+        (
+            o
+            for o in app["metadata"].get("ownerReferences") or []
+            if o.get("kind") == "ApplicationSet"
+        ),
+        None,
+    )
+    if owner is None:
+        return None
+    pointer = "/" + pin.field.replace(".", "/").replace("[", "/").replace("]", "")
+    try:
+        appset = apps.get_applicationset(plan.argocd_namespace, owner["name"])
+    except NotFound:
+        return None
+    for rule in appset.get("spec", {}).get("ignoreApplicationDifferences") or []:
+        if rule.get("name") not in (None, "", plan.app):
+            continue
+        paths: Sequence[str] = list(rule.get("jsonPointers") or []) + [
+            "/" + p.lstrip(".").replace(".", "/") for p in rule.get("jqPathExpressions") or []
+        ]
+        if any(pointer == p or pointer.startswith(p.rstrip("/") + "/") for p in paths):
+            return None
+    return Problem(
+        "appset-reverts-pin",
+        f"ApplicationSet {owner['name']} owns {plan.app} and would revert {pointer} within seconds",
+        f"add to ApplicationSet {owner['name']}:\nspec:\n  ignoreApplicationDifferences:\n"
+        f"  - name: {plan.app}\n    jsonPointers:\n    - {pointer}\n"
+        "  preservedFields:\n"
+        "    annotations: [pipeline.dev/canary-run, pipeline.dev/canary-digest]",
+    )
+
+
+def run_preflight(
+    apps: Applications,
+    cluster: Cluster,
+    plan: ServicePlan,
+    digest: str,
+    *,
+    pin_method: str = "auto",
+    render: Render | None = None,
+) -> Preflight:
+    problems: list[Problem] = []
+    app: Obj | None = None
+    try:
+        app = apps.get_application(plan.argocd_namespace, plan.app)
+    except NotFound:
+        problems.append(
+            Problem(
+                "application-not-found",
+                f"Application {plan.argocd_namespace}/{plan.app} does not exist",
+                _fix_app(plan),
+            )
+        )
+    deployments, _ = cluster.list_objects("deployments", plan.namespace)
+    canaries = canary_deployments(deployments, plan.selector)
+    if not canaries:
+        problems.append(
+            Problem(
+                "canary-workload-not-found",
+                f"no Deployment in namespace {plan.namespace} has pods labelled {plan.selector}",
+                _fix_workload(plan),
+            )
+        )
+    elif len(canaries) > 1:
+        names = ", ".join(d["metadata"]["name"] for d in canaries)
+        problems.append(
+            Problem(
+                "canary-workload-ambiguous",
+                f"several Deployments match {plan.selector}: {names}",
+                "narrow --selector so it matches only the canary, e.g. add version=v2",
+            )
+        )
+    if app is None or len(canaries) != 1:
+        raise PreflightError(problems)
+    pin = plan_pin(app, plan, digest, canaries[0], pin_method)
+    if isinstance(pin, Problem):
+        raise PreflightError([*problems, pin])
+    rendered = False
+    if render is not None:
+        render_problems, rendered = _render_problems(app, plan, canaries[0], pin, digest, render)
+        problems += render_problems
+    appset = _appset_problem(apps, app, plan, pin)
+    if appset:
+        problems.append(appset)
+    if problems:
+        raise PreflightError(problems)
+    return Preflight(app, canaries[0], pin, rendered)

@@ -1,0 +1,98 @@
+"""``--output github``: step outputs, a step-summary table and error annotations.
+
+Formats follow docs.github.com "Workflow commands for GitHub Actions": ``$GITHUB_OUTPUT``
+takes ``name=value`` lines, or ``name<<DELIMITER`` ... ``DELIMITER`` for values that may
+contain newlines (we always use the delimiter form, with a random delimiter);
+``$GITHUB_STEP_SUMMARY`` takes Markdown; ``::error title=...::message`` annotates the run.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import TextIO
+
+from pipeline.deploy.events import Event, ServiceResult
+from pipeline.report.base import Reporter, document
+
+
+def output_lines(name: str, value: str, delimiter: str | None = None) -> str:
+    """One ``$GITHUB_OUTPUT`` entry in the multi-line-safe heredoc form."""
+    delimiter = delimiter or f"ghadelimiter_{secrets.token_hex(8)}"
+    return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
+
+
+def outputs(results: list[ServiceResult], exit_code: int) -> dict[str, str]:
+    """digest/image/result of the first service, per-service keys, and the whole report."""
+    first = results[0] if results else ServiceResult(service="")
+    values = {
+        "digest": first.digest,
+        "image": first.image,
+        "result": document(results, exit_code)["result"],
+        "exit-code": str(exit_code),
+        "report": json.dumps(document(results, exit_code), separators=(",", ":")),
+    }
+    for r in results:
+        values[f"digest-{r.service}"] = r.digest
+        values[f"result-{r.service}"] = r.result
+    return values
+
+
+def summary_markdown(results: list[ServiceResult], exit_code: int) -> str:
+    rows = [
+        "### Canary deploy",
+        "",
+        "| Service | Result | Reason | Image | Digest | Pods | Seconds |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        pods = ", ".join(f"{p.name} ({'ready' if p.ready else 'not ready'})" for p in r.pods)
+        digest = f"`{r.digest[:19]}`" if r.digest else ""
+        rows.append(
+            f"| {r.service} | {r.result} | {r.reason} | `{r.image}` | {digest} | {pods or '-'} "
+            f"| {sum(r.timings.values()):.1f} |"
+        )
+    rows += ["", f"Exit code: {exit_code}", ""]
+    for r in results:
+        if r.result == "failed":
+            rows += [f"**{r.service}**: {_escape(r.message)}", ""]
+            rows += [f"- `{p['reason']}`: {_escape(p['message'])}" for p in r.problems]
+    return "\n".join(rows) + "\n"
+
+
+def _escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+class GitHubReporter(Reporter):
+    def __init__(
+        self,
+        progress: Reporter,
+        *,
+        output_file: Path | None,
+        summary_file: Path | None,
+        stream: TextIO,
+    ) -> None:
+        super().__init__()
+        self.progress, self.output_file, self.summary_file = progress, output_file, summary_file
+        self.stream = stream
+
+    def handle(self, event: Event) -> None:
+        self.progress.emit(event)
+
+    def finish(self, results: list[ServiceResult], exit_code: int) -> None:
+        self.progress.finish(results, exit_code)
+        if self.output_file is not None:
+            with self.output_file.open("a", encoding="utf-8") as f:
+                for name, value in outputs(results, exit_code).items():
+                    f.write(output_lines(name, value))
+        if self.summary_file is not None:
+            with self.summary_file.open("a", encoding="utf-8") as f:
+                f.write(summary_markdown(results, exit_code))
+        for r in results:
+            if r.result == "failed":
+                message = r.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+                self.stream.write(
+                    f"::error title=deploy-canary {r.service} ({r.reason})::{message}\n"
+                )

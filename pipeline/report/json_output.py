@@ -1,0 +1,26 @@
+"""``--output json``: progress as text on stderr, one JSON document on stdout at the end."""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from pipeline.deploy.events import Event, ServiceResult
+from pipeline.report.base import Reporter, document
+
+
+class JsonReporter(Reporter):
+    def __init__(self, stream: TextIO, progress: Reporter | None = None) -> None:
+        super().__init__()
+        self.stream, self.progress = stream, progress
+        self.dry_run = False
+
+    def handle(self, event: Event) -> None:
+        if self.progress is not None:
+            self.progress.emit(event)
+
+    def finish(self, results: list[ServiceResult], exit_code: int) -> None:
+        dry_run = bool(results) and all(r.reason == "dry-run" for r in results)
+        json.dump(document(results, exit_code, dry_run), self.stream, indent=2, sort_keys=False)
+        self.stream.write("\n")
+        self.stream.flush()

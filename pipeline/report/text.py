@@ -1,0 +1,71 @@
+"""Human-readable progress: one line per step with its duration, pods as they change."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from pipeline.deploy.events import (
+    Event,
+    Note,
+    PodObserved,
+    ServiceFinished,
+    ServiceResult,
+    StepFinished,
+    StepStarted,
+)
+from pipeline.report.base import Reporter
+
+
+class TextReporter(Reporter):
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__()
+        self.stream = stream
+
+    def _line(self, service: str, text: str) -> None:
+        self.stream.write(f"[{service}] {text}\n")
+        self.stream.flush()
+
+    def handle(self, event: Event) -> None:
+        if isinstance(event, StepStarted):
+            self._line(event.service, f"{event.step} ...")
+        elif isinstance(event, StepFinished):
+            mark = "done" if event.ok else "FAILED"
+            detail = f": {event.detail}" if event.detail else ""
+            self._line(event.service, f"{event.step} {mark} in {event.seconds:.2f}s{detail}")
+        elif isinstance(event, Note):
+            self._line(event.service, event.message)
+        elif isinstance(event, PodObserved):
+            pod = event.pod
+            state = "ready" if pod.ready else (pod.waiting or "not ready")
+            self._line(event.service, f"pod {pod.name}: {state} imageID={pod.image_id or '-'}")
+        elif isinstance(event, ServiceFinished):
+            self._finished(event.result)
+
+    def _finished(self, r: ServiceResult) -> None:
+        if r.result == "failed":
+            self._line(r.service, f"FAILED ({r.reason}, exit {r.exit_code}): {r.message}")
+            for problem in r.problems:
+                self._line(r.service, f"  problem {problem['reason']}: {problem['message']}")
+                for fix_line in problem["fix"].splitlines():
+                    self._line(r.service, f"    {fix_line}")
+            if r.hint and not r.problems:
+                self._line(r.service, f"  hint: {r.hint}")
+            for event in r.events:
+                self._line(r.service, f"  event: {event}")
+            for log_line in r.logs.splitlines()[-20:]:
+                self._line(r.service, f"  log: {log_line}")
+        elif r.result == "planned":
+            self._line(r.service, "dry run: nothing was written; plan:")
+            import json
+
+            for plan_line in json.dumps(r.plan, indent=2).splitlines():
+                self._line(r.service, f"  {plan_line}")
+        else:
+            total = sum(r.timings.values())
+            self._line(r.service, f"succeeded in {total:.2f}s: {r.image}@{r.digest} is running")
+
+    def finish(self, results: list[ServiceResult], exit_code: int) -> None:
+        failed = [r.service for r in results if r.result == "failed"]
+        if len(results) > 1:
+            summary = f"failed: {', '.join(failed)}" if failed else "all succeeded"
+            self.stream.write(f"{len(results)} services, {summary} (exit {exit_code})\n")

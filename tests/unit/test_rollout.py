@@ -1,0 +1,110 @@
+"""The rollout classifier over recorded pod, ReplicaSet and Deployment JSON (tests/unit/data)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pipeline.deploy.rollout import judge_rollout, labels_match, observe_pod
+
+DATA = Path(__file__).parent / "data" / "rollout"
+DIGEST = "sha256:" + "a" * 64
+
+
+def load(name: str) -> Any:
+    return json.loads((DATA / name).read_text())
+
+
+@pytest.mark.parametrize(
+    ("pod", "ready", "ours", "failure"),
+    [
+        ("pod-ready-ours.json", True, True, ""),
+        ("pod-ready-docker-pullable.json", True, True, ""),
+        ("pod-ready-old.json", True, False, ""),
+        ("pod-creating.json", False, False, ""),
+        ("pod-pending-unscheduled.json", False, False, ""),
+        ("pod-err-image-pull.json", False, False, "err-image-pull"),
+        ("pod-image-pull-backoff.json", False, False, "image-pull-backoff"),
+        ("pod-invalid-image-name.json", False, False, "invalid-image-name"),
+        ("pod-config-error.json", False, False, "container-config-error"),
+        ("pod-crashloop-1.json", False, True, ""),
+        ("pod-crashloop-3.json", False, True, "crash-loop"),
+    ],
+)
+def test_observe_pod(pod: str, ready: bool, ours: bool, failure: str) -> None:
+    obs = observe_pod(load(pod), DIGEST, "auth-api", crash_restarts=2)
+    assert (obs.ready, obs.ours, obs.failure) == (ready, ours, failure)
+
+
+def test_crash_grace_is_configurable() -> None:
+    assert observe_pod(load("pod-crashloop-1.json"), DIGEST, None, 1).failure == "crash-loop"
+
+
+@pytest.mark.parametrize(
+    ("deployment", "pods", "state", "reason"),
+    [
+        ("deployment-pinned.json", ["pod-ready-ours.json"], "done", ""),
+        ("deployment-pinned.json", ["pod-ready-ours.json", "pod-ready-old-terminating.json"],
+         "done", ""),
+        ("deployment-pinned.json", ["pod-ready-ours.json", "pod-ready-old.json"], "waiting", ""),
+        ("deployment-pinned.json", ["pod-creating.json", "pod-ready-old.json"], "waiting", ""),
+        ("deployment-pinned.json", [], "waiting", ""),
+        ("deployment-unobserved.json", ["pod-ready-ours.json"], "waiting", ""),
+        ("deployment-pinned.json", ["pod-image-pull-backoff.json"], "failed",
+         "image-pull-backoff"),
+        ("deployment-pinned.json", ["pod-crashloop-3.json"], "failed", "crash-loop"),
+        ("deployment-pinned.json", ["pod-config-error.json"], "failed", "container-config-error"),
+        ("deployment-deadline.json", ["pod-creating.json"], "failed",
+         "progress-deadline-exceeded"),
+        ("deployment-rewritten.json", ["pod-ready-old.json"], "failed", "override-rewrote-image"),
+    ],
+)  # fmt: skip
+def test_judge_rollout(deployment: str, pods: list[str], state: str, reason: str) -> None:
+    verdict, _ = judge_rollout(
+        load(deployment), load("replicasets.json"), [load(p) for p in pods], DIGEST, "auth-api"
+    )
+    assert (verdict.state, verdict.reason) == (state, reason)
+
+
+def test_failure_names_the_pod() -> None:
+    verdict, observed = judge_rollout(
+        load("deployment-pinned.json"),
+        load("replicasets.json"),
+        [load("pod-err-image-pull.json")],
+        DIGEST,
+        "auth-api",
+    )
+    assert verdict.pod == "auth-api-canary-7d9f-pull"
+    assert [o.as_dict() for o in observed] == [
+        {
+            "name": "auth-api-canary-7d9f-pull",
+            "imageID": "",
+            "ready": False,
+            "restarts": 0,
+            "waiting": "ErrImagePull",
+        }
+    ]
+
+
+def test_missing_deployment_fails() -> None:
+    verdict, _ = judge_rollout(None, [], [], DIGEST, None)
+    assert verdict.reason == "canary-workload-not-found"
+
+
+@pytest.mark.parametrize(
+    ("selector", "labels", "matches"),
+    [
+        ("app=a,version=v2", {"app": "a", "version": "v2", "x": "y"}, True),
+        ("app=a,version=v2", {"app": "a", "version": "v1"}, False),
+        ("app==a", {"app": "a"}, True),
+        ("app!=a", {"app": "a"}, False),
+        ("app", {"app": "z"}, True),
+        ("!app", {"app": "z"}, False),
+        ("", {}, True),
+    ],
+)
+def test_labels_match(selector: str, labels: dict[str, str], matches: bool) -> None:
+    assert labels_match(selector, labels) is matches
