@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import click
+import yaml
 
 from pipeline.sandbox import supervisor
+from pipeline.sandbox.sample import SampleRepo
 from pipeline.sandbox.state import SandboxStatus
 
 state_dir_option = click.option(
@@ -118,14 +121,17 @@ def sample(state_dir: Path | None, output: str, shared_name_override: bool) -> N
             f"the sandbox is not running (state dir {state.path})",
             hint="run: pipeline sandbox up",
         )
+    work_dir = state.path / "gitops"
+    shutil.rmtree(work_dir, ignore_errors=True)  # a fresh sample each time: the demo can rerun
     seeded = seed_sample(
         KubeClient(current.server, user_agent="pipeline-sample"),
-        state.path / "gitops",
+        work_dir,
         registry=current.registry,
         docker_host=current.docker_host,
         shared_name_override=shared_name_override,
     )
     repo = seeded.repo
+    config_file = write_sample_config(state.path / "pipeline.yaml", repo)
     images = {"stable": repo.stable_image, "canary": repo.canary_image}
     result = {
         "repository": str(repo.path),
@@ -134,6 +140,7 @@ def sample(state_dir: Path | None, output: str, shared_name_override: bool) -> N
         "images": images,
         "digests": seeded.digests,
         "selectors": repo.selectors,
+        "config": str(config_file),
     }
     if output == "json":
         click.echo(json.dumps(result, indent=2))
@@ -141,7 +148,42 @@ def sample(state_dir: Path | None, output: str, shared_name_override: bool) -> N
     click.echo(f"sample: {repo.app_name} synced from {repo.path}; stable and canary running")
     for role in ("stable", "canary"):
         click.echo(f"  {role}: {images[role]} = {seeded.digests[role]}")
+    click.echo(f"\n  pipeline deploy-canary --config {config_file}")
     click.echo(
-        f"\n  kubectl get pod -n {repo.namespace} -l {repo.selectors['canary']} "
+        f"  kubectl get pod -n {repo.namespace} -l {repo.selectors['canary']} "
         "-o jsonpath='{.items[0].status.containerStatuses[0].imageID}'"
     )
+
+
+def write_sample_config(path: Path, repo: SampleRepo) -> Path:
+    """A pipeline.yaml that deploys the sample's canary (docs/deploy-canary.md)."""
+    service = repo.namespace
+    config = {
+        "image": repo.image_repository,
+        "tag": "{service}-api-dev-canary",
+        "app": "dev-api-{service}",
+        "namespace": "{service}",
+        "selector": "app={service}-api,version=v2",
+        "services": [{"name": service, "context": str(repo.context_dir)}],
+    }
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+@sandbox.command()
+@state_dir_option
+def env(state_dir: Path | None) -> None:
+    """Print shell exports for the running sandbox: eval "$(pipeline sandbox env)"."""
+    from shlex import quote
+
+    from pipeline.errors import SandboxError
+
+    state = supervisor.resolve_state_dir(state_dir)
+    current = supervisor.status(state)
+    if not current.running:
+        raise SandboxError(
+            f"the sandbox is not running (state dir {state.path})", hint="run: pipeline sandbox up"
+        )
+    click.echo(f"export KUBECONFIG={quote(str(current.kubeconfig))}")
+    if current.docker_host:
+        click.echo(f"export DOCKER_HOST={quote(current.docker_host)}")
