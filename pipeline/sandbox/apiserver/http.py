@@ -1,0 +1,182 @@
+"""The HTTP/1.1 layer: parse requests, dispatch, write JSON or chunked watch streams.
+
+Any exception in a handler becomes a 500 ``Status``; API errors become their own ``Status``.
+Watch streams are ``Transfer-Encoding: chunked`` newline-delimited JSON events (reference E.3):
+events are pushed by the store's write path into the watcher's queue, so delivery is prompt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import select
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from pipeline.sandbox.apiserver import status as st
+from pipeline.sandbox.apiserver.messages import Request, Response, WatchStream
+from pipeline.sandbox.apiserver.tables import table_for, wants_table
+
+log = logging.getLogger(__name__)
+Obj = dict[str, Any]
+_IDLE_CHECK = 2.0  # seconds between checks that an idle watch's client is still there
+
+
+class Dispatcher:
+    """What the HTTP layer calls; implemented by the API server's router."""
+
+    def dispatch(self, req: Request) -> Response | WatchStream:  # pragma: no cover
+        raise NotImplementedError
+
+    def current_rv(self) -> int:  # pragma: no cover
+        raise NotImplementedError
+
+    def end_watch(self, stream: WatchStream) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+
+class APIHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+        super().__init__(address, RequestHandler)
+
+    def close_connections(self) -> None:
+        with self.connections_lock:
+            for conn in list(self.connections):
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: APIHTTPServer
+    timeout = 600
+
+    def setup(self) -> None:
+        super().setup()
+        # headers and body go out in separate writes: without NODELAY, Nagle plus the
+        # client's delayed ACK adds ~40 ms to every response
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.connections_lock:
+            self.server.connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+    def _handle(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        parts = urlsplit(self.path)
+        req = Request(
+            method=self.command,
+            path=parts.path,
+            query=dict(parse_qsl(parts.query, keep_blank_values=True)),
+            headers={k.lower(): v for k, v in self.headers.items()},
+            body=body,
+        )
+        try:
+            result = self.server.dispatcher.dispatch(req)
+        except st.ApiStatusError as e:
+            result = Response.error(e)
+        except Exception as e:  # never crash on bad input: a 500 Status instead
+            log.exception("handler failed for %s %s", self.command, self.path)
+            result = Response.error(st.internal(f"{type(e).__name__}: {e}"))
+        if isinstance(result, WatchStream):
+            self._stream(result, req)
+        else:
+            self._send(result)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _handle
+
+    def _send(self, response: Response) -> None:
+        self.send_response(response.code)
+        self.send_header("Content-Type", response.content_type)
+        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Cache-Control", "no-cache, private")
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def _chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+    def _event(self, event_type: str, obj: Obj, stream: WatchStream, table: bool) -> None:
+        if table and event_type not in ("ERROR", "BOOKMARK"):
+            obj = table_for(stream.rt, {"metadata": {}, "items": [obj]})
+        line = json.dumps({"type": event_type, "object": obj}, separators=(",", ":"))
+        self._chunk(line.encode() + b"\n")
+
+    def _bookmark(self, stream: WatchStream, initial_end: bool = False) -> Obj:
+        meta: Obj = {"resourceVersion": str(self.server.dispatcher.current_rv())}
+        if initial_end:
+            meta["annotations"] = {"k8s.io/initial-events-end": "true"}
+        return {"kind": stream.rt.kind, "apiVersion": stream.rt.api_version, "metadata": meta}
+
+    def _stream(self, stream: WatchStream, req: Request) -> None:
+        table = wants_table(req)
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Cache-Control", "no-cache, private")
+        self.end_headers()
+        try:
+            if stream.error is not None:
+                self._event("ERROR", stream.error, stream, table)
+            else:
+                self._drain(stream, table)
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+        finally:
+            self.server.dispatcher.end_watch(stream)
+
+    def _drain(self, stream: WatchStream, table: bool) -> None:
+        deadline = time.monotonic() + stream.timeout
+        for event_type, obj in stream.initial:
+            self._event(event_type, obj, stream, table)
+        if stream.initial_events_end:
+            self._event("BOOKMARK", self._bookmark(stream, initial_end=True), stream, table)
+        assert stream.watcher is not None
+        while True:
+            remaining = deadline - time.monotonic()
+            item = stream.watcher.next(min(remaining, _IDLE_CHECK))
+            if item is None:
+                return  # server stopping: end cleanly
+            if item is False:
+                if remaining > _IDLE_CHECK:
+                    if self._client_gone():
+                        return
+                    continue
+                if stream.bookmarks:
+                    self._event("BOOKMARK", self._bookmark(stream), stream, table)
+                return
+            assert isinstance(item, tuple)
+            self._event(item[0], item[1], stream, table)
+
+    def _client_gone(self) -> bool:
+        """True when the client closed its end (so an idle watch stops holding a watcher)."""
+        try:
+            ready, _, _ = select.select([self.connection], [], [], 0)
+            return bool(ready) and self.connection.recv(1, socket.MSG_PEEK) == b""
+        except OSError:
+            return True

@@ -1,0 +1,123 @@
+"""Deletion: preconditions, finalizers, garbage collection and namespace termination.
+
+- ``DELETE`` removes an object at once unless it has finalizers; then it only gets a
+  ``deletionTimestamp`` and is removed by the write that clears the last finalizer
+  (``apiserver/pkg/registry/generic/registry/store.go`` updateForGracefulDeletionAndFinalizers).
+  Pods are removed at once too (there is no kubelet-side graceful termination here).
+- Garbage collection (``pkg/controller/garbagecollector``), done synchronously: when an owner
+  goes, each dependent loses the ``ownerReferences`` entry; a dependent with no live owner left
+  is deleted (Background/Foreground) or kept (``propagationPolicy: Orphan``).
+- Namespaces: ``DELETE`` sets ``deletionTimestamp`` and ``status.phase: Terminating``, deletes
+  every object in it, and the namespace goes when it is empty (the namespace controller's
+  ``spec.finalizers: [kubernetes]``).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from pipeline.sandbox.apiserver import status as st
+from pipeline.sandbox.apiserver.objectmeta import now_rfc3339
+from pipeline.sandbox.apiserver.resources import RESOURCES, ResourceType
+from pipeline.sandbox.apiserver.store import Store
+
+Obj = dict[str, Any]
+_NAMESPACES = next(rt for rt in RESOURCES if rt.kind == "Namespace")
+
+
+class Lifecycle:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._policies: dict[str, str] = {}
+        store.on_remove = self._on_removed
+
+    def delete(self, rt: ResourceType, namespace: str, name: str, options: Obj) -> Obj:
+        with self.store.lock:
+            obj = self.store.get(rt, namespace if rt.namespaced else "", name)
+            meta = obj["metadata"]
+            pre = options.get("preconditions") or {}
+            if pre.get("uid") and pre["uid"] != meta.get("uid"):
+                raise st.conflict(
+                    rt,
+                    name,
+                    f"Precondition failed: UID in precondition: {pre['uid']}, UID in object "
+                    f"meta: {meta.get('uid')}",
+                )
+            if pre.get("resourceVersion") and pre["resourceVersion"] != meta["resourceVersion"]:
+                raise st.conflict(
+                    rt,
+                    name,
+                    "Precondition failed: ResourceVersion in precondition: "
+                    f"{pre['resourceVersion']}, ResourceVersion in object meta: "
+                    f"{meta['resourceVersion']}",
+                )
+            policy = options.get("propagationPolicy") or (
+                "Orphan" if options.get("orphanDependents") else "Background"
+            )
+            if policy not in ("Orphan", "Background", "Foreground"):
+                raise st.bad_request(f"unsupported propagationPolicy: {policy}")
+            return self._delete(rt, obj, policy)
+
+    def _delete(self, rt: ResourceType, obj: Obj, policy: str) -> Obj:
+        self._policies[obj["metadata"]["uid"]] = policy
+        if rt.kind == "Namespace":
+            return self._terminate_namespace(obj)
+        if obj["metadata"].get("finalizers"):
+            return self.store.mark_deleting(rt, obj)
+        return self.store.remove(rt, obj)
+
+    def _terminate_namespace(self, ns: Obj) -> Obj:
+        name = ns["metadata"]["name"]
+        if not ns["metadata"].get("deletionTimestamp"):
+            marked = copy.deepcopy(ns)
+            marked.setdefault("status", {})["phase"] = "Terminating"
+            marked["metadata"]["deletionTimestamp"] = now_rfc3339()
+            marked["metadata"]["deletionGracePeriodSeconds"] = 0
+            ns = self.store.commit(_NAMESPACES, ns, marked)
+        for rt, obj in self.store.all_objects():
+            if rt.namespaced and obj["metadata"].get("namespace") == name:
+                current = self.store.find(rt, name, obj["metadata"]["name"])
+                if current is not None and not current["metadata"].get("deletionTimestamp"):
+                    self._delete(rt, current, "Background")
+        return self._finish_namespace(name) or ns
+
+    def _finish_namespace(self, name: str) -> Obj | None:
+        ns = self.store.find(_NAMESPACES, "", name)
+        if ns is None or not ns["metadata"].get("deletionTimestamp"):
+            return None
+        for rt, obj in self.store.all_objects():
+            if rt.namespaced and obj["metadata"].get("namespace") == name:
+                return None
+        done = copy.deepcopy(ns)
+        done["spec"]["finalizers"] = []
+        return self.store.commit(_NAMESPACES, ns, done)
+
+    def _on_removed(self, rt: ResourceType, obj: Obj) -> None:
+        uid = obj["metadata"].get("uid", "")
+        policy = self._policies.pop(uid, "Background")
+        for dep_rt, dep in self.store.all_objects():
+            refs = dep["metadata"].get("ownerReferences") or []
+            if not any(ref.get("uid") == uid for ref in refs):
+                continue
+            current = self.store.find(
+                dep_rt, dep["metadata"].get("namespace", ""), dep["metadata"]["name"]
+            )
+            if current is None:
+                continue
+            remaining = [r for r in refs if r.get("uid") != uid]
+            if policy == "Orphan" or any(self._alive(r) for r in remaining):
+                updated = copy.deepcopy(current)
+                updated["metadata"]["ownerReferences"] = remaining
+                if not remaining:
+                    del updated["metadata"]["ownerReferences"]
+                self.store.commit(dep_rt, current, updated)
+            elif not current["metadata"].get("deletionTimestamp"):
+                self._delete(dep_rt, current, "Background")
+        namespace = obj["metadata"].get("namespace")
+        if rt.namespaced and namespace:
+            self._finish_namespace(namespace)
+
+    def _alive(self, ref: Obj) -> bool:
+        uid = ref.get("uid")
+        return any(obj["metadata"].get("uid") == uid for _, obj in self.store.all_objects())

@@ -1,0 +1,142 @@
+"""OpenAPI v3 documents: ``/openapi/v3`` (index) and one document per group-version.
+
+kubectl (``k8s.io/cli-runtime/pkg/resource/query_param_verifier_v3.go``) trusts server-side
+field validation for a kind when the PATCH operation of a path carries
+``x-kubernetes-group-version-kind`` for it and a ``fieldValidation`` query parameter; then
+``kubectl create -f`` sends ``?fieldValidation=Strict`` and never asks for ``/openapi/v2``.
+Schemas are minimal (``type: object`` with the known top-level properties).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pipeline.sandbox.apiserver import status as st
+from pipeline.sandbox.apiserver.messages import Request, Response
+from pipeline.sandbox.apiserver.resources import RESOURCES, ResourceType, group_versions
+
+Obj = dict[str, Any]
+_QUERY = ("dryRun", "fieldManager", "fieldValidation", "pretty", "force")
+
+
+def _gv_path(group: str, version: str) -> str:
+    return f"apis/{group}/{version}" if group else f"api/{version}"
+
+
+def _schema_name(rt: ResourceType) -> str:
+    if rt.builtin:
+        package = "core" if not rt.group else rt.group
+        return f"io.k8s.api.{package}.{rt.version}.{rt.kind}"
+    reversed_group = ".".join(reversed(rt.group.split(".")))
+    return f"{reversed_group}.{rt.version}.{rt.kind}"
+
+
+def _gvk(rt: ResourceType) -> list[Obj]:
+    return [{"group": rt.group, "version": rt.version, "kind": rt.kind}]
+
+
+def _operation(rt: ResourceType, verb: str, action: str) -> Obj:
+    ref = {"$ref": f"#/components/schemas/{_schema_name(rt)}"}
+    op: Obj = {
+        "operationId": f"{verb}{rt.kind}",
+        "parameters": [
+            {"name": q, "in": "query", "schema": {"type": "string"}, "uniqueItems": True}
+            for q in _QUERY
+        ],
+        "responses": {"200": {"content": {"application/json": {"schema": ref}}}},
+        "x-kubernetes-action": action,
+        "x-kubernetes-group-version-kind": _gvk(rt)[0],
+    }
+    if action in ("patch",):
+        types = ["application/json-patch+json", "application/merge-patch+json"]
+        if rt.builtin:
+            types.append("application/strategic-merge-patch+json")
+        op["requestBody"] = {"content": {t: {"schema": {"type": "object"}} for t in types}}
+    elif action in ("put", "post"):
+        op["requestBody"] = {"content": {"application/json": {"schema": ref}}}
+    return op
+
+
+def _paths(rt: ResourceType) -> dict[str, Obj]:
+    base = "/" + _gv_path(rt.group, rt.version)
+    scope = f"{base}/namespaces/{{namespace}}" if rt.namespaced else base
+    collection = f"{scope}/{rt.plural}"
+    item = f"{collection}/{{name}}"
+    paths = {
+        collection: {
+            "get": _operation(rt, "list", "list"),
+            "post": _operation(rt, "create", "post"),
+        },
+        item: {
+            "get": _operation(rt, "read", "get"),
+            "put": _operation(rt, "replace", "put"),
+            "patch": _operation(rt, "patch", "patch"),
+            "delete": _operation(rt, "delete", "delete"),
+        },
+    }
+    if "status" in rt.subresources:
+        paths[f"{item}/status"] = {
+            "get": _operation(rt, "readStatus", "get"),
+            "put": _operation(rt, "replaceStatus", "put"),
+            "patch": _operation(rt, "patchStatus", "patch"),
+        }
+    return paths
+
+
+def _schema(rt: ResourceType) -> Obj:
+    props: Obj = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}}
+    props["metadata"] = {"type": "object"}
+    for field in rt.fields:
+        props[field] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    return {
+        "type": "object",
+        "properties": props,
+        "x-kubernetes-group-version-kind": _gvk(rt),
+    }
+
+
+def document(group: str, version: str) -> Obj | None:
+    rts = [rt for rt in RESOURCES if rt.group == group and rt.version == version]
+    if not rts:
+        return None
+    paths: Obj = {}
+    for rt in rts:
+        paths.update(_paths(rt))
+    return {
+        "openapi": "3.0.0",
+        "info": {"title": "Kubernetes", "version": "v1.37.0-sandbox"},
+        "paths": paths,
+        "components": {"schemas": {_schema_name(rt): _schema(rt) for rt in rts}},
+    }
+
+
+def _hash(group: str, version: str) -> str:
+    body = json.dumps(document(group, version), sort_keys=True).encode()
+    return hashlib.sha512(body).hexdigest()[:128].upper()
+
+
+def index() -> Obj:
+    return {
+        "paths": {
+            _gv_path(g, v): {
+                "serverRelativeURL": f"/openapi/v3/{_gv_path(g, v)}?hash={_hash(g, v)}"
+            }
+            for g, v in group_versions()
+        }
+    }
+
+
+def serve(rest: list[str], req: Request) -> Response:
+    if not rest:
+        return Response.json(200, index())
+    if rest[0] == "api" and len(rest) == 2:
+        doc = document("", rest[1])
+    elif rest[0] == "apis" and len(rest) == 3:
+        doc = document(rest[1], rest[2])
+    else:
+        doc = None
+    if doc is None:
+        raise st.no_such_resource()
+    return Response.json(200, doc)

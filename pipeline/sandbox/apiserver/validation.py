@@ -1,0 +1,117 @@
+"""Name validation and field validation (``fieldValidation=Strict|Warn|Ignore``).
+
+Names: ``k8s.io/apimachinery/pkg/util/validation/validation.go`` (DNS-1123 subdomain for most
+kinds; DNS-1123 label for Namespace). Unknown fields: ``apiserver/pkg/endpoints/handlers``
+strict decoding answers 400 ``strict decoding error: unknown field "spec.foo"``; Warn and
+Ignore drop them (built-in decoding and CRD structural pruning both drop unknown fields).
+Known fields are checked at the top level, in ``metadata`` and in ``spec``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pipeline.sandbox.apiserver.resources import ResourceType
+from pipeline.sandbox.apiserver.status import bad_request, invalid
+
+Obj = dict[str, Any]
+
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+SUBDOMAIN_MSG = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or "
+    "'.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used "
+    "for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
+)
+LABEL_MSG = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and "
+    "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
+    "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
+)
+
+OBJECT_META_FIELDS = frozenset(
+    {
+        "name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation",
+        "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels",
+        "annotations", "ownerReferences", "finalizers", "managedFields",
+    }
+)  # fmt: skip
+
+SPEC_FIELDS: dict[str, frozenset[str]] = {
+    "Deployment": frozenset(
+        {"replicas", "selector", "template", "strategy", "minReadySeconds",
+         "revisionHistoryLimit", "paused", "progressDeadlineSeconds"}
+    ),
+    "ReplicaSet": frozenset({"replicas", "minReadySeconds", "selector", "template"}),
+    "Pod": frozenset(
+        {"volumes", "initContainers", "containers", "ephemeralContainers", "restartPolicy",
+         "terminationGracePeriodSeconds", "activeDeadlineSeconds", "dnsPolicy", "nodeSelector",
+         "serviceAccountName", "serviceAccount", "automountServiceAccountToken", "nodeName",
+         "hostNetwork", "hostPID", "hostIPC", "shareProcessNamespace", "securityContext",
+         "imagePullSecrets", "hostname", "subdomain", "affinity", "schedulerName",
+         "tolerations", "hostAliases", "priorityClassName", "priority", "dnsConfig",
+         "readinessGates", "runtimeClassName", "enableServiceLinks", "preemptionPolicy",
+         "overhead", "topologySpreadConstraints", "setHostnameAsFQDN", "os", "hostUsers",
+         "schedulingGates", "resourceClaims", "resources", "hostnameOverride"}
+    ),
+    "Namespace": frozenset({"finalizers"}),
+    "Application": frozenset(
+        {"source", "sources", "destination", "project", "syncPolicy", "ignoreDifferences",
+         "info", "revisionHistoryLimit", "sourceHydrator"}
+    ),
+}  # fmt: skip
+
+
+def validate_name(rt: ResourceType, name: str) -> None:
+    """422 Invalid for a name the real apiserver would refuse."""
+    if not name:
+        raise invalid(
+            rt, "", [("metadata.name", "Required value: name or generateName is required")]
+        )
+    pattern, message, limit = (
+        (_LABEL, LABEL_MSG, 63) if rt.kind == "Namespace" else (_SUBDOMAIN, SUBDOMAIN_MSG, 253)
+    )
+    if len(name) > limit:
+        message = f"must be no more than {limit} characters"
+    elif pattern.match(name):
+        return
+    raise invalid(rt, name, [("metadata.name", f'Invalid value: "{name}": {message}')])
+
+
+def unknown_fields(rt: ResourceType, obj: Obj) -> list[str]:
+    """Dotted paths of fields the kind's schema does not have."""
+    known_top = {"apiVersion", "kind", "metadata", *rt.fields}
+    unknown = [k for k in obj if k not in known_top]
+    meta = obj.get("metadata")
+    if isinstance(meta, dict):
+        unknown += [f"metadata.{k}" for k in meta if k not in OBJECT_META_FIELDS]
+    spec_fields = SPEC_FIELDS.get(rt.kind)
+    spec = obj.get("spec")
+    if spec_fields is not None and isinstance(spec, dict):
+        unknown += [f"spec.{k}" for k in spec if k not in spec_fields]
+    return unknown
+
+
+def apply_field_validation(rt: ResourceType, obj: Obj, directive: str | None) -> list[str]:
+    """Enforce ``fieldValidation``: Strict raises 400; otherwise drop unknown fields and
+    return the warnings to send (only for Warn, the server default when unset)."""
+    unknown = unknown_fields(rt, obj)
+    if not unknown:
+        return []
+    mode = (directive or "Warn").strip()
+    if mode not in ("Strict", "Warn", "Ignore"):
+        raise bad_request(
+            f"fieldValidation must be one of Ignore, Warn or Strict, got {directive!r}"
+        )
+    if mode == "Strict":
+        raise bad_request(
+            "strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown)
+        )
+    for path in unknown:
+        parent: Any = obj
+        *heads, last = path.split(".")
+        for head in heads:
+            parent = parent.get(head, {})
+        parent.pop(last, None)
+    return [f'unknown field "{f}"' for f in unknown] if mode == "Warn" else []
