@@ -14,7 +14,8 @@ Only the CLI turns these into exit codes; the core raises them and never exits.
     ├── CrashLoopError                 CrashLoopBackOff                       -> CRASH_LOOP
     ├── DeployTimeoutError             the deadline passed                    -> TIMEOUT
     ├── SupersededError                a newer run took over the canary       -> SUPERSEDED
-    └── SandboxError                   the local control plane failed         -> SANDBOX
+    ├── SandboxError                   the local control plane failed         -> SANDBOX
+    └── MismatchError                  registry, Application and pods disagree -> MISMATCH
 
 Each error carries a one-line message, a hint that says what to do next, and a stable
 ``reason`` identifier used in JSON reports.
@@ -43,6 +44,7 @@ class ExitCode(IntEnum):
     TIMEOUT = 11
     SUPERSEDED = 12
     SANDBOX = 13
+    MISMATCH = 14  # `pipeline status`: registry, Application pin and pods do not agree
 
 
 _MAX_DETAIL = 2000
@@ -155,3 +157,10 @@ class SupersededError(PipelineError):
 class SandboxError(PipelineError):
     exit_code = ExitCode.SANDBOX
     reason = "sandbox"
+
+
+class MismatchError(PipelineError):
+    """`pipeline status` found the registry, the Application's pin and the pods disagreeing."""
+
+    exit_code = ExitCode.MISMATCH
+    reason = "mismatch"

@@ -1,0 +1,34 @@
+"""Reads that pipeline/adapters/argocd.py and kube.py do not offer yet: listing Applications
+and reading a Secret. They go through the adapters' own API objects and ``call_json`` (same
+error mapping, same request counting), so no module outside adapters/ imports ``kubernetes``.
+Candidates to move into the adapters (named in the helper report).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.adapters.argocd import GROUP, VERSION, ArgoApplications
+from pipeline.adapters.kube import KubeCluster, call_json
+
+Obj = dict[str, Any]
+
+
+def list_applications(apps: ArgoApplications, namespace: str, selector: str = "") -> list[Obj]:
+    """Applications in ``namespace`` matching the label ``selector`` (list verb)."""
+    apps.stats.count("list")
+    body = call_json(
+        f"list Applications in {namespace}",
+        apps.custom.list_namespaced_custom_object,
+        GROUP, VERSION, namespace, "applications",
+        label_selector=selector or None,
+    )  # fmt: skip
+    return list(body.get("items") or [])
+
+
+def read_secret(cluster: KubeCluster, namespace: str, name: str) -> Obj:
+    """The Secret ``namespace/name`` (``data`` values base64), for pull-secret references."""
+    cluster.stats.count("get")
+    return call_json(
+        f"get Secret {namespace}/{name}", cluster.core.read_namespaced_secret, name, namespace
+    )

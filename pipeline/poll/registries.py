@@ -1,0 +1,116 @@
+"""One registry client per credential reference, sharing one paced HTTP session.
+
+image-updater resolves an image's ``pull-secret`` only when it talks to that registry; we go
+one step lazier: the reference is resolved when the registry asks for credentials (a 401
+challenge), so an open registry never needs the Secret and a bad reference only fails the
+images that need it. References follow pipeline/imageupdater/credrefs.py; a
+``pullsecret:``/``secret:`` is read from the cluster, ``env:`` from the environment, ``ext:``
+runs the script with image-updater's 10 s timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from pipeline.adapters.credentials import Credentials
+from pipeline.adapters.registry import RegistryClient
+from pipeline.adapters.registry_limits import RateLimit
+from pipeline.errors import truncate
+from pipeline.imageupdater.credrefs import (
+    EXT_SCRIPT_TIMEOUT,
+    CredentialRef,
+    CredentialRefError,
+    resolve_credentials,
+)
+from pipeline.poll.ratelimit import PacedSession
+
+GetSecret = Callable[[str, str], Mapping[str, Any]]
+
+
+def run_ext_script(path: str) -> str:
+    """stdout of an ``ext:`` credential script, killed after 10 s like image-updater's."""
+    try:
+        proc = subprocess.run(
+            [path], capture_output=True, text=True, timeout=EXT_SCRIPT_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise CredentialRefError(f"credential script {path} failed: {type(e).__name__}") from None
+    if proc.returncode != 0:
+        raise CredentialRefError(
+            f"credential script {path} exited {proc.returncode}",
+            hint=truncate(proc.stderr.strip(), 300),
+        )
+    return proc.stdout
+
+
+class RegistryPool:
+    """``client(ref)``: the RegistryClient for one credential reference (None = anonymous)."""
+
+    def __init__(
+        self,
+        *,
+        get_secret: GetSecret,
+        getenv: Callable[[str], str | None] = os.environ.get,
+        run_script: Callable[[str], str] = run_ext_script,
+        ca_bundle: str | None = None,
+        insecure: tuple[str, ...] = (),
+        rates: Mapping[str, float] | None = None,
+        timeout: float = 30.0,
+        session: PacedSession | None = None,
+    ) -> None:
+        self._get_secret, self._getenv, self._run_script = get_secret, getenv, run_script
+        self._ca_bundle, self._insecure, self._timeout = ca_bundle, insecure, timeout
+        self.session = session or PacedSession(rates)
+        self._clients: dict[CredentialRef | None, RegistryClient] = {}
+        self._lock = threading.Lock()
+
+    def _lookup(self, ref: CredentialRef) -> Callable[[str], Credentials | None]:
+        def lookup(host: str) -> Credentials | None:
+            return resolve_credentials(
+                ref,
+                f"https://{host}",
+                get_secret=self._get_secret,
+                getenv=self._getenv,
+                run_script=self._run_script,
+            )
+
+        return lookup
+
+    def client(self, ref: CredentialRef | None) -> RegistryClient:
+        with self._lock:
+            if ref not in self._clients:
+                self._clients[ref] = RegistryClient(
+                    credentials=self._lookup(ref) if ref is not None else None,
+                    ca_bundle=self._ca_bundle,
+                    insecure=self._insecure,
+                    timeout=self._timeout,
+                    session=self.session,
+                )
+            return self._clients[ref]
+
+    def requests(self) -> Counter[tuple[str, str]]:
+        total: Counter[tuple[str, str]] = Counter()
+        for client in list(self._clients.values()):
+            total.update(client.stats.requests)
+        return total
+
+    def rate_limits(self) -> dict[str, RateLimit]:
+        seen: dict[str, RateLimit] = {}
+        for client in list(self._clients.values()):
+            seen.update(client.stats.rate_limits)
+        return seen
+
+    def throttled(self) -> tuple[int, float]:
+        """(429 answers waited out, seconds waited for them and for pacing)."""
+        clients = list(self._clients.values())
+        count = sum(c.stats.throttled for c in clients)
+        waited = sum(c.stats.waited_seconds for c in clients) + self.session.waited_seconds()
+        return count, waited
+
+    def close(self) -> None:
+        self.session.close()

@@ -1,0 +1,61 @@
+"""A pull secret stored as a real Secret in the sandbox authenticates poll against the
+authenticated registry (htpasswd over TLS); a missing one fails only its Application."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from pipeline.errors import ExitCode
+from pipeline.sandbox.kubeclient import resource_path
+from pipeline.services.registry import Registry
+from tests.fixtures.sandbox import SandboxHandle
+from tests.fixtures.services import BuildImage, write_busybox_context
+from tests.integration.test_poll_cycle import UPDATER, extra_app
+
+pytestmark = pytest.mark.integration
+
+
+def create_pull_secret(sandbox: SandboxHandle, name: str, registry: Registry) -> None:
+    auth = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
+    config = {"auths": {registry.address: {"auth": auth}}}
+    sandbox.kube.create(
+        resource_path("v1", "secrets", "argocd"),
+        {
+            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
+            "metadata": {"name": name, "namespace": "argocd"},
+            "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()},
+        },
+    )  # fmt: skip
+
+
+def test_pull_secret_from_the_cluster_authenticates_poll(
+    sandbox: SandboxHandle, auth_registry: Registry, build_image: BuildImage, tmp_path: Path
+) -> None:
+    label = uuid.uuid4().hex[:8]
+    image = f"{auth_registry.address}/private-{label}:main"
+    digest = build_image(write_busybox_context(tmp_path, label), image, auth_registry)
+    create_pull_secret(sandbox, f"creds-{label}", auth_registry)
+    for name, secret in (("good", f"creds-{label}"), ("nosecret", f"missing-{label}")):
+        extra_app(sandbox, f"{name}-{label}", {"poll-test": label}, {
+            UPDATER + "image-list": f"canary={image}",
+            UPDATER + "canary.update-strategy": "digest",
+            UPDATER + "canary.pull-secret": f"pullsecret:argocd/{secret}",
+        })  # fmt: skip
+    assert auth_registry.ca_cert is not None
+
+    proc = sandbox.cli(
+        "poll", "--dry-run", "-l", f"poll-test={label}", "--output", "json",
+        "--registry-ca", str(auth_registry.ca_cert),
+    )  # fmt: skip
+
+    report = json.loads(proc.stdout)
+    by_app = {a["application"]: a["aliases"][0] for a in report["applications"]}
+    good, missing = by_app[f"argocd/good-{label}"], by_app[f"argocd/nosecret-{label}"]
+    assert (good["result"], good["chosen"]) == ("planned", f"{image}@{digest}"), proc.stderr
+    assert missing["result"] == "error" and f"missing-{label}" in missing["error"]["message"]
+    assert proc.returncode != ExitCode.OK
