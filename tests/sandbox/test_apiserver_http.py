@@ -28,7 +28,13 @@ def test_discovery_documents(url: str) -> None:
     assert requests.get(url + "/version", timeout=5).json()["major"] == "1"
     assert requests.get(url + "/api", timeout=5).json()["versions"] == ["v1"]
     groups = requests.get(url + "/apis", timeout=5).json()
-    assert [g["name"] for g in groups["groups"]] == ["apps", "argoproj.io"]
+    assert [g["name"] for g in groups["groups"]] == [
+        "apps",
+        "authentication.k8s.io",
+        "authorization.k8s.io",
+        "rbac.authorization.k8s.io",
+        "argoproj.io",
+    ]
     argo = requests.get(url + "/apis/argoproj.io/v1alpha1", timeout=5).json()
     by_name = {r["name"]: r for r in argo["resources"]}
     assert by_name["applications"]["shortNames"] == ["app", "apps"]

@@ -79,6 +79,10 @@ def _entries(rt: ResourceType) -> list[Obj]:
         entry: Obj = {"name": f"{rt.plural}/{sub}", "singularName": "", "namespaced": rt.namespaced}
         if sub == "scale":
             entry.update(group="autoscaling", version="v1", kind="Scale")
+        elif sub == "token":
+            entry.update(
+                group="authentication.k8s.io", version="v1", kind="TokenRequest", verbs=["create"]
+            )
         elif sub == "log":
             entry.update(kind="Pod", verbs=["get"])
         else:

@@ -12,8 +12,10 @@ import json
 import logging
 import select
 import socket
+import ssl
 import threading
 import time
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -25,6 +27,15 @@ from pipeline.sandbox.apiserver.tables import table_for, wants_table
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 _IDLE_CHECK = 2.0  # seconds between checks that an idle watch's client is still there
+
+
+def _combined_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Lower-cased names; a repeated header's values joined with ``,`` (RFC 9110 5.3)."""
+    headers: dict[str, str] = {}
+    for name, value in items:
+        key = name.lower()
+        headers[key] = f"{headers[key]},{value}" if key in headers else value
+    return headers
 
 
 class Dispatcher:
@@ -44,11 +55,23 @@ class APIHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], dispatcher: Dispatcher) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        dispatcher: Dispatcher,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """With ``ssl_context`` the listener speaks HTTPS (handshakes run in the handler
+        threads) and its requests are marked ``secure``."""
         self.dispatcher = dispatcher
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, RequestHandler)
+        self.secure = ssl_context is not None
+        if ssl_context is not None:
+            self.socket = ssl_context.wrap_socket(
+                self.socket, server_side=True, do_handshake_on_connect=False
+            )
 
     def close_connections(self) -> None:
         with self.connections_lock:
@@ -76,6 +99,15 @@ class RequestHandler(BaseHTTPRequestHandler):
         with contextlib.suppress(OSError):
             super().finish()
 
+    def handle(self) -> None:
+        if isinstance(self.connection, ssl.SSLSocket):
+            try:
+                self.connection.do_handshake()
+            except (ssl.SSLError, OSError) as e:
+                log.debug("TLS handshake with %s failed: %s", self.address_string(), e)
+                return
+        super().handle()
+
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
@@ -87,8 +119,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             method=self.command,
             path=parts.path,
             query=dict(parse_qsl(parts.query, keep_blank_values=True)),
-            headers={k.lower(): v for k, v in self.headers.items()},
+            headers=_combined_headers(self.headers.items()),
             body=body,
+            secure=self.server.secure,
         )
         try:
             result = self.server.dispatcher.dispatch(req)
@@ -177,6 +210,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         """True when the client closed its end (so an idle watch stops holding a watcher)."""
         try:
             ready, _, _ = select.select([self.connection], [], [], 0)
+            if isinstance(self.connection, ssl.SSLSocket):
+                return bool(ready)  # a watch client sends nothing more: readable = closing
             return bool(ready) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 from pipeline.sandbox.apiserver import status as st
@@ -30,6 +31,9 @@ class Lifecycle:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._policies: dict[str, str] = {}
+        # controllers that delete objects when another goes (e.g. token Secrets with their
+        # ServiceAccount): each returns the objects to delete for a removed (rt, obj)
+        self.cascades: list[Callable[[ResourceType, Obj], list[tuple[ResourceType, Obj]]]] = []
         store.on_remove = self._on_removed
 
     def delete(self, rt: ResourceType, namespace: str, name: str, options: Obj) -> Obj:
@@ -114,6 +118,12 @@ class Lifecycle:
                 self.store.commit(dep_rt, current, updated)
             elif not current["metadata"].get("deletionTimestamp"):
                 self._delete(dep_rt, current, "Background")
+        for cascade in self.cascades:
+            for dep_rt, dep in cascade(rt, obj):
+                meta = dep["metadata"]
+                current = self.store.find(dep_rt, meta.get("namespace", ""), meta["name"])
+                if current is not None and not current["metadata"].get("deletionTimestamp"):
+                    self._delete(dep_rt, current, "Background")
         namespace = obj["metadata"].get("namespace")
         if rt.namespaced and namespace:
             self._finish_namespace(namespace)

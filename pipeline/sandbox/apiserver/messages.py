@@ -22,6 +22,7 @@ class Request:
     query: dict[str, str]
     headers: dict[str, str]  # lower-cased names
     body: bytes = b""
+    secure: bool = False  # arrived on the TLS listener
 
     def param(self, name: str, default: str | None = None) -> str | None:
         return self.query.get(name, default)

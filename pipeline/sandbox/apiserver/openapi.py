@@ -63,6 +63,8 @@ def _paths(rt: ResourceType) -> dict[str, Obj]:
     base = "/" + _gv_path(rt.group, rt.version)
     scope = f"{base}/namespaces/{{namespace}}" if rt.namespaced else base
     collection = f"{scope}/{rt.plural}"
+    if not rt.stored:  # reviews: create only
+        return {collection: {"post": _operation(rt, "create", "post")}}
     item = f"{collection}/{{name}}"
     paths = {
         collection: {

@@ -67,6 +67,8 @@ class Operations:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.lifecycle = Lifecycle(store)
+        # admission-time mutators/validators run on every create after defaulting
+        self.admission: list[Callable[[ResourceType, Obj], None]] = []
 
     def _check_namespace(self, rt: ResourceType, namespace: str, name: str) -> None:
         if not rt.namespaced:
@@ -107,6 +109,8 @@ class Operations:
                 raise st.already_exists(rt, name)
             prepare_create(rt, obj)
             apply_defaults(rt.kind, obj)
+            for admit in self.admission:
+                admit(rt, obj)
             fresh = initial_status(rt.kind, obj)
             if fresh is not None:
                 obj["status"] = fresh

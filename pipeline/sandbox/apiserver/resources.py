@@ -1,7 +1,7 @@
 """The resource table: every kind the sandbox API server serves, one row each.
 
 Discovery (``/api/v1``, ``/apis/<g>/<v>``), OpenAPI v3, routing, field selectors and strict
-field validation are all derived from this table, so adding a kind (e.g. RBAC later) is one row.
+field validation are all derived from this table, so adding a kind is one row.
 Short names and subresources follow the real servers: ``kubectl api-resources`` on a 1.3x
 cluster and Argo CD's ``manifests/crds/*-crd.yaml`` (Application: ``subresources: {}``;
 ApplicationSet: ``subresources: {status: {}}``).
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+RBAC = "rbac.authorization.k8s.io"
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
 _META_FIELDS = ("metadata.name", "metadata.namespace")
@@ -55,6 +56,9 @@ class ResourceType:
     fields: tuple[str, ...] = ("spec", "status")
     extra_field_labels: tuple[str, ...] = ()
     categories: tuple[str, ...] = field(default=())
+    # False for create-only "review" kinds that are answered, never stored
+    # (SelfSubjectAccessReview, SelfSubjectReview, SelfSubjectRulesReview)
+    stored: bool = True
 
     @property
     def singular(self) -> str:
@@ -96,12 +100,24 @@ RESOURCES: tuple[ResourceType, ...] = (
                  extra_field_labels=("type",)),
     ResourceType("", "v1", "ConfigMap", "configmaps", ("cm",),
                  fields=("data", "binaryData", "immutable")),
-    ResourceType("", "v1", "ServiceAccount", "serviceaccounts", ("sa",),
+    ResourceType("", "v1", "ServiceAccount", "serviceaccounts", ("sa",), subresources=("token",),
                  fields=("secrets", "imagePullSecrets", "automountServiceAccountToken")),
     ResourceType("apps", "v1", "Deployment", "deployments", ("deploy",),
                  subresources=("status", "scale"), generation=True, categories=("all",)),
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", ("rs",),
                  subresources=("status", "scale"), generation=True, categories=("all",)),
+    ResourceType("authentication.k8s.io", "v1", "SelfSubjectReview", "selfsubjectreviews",
+                 namespaced=False, verbs=("create",), fields=("status",), stored=False),
+    ResourceType("authorization.k8s.io", "v1", "SelfSubjectAccessReview",
+                 "selfsubjectaccessreviews", namespaced=False, verbs=("create",), stored=False),
+    ResourceType("authorization.k8s.io", "v1", "SelfSubjectRulesReview",
+                 "selfsubjectrulesreviews", namespaced=False, verbs=("create",), stored=False),
+    ResourceType(RBAC, "v1", "ClusterRole", "clusterroles", namespaced=False,
+                 fields=("rules", "aggregationRule")),
+    ResourceType(RBAC, "v1", "ClusterRoleBinding", "clusterrolebindings", namespaced=False,
+                 fields=("subjects", "roleRef")),
+    ResourceType(RBAC, "v1", "Role", "roles", fields=("rules",)),
+    ResourceType(RBAC, "v1", "RoleBinding", "rolebindings", fields=("subjects", "roleRef")),
     ResourceType("argoproj.io", "v1alpha1", "Application", "applications", ("app", "apps"),
                  builtin=False, generation=True, fields=("spec", "status", "operation"),
                  categories=("argoproj",)),
@@ -122,11 +138,24 @@ def group_versions() -> list[tuple[str, str]]:
     return seen
 
 
+def by_plural(group: str, plural: str) -> ResourceType | None:
+    """The served resource ``plural`` in ``group`` (any version)."""
+    return next((rt for rt in RESOURCES if rt.group == group and rt.plural == plural), None)
+
+
 def find(group: str, version: str, plural: str) -> ResourceType | None:
     for rt in RESOURCES:
         if rt.group == group and rt.version == version and rt.plural == plural:
             return rt
     return None
+
+
+def served(group: str, version: str, plural: str) -> ResourceType:
+    """A resource the table is known to have (for module-level constants)."""
+    rt = find(group, version, plural)
+    if rt is None:
+        raise LookupError(f"{plural}.{group}/{version} is not in the resource table")
+    return rt
 
 
 def by_kind(api_version: str, kind: str) -> ResourceType | None:

@@ -6,25 +6,36 @@
     srv.stop()    # ends open watches, persists state_file, closes the socket
 
 On first start it creates the namespaces ``default``, ``kube-system``, ``kube-public`` and
-``argocd``, each with its ``default`` ServiceAccount, as a fresh cluster (plus Argo CD) has.
+``argocd``, each with its ``default`` ServiceAccount, as a fresh cluster (plus Argo CD) has,
+and (on every start, when missing) the bootstrap RBAC policy.
+
+Every request passes the access gate first (``access.py``): no credentials is the loopback
+admin; ``Authorization: Bearer`` tokens are ServiceAccount tokens checked by RBAC.
 """
 
 from __future__ import annotations
 
+import ssl
 import threading
 from pathlib import Path
 from typing import Any
 
-from pipeline.sandbox.apiserver import discovery, openapi
+from pipeline.sandbox.apiserver import bootstrappolicy, discovery, openapi
 from pipeline.sandbox.apiserver import status as st
+from pipeline.sandbox.apiserver.access import AccessControl
 from pipeline.sandbox.apiserver.endpoints import Endpoints
 from pipeline.sandbox.apiserver.http import APIHTTPServer, Dispatcher
 from pipeline.sandbox.apiserver.messages import Request, Response, WatchStream
 from pipeline.sandbox.apiserver.operations import NAMESPACES, Operations
 from pipeline.sandbox.apiserver.persistence import Snapshotter
 from pipeline.sandbox.apiserver.podlogs import write_log
+from pipeline.sandbox.apiserver.rbac import CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES
+from pipeline.sandbox.apiserver.reviews import handle_review
 from pipeline.sandbox.apiserver.routing import parse_resource_path, split_group_version
+from pipeline.sandbox.apiserver.serviceaccounttokens import TokenIssuer
 from pipeline.sandbox.apiserver.store import HISTORY_LIMIT, Store
+from pipeline.sandbox.apiserver.tokens import TokenSigner, load_or_create_key
+from pipeline.services.tls import KeyPair
 
 Obj = dict[str, Any]
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "argocd")
@@ -41,11 +52,17 @@ def _is_sandbox_log(parts: list[str]) -> bool:
 
 
 class Router(Dispatcher):
-    def __init__(self, store: Store, address: str) -> None:
+    def __init__(
+        self, store: Store, address: str, signer: TokenSigner, root_ca: bytes | None = None
+    ) -> None:
         self.store = store
         self.ops = Operations(store)
         self.endpoints = Endpoints(self.ops)
         self.address = address
+        self.access = AccessControl(store, signer)
+        self.tokens = TokenIssuer(store, signer, root_ca)
+        self.ops.admission.append(self.tokens.populate_token_secret)
+        self.ops.lifecycle.cascades.append(self.tokens.token_secrets_of)
 
     def current_rv(self) -> int:
         return self.store.rv
@@ -55,6 +72,7 @@ class Router(Dispatcher):
             self.store.unwatch(stream.rt, stream.watcher)
 
     def dispatch(self, req: Request) -> Response | WatchStream:
+        user = self.access.admit(req)
         path = req.path.rstrip("/") or "/"
         parts = [p for p in path.split("/") if p]
         fixed = self._fixed(path, parts, req)
@@ -69,7 +87,12 @@ class Router(Dispatcher):
             if doc is None:
                 raise st.no_such_resource()
             return Response.json(200, doc)
-        return self.endpoints.handle(req, parse_resource_path(group, version, rest))
+        route = parse_resource_path(group, version, rest)
+        if route.subresource == "token":
+            return self.tokens.token_request(req, route)
+        if not route.rt.stored:
+            return handle_review(req, route.rt, user, self.access.authorize, self.access.rbac)
+        return self.endpoints.handle(req, route)
 
     def _fixed(self, path: str, parts: list[str], req: Request) -> Response | None:
         if path == "/version":
@@ -102,55 +125,91 @@ class APIServer:
         state_file: Path | None = None,
         *,
         history_limit: int = HISTORY_LIMIT,
+        tls: KeyPair | None = None,
+        secure_port: int = 0,
+        root_ca: bytes | None = None,
     ) -> None:
-        """``history_limit``: watch events kept per resource type (older RVs get 410)."""
+        """``history_limit``: watch events kept per resource type (older RVs get 410).
+        ``tls``: also serve HTTPS on ``secure_port`` with this certificate (kubectl sends
+        kubeconfig credentials only over TLS). ``root_ca``: the PEM bundle clients trust, put
+        into legacy token Secrets as ``ca.crt`` (omitted without one). The token signing key
+        is kept in ``<state_file>.sa-key`` (random per start without a state file)."""
         self.host = host
         self.port = port
+        self.secure_port = secure_port
         self.state_file = state_file
+        self.tls = tls
+        self.root_ca = root_ca
         self.store = Store(history_limit)
-        self._httpd: APIHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._listeners: list[tuple[APIHTTPServer, threading.Thread]] = []
         self._snapshotter: Snapshotter | None = None
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
+    @property
+    def secure_url(self) -> str:
+        """``https://HOST:PORT`` of the TLS listener (only with ``tls``)."""
+        if self.tls is None:
+            raise RuntimeError("this APIServer was started without tls")
+        return f"https://{self.host}:{self.secure_port}"
+
     def start(self) -> None:
         if self.state_file is not None:
             self._snapshotter = Snapshotter(self.store, self.state_file)
             self._snapshotter.load()
-        router = Router(self.store, "")
+        key_file = None
+        if self.state_file is not None:
+            key_file = self.state_file.with_name(self.state_file.name + ".sa-key")
+        router = Router(self.store, "", TokenSigner(load_or_create_key(key_file)), self.root_ca)
         self._bootstrap(router.ops)
-        self._httpd = APIHTTPServer((self.host, self.port), router)
-        self.port = self._httpd.server_address[1]
+        self.port = self._listen(router, self.port, None)
         router.address = f"{self.host}:{self.port}"
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.tls.cert_path, self.tls.key_path)
+            self.secure_port = self._listen(router, self.secure_port, context)
         if self._snapshotter is not None:
             self._snapshotter.start()
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
+        for _, thread in self._listeners:
+            thread.start()
+
+    def _listen(self, router: Router, port: int, context: ssl.SSLContext | None) -> int:
+        httpd = APIHTTPServer((self.host, port), router, context)
+        bound = int(httpd.server_address[1])
+        thread = threading.Thread(
+            target=httpd.serve_forever,
             kwargs={"poll_interval": 0.2},
-            name=f"apiserver-{self.port}",
+            name=f"apiserver-{bound}",
             daemon=True,
         )
-        self._thread.start()
+        self._listeners.append((httpd, thread))
+        return bound
 
     def _bootstrap(self, ops: Operations) -> None:
         assert NAMESPACES is not None
         for name in BOOTSTRAP_NAMESPACES:
             if self.store.find(NAMESPACES, "", name) is None:
                 ops.create(NAMESPACES, "", {"metadata": {"name": name}})
+        for rt, objects in (
+            (CLUSTER_ROLES, bootstrappolicy.cluster_roles()),
+            (CLUSTER_ROLE_BINDINGS, bootstrappolicy.cluster_role_bindings()),
+        ):
+            for obj in objects:
+                if self.store.find(rt, "", obj["metadata"]["name"]) is None:
+                    ops.create(rt, "", obj)
 
     def stop(self) -> None:
         self.store.close()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.close_connections()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        for httpd, thread in self._listeners:
+            if thread.is_alive():
+                httpd.shutdown()
+            httpd.close_connections()
+            httpd.server_close()
+        for _, thread in self._listeners:
+            thread.join(timeout=10)
+        self._listeners = []
         if self._snapshotter is not None:
             self._snapshotter.stop()
             self._snapshotter = None

@@ -1,7 +1,8 @@
 """Name validation and field validation (``fieldValidation=Strict|Warn|Ignore``).
 
 Names: ``k8s.io/apimachinery/pkg/util/validation/validation.go`` (DNS-1123 subdomain for most
-kinds; DNS-1123 label for Namespace). Unknown fields: ``apiserver/pkg/endpoints/handlers``
+kinds; DNS-1123 label for Namespace; RBAC kinds only need a valid path segment).
+Unknown fields: ``apiserver/pkg/endpoints/handlers``
 strict decoding answers 400 ``strict decoding error: unknown field "spec.foo"``; Warn and
 Ignore drop them (built-in decoding and CRD structural pruning both drop unknown fields).
 Known fields are checked at the top level, in ``metadata`` and in ``spec``.
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pipeline.sandbox.apiserver.resources import ResourceType
+from pipeline.sandbox.apiserver.resources import RBAC, ResourceType
 from pipeline.sandbox.apiserver.status import bad_request, invalid
 
 Obj = dict[str, Any]
@@ -69,6 +70,12 @@ def validate_name(rt: ResourceType, name: str) -> None:
         raise invalid(
             rt, "", [("metadata.name", "Required value: name or generateName is required")]
         )
+    if rt.group == RBAC:  # ValidateRBACName = path.IsValidPathSegmentName ("system:view")
+        problems = [f"may not be '{name}'"] if name in (".", "..") else []
+        problems += [f"may not contain '{c}'" for c in "/%" if c in name]
+        if problems:
+            raise invalid(rt, name, [("metadata.name", f'Invalid value: "{name}": {problems[0]}')])
+        return
     pattern, message, limit = (
         (_LABEL, LABEL_MSG, 63) if rt.kind == "Namespace" else (_SUBDOMAIN, SUBDOMAIN_MSG, 253)
     )
