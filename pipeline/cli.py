@@ -11,8 +11,14 @@ import sys
 import click
 
 from pipeline import __version__
+from pipeline.commands.changes import detect_changes_command
+from pipeline.commands.cleanup import cleanup_canary
 from pipeline.commands.deploy import deploy_canary
+from pipeline.commands.poll import poll
+from pipeline.commands.refresh import refresh
+from pipeline.commands.render import render_group
 from pipeline.commands.sandbox import sandbox
+from pipeline.commands.status import status
 from pipeline.errors import ExitCode, PipelineError
 
 
@@ -26,6 +32,12 @@ def cli() -> None:
 
 cli.add_command(sandbox)
 cli.add_command(deploy_canary)
+cli.add_command(detect_changes_command)
+cli.add_command(cleanup_canary)
+cli.add_command(render_group)
+cli.add_command(status)
+cli.add_command(refresh)
+cli.add_command(poll)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ daemon leaves nothing behind; kubelet containers carry a label and are removed o
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import signal
@@ -60,7 +61,8 @@ class Sandbox:
         state.write_config(config)
         write_kubeconfig(state.kubeconfig, server.url)
         docker_host = self.docker_host if config.docker else None
-        instance = str(abs(hash(str(state.path))))
+        # stable across restarts, so the next `up` finds a killed run's containers
+        instance = hashlib.sha256(str(state.path).encode()).hexdigest()[:12]
         if docker_host:
             Kubelet.cleanup(docker_host, instance)
         kubelet = Kubelet(

@@ -75,7 +75,11 @@ class KubeClient:
         params: dict[str, str] | None = None,
         content_type: str = "application/json",
     ) -> Any:
-        data = None if body is None else json.dumps(body)
+        data: str | bytes | None
+        if isinstance(body, (str, bytes)) and content_type.startswith("text/"):
+            data = body  # a text body (the sandbox's pod-log endpoint) goes as it is
+        else:
+            data = None if body is None else json.dumps(body)
         headers = {"Content-Type": content_type} if data is not None else {}
         resp = self._session().request(
             method, self.base_url + path, data=data, params=params, headers=headers, timeout=30

@@ -7,6 +7,8 @@ digests are the registry's.
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from pipeline.adapters.builder import BuildRequest, select_builder
 from pipeline.errors import SandboxError
 from pipeline.images import parse_image_ref
 from pipeline.sandbox.kubeclient import KubeClient, resource_path
-from pipeline.sandbox.sample import SampleRepo, create_sample_repo
+from pipeline.sandbox.sample import PULL_SECRET, SampleRepo, create_sample_repo
 
 Obj = dict[str, Any]
 
@@ -58,6 +60,27 @@ def build_sample_image(
         )
     )
     return result.digest
+
+
+def ensure_pull_secret(client: KubeClient, registry: str) -> None:
+    """The Secret the sample's ``pullsecret:argocd/dockerhub-credentials`` annotation names,
+    as real image-updater setups have it. The open sandbox registry accepts any credentials."""
+    namespace, name = PULL_SECRET.removeprefix("pullsecret:").split("/")
+    path = resource_path("v1", "secrets", namespace)
+    if client.get_or_none(f"{path}/{name}") is not None:
+        return
+    auth = base64.b64encode(b"sandbox:unused").decode()
+    config = {"auths": {registry: {"auth": auth}}}
+    client.create(
+        path,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "type": "kubernetes.io/dockerconfigjson",
+            "metadata": {"name": name, "namespace": namespace},
+            "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()},
+        },
+    )
 
 
 def apply_application(client: KubeClient, manifest: Obj) -> Obj:
@@ -129,6 +152,7 @@ def seed_sample(
         "stable": build_sample_image(repo, repo.stable_image, docker_host, revision="stable"),
         "canary": build_sample_image(repo, repo.canary_image, docker_host, revision="canary"),
     }
+    ensure_pull_secret(client, registry)
     apply_application(client, repo.app_manifest)
     for role in ("stable", "canary"):
         wait_for_pods(

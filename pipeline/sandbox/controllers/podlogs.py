@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from pipeline.sandbox.controllers.containers import Runtime
-from pipeline.sandbox.kubeclient import KubeClient
+from pipeline.sandbox.kubeclient import ApiError, KubeClient
 
 Obj = dict[str, Any]
 _MAX_LOG = 1 << 20
@@ -78,16 +78,10 @@ class LogPublisher:
         if previous:
             params["previous"] = "true"
         try:
-            # KubeClient.request JSON-encodes bodies; logs are text/plain, so use its session.
-            self.client._session().request(
-                method,
-                self.client.base_url + path,
-                params=params,
-                data=text[-_MAX_LOG:].encode(),
-                headers={"Content-Type": "text/plain"},
-                timeout=10,
+            self.client.request(
+                method, path, body=text[-_MAX_LOG:], params=params, content_type="text/plain"
             )
-        except requests.RequestException:
+        except (requests.RequestException, ApiError):
             return
 
     def follow(self, pod: Obj, container: str, runtime_id: str) -> None:

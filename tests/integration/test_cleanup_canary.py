@@ -1,0 +1,73 @@
+"""`pipeline cleanup-canary` as a user runs it: only our PR's pin, idempotent, safe unpinned."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from pipeline.sandbox.kubeclient import resource_path
+from pipeline.sandbox.seed import SeededSample
+from tests.fixtures.sandbox import SandboxHandle
+
+pytestmark = pytest.mark.integration
+
+
+def targets(seeded: SeededSample) -> list[str]:
+    repo = seeded.repo
+    return [
+        "--service", repo.namespace, "--image", repo.image_repository,
+        "--tag", "{service}-api-dev-canary", "--app", repo.app_name,
+        "--namespace", repo.namespace, "--selector", repo.selectors["canary"],
+        "--timeout", "90",
+    ]  # fmt: skip
+
+
+def cleanup(sandbox: SandboxHandle, seeded: SeededSample, pr: str) -> tuple[int, dict[str, Any]]:
+    proc = sandbox.cli("cleanup-canary", *targets(seeded), "--pr", pr, "--output", "json")
+    try:
+        return proc.returncode, json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"no JSON (exit {proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+
+
+def test_cleanup_removes_only_our_pin_and_is_idempotent(
+    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample]
+) -> None:
+    seeded = make_sample()
+    repo = seeded.repo
+    app_path = resource_path("argoproj.io/v1alpha1", "applications", "argocd", repo.app_name)
+
+    code, report = cleanup(sandbox, seeded, "7")  # never deployed
+    assert (code, report["result"]) == (0, "nothing-to-clean")
+
+    digest = seeded.digests["canary"]
+    deploy = sandbox.cli(
+        "deploy-canary", *targets(seeded), "--context", str(repo.context_dir), "--no-build",
+        "--digest", digest, "--pr", "7", "--run-id", "pr7", "--output", "json",
+    )  # fmt: skip
+    assert deploy.returncode == 0, deploy.stderr
+    assert "kustomize" in sandbox.kube.get(app_path)["spec"]["source"]
+
+    code, report = cleanup(sandbox, seeded, "8")  # another PR's cleanup leaves our pin
+    assert (code, report["services"][0]["result"]) == (0, "skipped")
+    assert "pinned by PR #7" in report["services"][0]["message"]
+    assert "kustomize" in sandbox.kube.get(app_path)["spec"]["source"]
+
+    code, report = cleanup(sandbox, seeded, "7")
+    (service,) = report["services"]
+    assert (code, report["result"], service["digest"]) == (0, "cleaned", digest)
+    app = sandbox.kube.get(app_path)
+    assert "kustomize" not in app["spec"]["source"]
+    assert "pipeline.dev/canary-digest" not in (app["metadata"].get("annotations") or {})
+    assert (
+        service["images"] == {"app": repo.canary_image}
+        or repo.canary_image in service["images"].values()
+    )
+
+    version = app["metadata"]["resourceVersion"]
+    code, report = cleanup(sandbox, seeded, "7")  # cleaned already: no write at all
+    assert (code, report["result"]) == (0, "nothing-to-clean")
+    assert sandbox.kube.get(app_path)["metadata"]["resourceVersion"] == version

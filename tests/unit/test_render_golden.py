@@ -1,0 +1,149 @@
+"""`pipeline render`: golden output, drift of the shipped files, injection attempts rejected."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+from pipeline.errors import UsageError
+from pipeline.render.comment import MARKER, render_comment, report_outputs
+from pipeline.render.context import build_context
+from pipeline.render.engine import SHIPPED, TARGETS, render
+
+ROOT = Path(__file__).resolve().parents[2]
+GOLDEN = Path(__file__).parent / "golden"
+EXAMPLE = ROOT / "workflow-templates" / "pipeline.example.yaml"
+
+
+def config() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((GOLDEN / "pipeline.yaml").read_text())
+    return loaded
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_rendered_output_matches_golden(target: str) -> None:
+    assert render(target, build_context(config())) == (GOLDEN / f"{target}.yaml").read_text()
+
+
+@pytest.mark.parametrize("target", sorted(SHIPPED))
+def test_shipped_files_are_the_rendered_output(target: str) -> None:
+    result = CliRunner().invoke(
+        cli, ["render", target, "--config", str(EXAMPLE), "--check", str(ROOT / SHIPPED[target])]
+    )
+    assert result.exit_code == 0, result.output
+
+
+def test_check_reports_drift(tmp_path: Path) -> None:
+    drifted = tmp_path / "canary.yaml"
+    drifted.write_text((ROOT / SHIPPED["github-workflow"]).read_text().replace("30", "31"))
+    result = CliRunner().invoke(
+        cli, ["render", "github-workflow", "--config", str(EXAMPLE), "--check", str(drifted)]
+    )
+    assert result.exit_code == 1
+    assert "drifted" in result.output
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda c: c["services"].append({"name": "x;rm -rf /"}), "service name 'x;rm -rf /'"),
+        (lambda c: c["paths"].update({'a"\n  evil: 1': ["a/**"]}), "is not a DNS label"),
+        (lambda c: c["paths"]["auth"].append("$(curl x)/**"), "path glob of service 'auth'"),
+        (lambda c: c["paths"]["auth"].append("a b/**"), "'a b/**' may only contain"),
+        (lambda c: c["paths"]["auth"].append("../**"), "without '..'"),
+        (lambda c: c["paths"]["users"].append("${{ github.token }}"), "service 'users'"),
+        (lambda c: c.update(image="reg.io/x\nkind: Secret"), "image of service 'auth'"),
+        (lambda c: c["ci"].update(label="canary' || true"), "ci.label"),
+        (lambda c: c["ci"].update(poll_schedule="* * * * * ; id"), "ci.poll_schedule"),
+        (lambda c: c.update(namespace="{service}-`id`"), "namespace of service 'auth'"),
+    ],
+)
+def test_injection_attempts_are_rejected_naming_the_input(change: Any, named: str) -> None:
+    unsafe = copy.deepcopy(config())
+    change(unsafe)
+    with pytest.raises(UsageError, match="unsafe value") as caught:
+        build_context(unsafe)
+    assert named in caught.value.message
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    unsafe = copy.deepcopy(config())
+    unsafe["paths"]["auth"] = ["$x", "`y`"]
+    unsafe["ci"]["label"] = "a;b"
+    with pytest.raises(UsageError, match="3 unsafe value"):
+        build_context(unsafe)
+
+
+def test_values_are_emitted_as_json_strings() -> None:
+    text = render("workflow-template", build_context(config()))
+    doc = yaml.safe_load(text)
+    targets = json.loads(doc["spec"]["arguments"]["parameters"][3]["value"])
+    assert targets["auth"] == {
+        "context": "services/auth",
+        "dockerfile": "Dockerfile",
+        "image": "registry.example.com/acme/shop:auth-dev-canary",
+    }
+    assert doc["spec"]["arguments"]["parameters"][0]["enum"] == ["auth", "users"]
+
+
+def _deploy_report(result: str, message: str = "") -> dict[str, Any]:
+    pods = [{"name": "p", "imageID": "x@sha256:" + "a" * 64, "ready": result == "succeeded"}]
+    return {
+        "schema_version": 1,
+        "result": result,
+        "exit_code": 0 if result == "succeeded" else 9,
+        "services": [
+            {"service": "auth", "digest": "sha256:" + "a" * 64, "result": result,
+             "reason": "deployed" if result == "succeeded" else "image-pull",
+             "message": message, "pods": pods},
+        ],
+    }  # fmt: skip
+
+
+def test_pr_comment_is_golden_and_escapes_html() -> None:
+    failed = _deploy_report("failed", "pull <script>x</script> | failed\nline two")
+    comment = render_comment([failed], head_sha="0123456789abcdef")
+    assert comment.splitlines()[0] == MARKER
+    assert comment == (GOLDEN / "pr-comment-failed.md").read_text()
+    assert "<script>" not in comment
+
+
+def test_pr_comment_for_cleanup_and_no_report() -> None:
+    cleanup = {
+        "schema_version": 1, "command": "cleanup-canary", "result": "cleaned", "pr": "7",
+        "services": [{"service": "auth", "result": "cleaned", "reason": "unpinned",
+                      "digest": "sha256:" + "b" * 64, "message": ""}],
+    }  # fmt: skip
+    assert "| auth | cleaned | `sha256:bbbbbbbbbbbb` | unpinned |" in render_comment([cleanup])
+    assert "No canary report" in render_comment([])
+
+
+def test_report_outputs_for_argo() -> None:
+    assert report_outputs(_deploy_report("succeeded")) == {
+        "digest": "sha256:" + "a" * 64,
+        "result": "succeeded",
+        "exit-code": "0",
+    }
+
+
+def test_report_outputs_command_writes_files(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_text(json.dumps(_deploy_report("succeeded")))
+    result = CliRunner().invoke(
+        cli,
+        ["render", "report-outputs", "--report", str(report), "--output-dir", str(tmp_path / "o")],
+    )
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "o" / "result").read_text() == "succeeded"
+    missing = CliRunner().invoke(
+        cli, ["render", "report-outputs", "--report", str(tmp_path / "none.json"),
+              "--output-dir", str(tmp_path / "m")],
+    )  # fmt: skip
+    assert (missing.exit_code, (tmp_path / "m" / "result").read_text()) == (0, "failed")
