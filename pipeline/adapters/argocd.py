@@ -1,64 +1,81 @@
-"""Argo CD Applications and ApplicationSets through the Kubernetes API (``CustomObjectsApi``).
+"""Argo CD Applications and ApplicationSets through the Kubernetes API, by path.
 
 Implements the ``Applications`` port of pipeline/deploy/ports.py. Writes are JSON merge patches
 (``application/merge-patch+json``): the Application CRD has no status subresource, so one
 patch can set ``.operation`` and clear ``status.operationState`` together (reference A.1, A.3).
+Requests go through adapters/kube.py ``api_request`` (no generated API classes to import).
 """
 
 from __future__ import annotations
 
+from functools import cached_property
+from typing import Any
+
 from kubernetes import client
 
-from pipeline.adapters.kube import RequestStats, WatchLines, call_json
+from pipeline.adapters.kube import (
+    RequestStats,
+    WatchLines,
+    api_request,
+    namespaced,
+    request_json,
+    watch_query,
+)
 from pipeline.deploy.ports import Obj
 
 GROUP, VERSION = "argoproj.io", "v1alpha1"
+PREFIX = f"/apis/{GROUP}/{VERSION}"
 MERGE_PATCH = "application/merge-patch+json"
 
 
 class ArgoApplications:
     def __init__(self, api: client.ApiClient, stats: RequestStats | None = None) -> None:
-        self.custom = client.CustomObjectsApi(api)
+        self.api = api
         self.stats = stats or RequestStats()
+
+    @cached_property
+    def custom(self) -> Any:
+        """The typed CustomObjectsApi, for callers outside the deploy path."""
+        return client.CustomObjectsApi(self.api)
 
     def get_application(self, namespace: str, name: str) -> Obj:
         self.stats.count("get")
-        return call_json(
-            f"get Application {namespace}/{name}",
-            self.custom.get_namespaced_custom_object,
-            GROUP, VERSION, namespace, "applications", name,
+        path = namespaced(PREFIX, namespace, "applications", name)
+        return request_json(f"get Application {namespace}/{name}", self.api, "GET", path)
+
+    def list_applications(self, namespace: str, selector: str = "") -> list[Obj]:
+        """Applications in ``namespace`` matching the label ``selector``."""
+        self.stats.count("list")
+        body = request_json(
+            f"list Applications in {namespace}", self.api, "GET",
+            namespaced(PREFIX, namespace, "applications"),
+            query={"labelSelector": selector or None},
         )  # fmt: skip
+        return list(body.get("items") or [])
 
     def patch_application(self, namespace: str, name: str, body: Obj) -> Obj:
         self.stats.count("patch")
-        return call_json(
-            f"patch Application {namespace}/{name}",
-            self.custom.patch_namespaced_custom_object,
-            GROUP, VERSION, namespace, "applications", name, body,
-            _content_type=MERGE_PATCH,
+        return request_json(
+            f"patch Application {namespace}/{name}", self.api, "PATCH",
+            namespaced(PREFIX, namespace, "applications", name),
+            body=body, content_type=MERGE_PATCH,
         )  # fmt: skip
 
     def get_applicationset(self, namespace: str, name: str) -> Obj:
         self.stats.count("get")
-        return call_json(
-            f"get ApplicationSet {namespace}/{name}",
-            self.custom.get_namespaced_custom_object,
-            GROUP, VERSION, namespace, "applicationsets", name,
-        )  # fmt: skip
+        path = namespaced(PREFIX, namespace, "applicationsets", name)
+        return request_json(f"get ApplicationSet {namespace}/{name}", self.api, "GET", path)
 
     def watch_application(
         self, namespace: str, name: str, resource_version: str, timeout: float
     ) -> WatchLines:
         self.stats.count("watch")
+        path = namespaced(PREFIX, namespace, "applications")
+        query = {
+            **watch_query("", resource_version, timeout),
+            "fieldSelector": f"metadata.name={name}",
+        }
         return WatchLines(
             f"watch Application {namespace}/{name}",
-            lambda **kw: self.custom.list_namespaced_custom_object(
-                GROUP, VERSION, namespace, "applications",
-                field_selector=f"metadata.name={name}",
-                resource_version=resource_version or None,
-                allow_watch_bookmarks=True,
-                timeout_seconds=max(1, int(timeout)),
-                watch=True,
-                **kw,
-            ),
-        )  # fmt: skip
+            lambda: api_request(self.api, "GET", path, query=query, timeout=timeout + 10),
+        )

@@ -1,8 +1,11 @@
 """Kubernetes access through the official ``kubernetes`` client (the only module, with
 argocd.py, that imports it). Implements the ``Cluster`` port of pipeline/deploy/ports.py.
 
-Every call is made with ``_preload_content=False`` and decoded as plain JSON, so the core sees
-objects exactly as the API server sends them (camelCase, unknown fields kept). Watches are read
+Requests go through the ``ApiClient`` (kubeconfig auth, TLS, proxies) by path, without the
+generated typed API classes: importing ``CoreV1Api`` and ``AppsV1Api`` alone costs about 0.5 s
+of CPU, more than the rest of a deploy's own work (docs/performance.md). Bodies are decoded as
+plain JSON, so the core sees objects exactly as the API server sends them (camelCase, unknown
+fields kept). Watches are read
 line by line (``kubernetes.watch.watch.iter_resp_lines``); ``stop()`` shuts the socket down
 from another thread, the way ``kubernetes.watch.Watch.stop`` does. Errors map onto
 pipeline.errors: 401/403 and unreachable -> KubeAccessError, 404 NotFound, 409 Conflict,
@@ -17,7 +20,9 @@ import socket
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from functools import cached_property
 from typing import Any
+from urllib.parse import quote
 
 import urllib3
 from kubernetes import client, config
@@ -82,9 +87,54 @@ def _status_error(status: int, body: str, what: str) -> Exception:
 
 
 def call(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """Run one API call without model decoding; return the urllib3 response."""
+    """Run one typed API call without model decoding; return the urllib3 response."""
+    return _mapped(what, lambda: func(*args, _preload_content=False, **kwargs))
+
+
+def api_request(
+    api: client.ApiClient,
+    method: str,
+    path: str,
+    *,
+    query: dict[str, str | None] | None = None,
+    body: Any = None,
+    content_type: str = "application/json",
+    timeout: float | None = None,
+) -> Any:
+    """One request by path (``/api/v1/...``); returns the unread urllib3 response.
+
+    The same path the generated API methods take (``param_serialize`` adds the kubeconfig's
+    bearer token, ``call_api`` sends it), minus model classes; non-2xx raises ApiException as
+    the legacy ``_preload_content=False`` mode does.
+    """
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        headers["Content-Type"] = content_type
+    params = [(k, v) for k, v in (query or {}).items() if v is not None]
+    request = api.param_serialize(
+        method, path, query_params=params, header_params=headers, body=body,
+        auth_settings=["BearerToken"],
+    )  # fmt: skip
+    response = api.call_api(*request, _request_timeout=timeout)
+    if not 200 <= response.status <= 299:
+        response.read()  # type: ignore[no-untyped-call]
+        raise ApiException.from_response(http_resp=response, body=None, data=None)
+    return response.response
+
+
+def request(what: str, api: client.ApiClient, method: str, path: str, **kwargs: Any) -> Any:
+    """``api_request`` with pipeline.errors mapping; returns the urllib3 response."""
+    return _mapped(what, lambda: api_request(api, method, path, **kwargs))
+
+
+def request_json(what: str, api: client.ApiClient, method: str, path: str, **kwargs: Any) -> Obj:
+    result: Obj = json.loads(request(what, api, method, path, **kwargs).data)
+    return result
+
+
+def _mapped(what: str, send: Callable[[], Any]) -> Any:
     try:
-        resp = func(*args, _preload_content=False, **kwargs)
+        resp = send()
     except ApiException as e:
         raise _status_error(int(e.status or 0), str(e.body or e.reason or ""), what) from None
     except (urllib3.exceptions.HTTPError, OSError) as e:
@@ -116,7 +166,7 @@ class WatchLines:
     def __iter__(self) -> Iterator[tuple[str, Obj]]:
         if self._stopped:
             return
-        self._resp = call(self.what, self._start)
+        self._resp = _mapped(self.what, self._start)
         try:
             for line in iter_resp_lines(self._resp):  # type: ignore[no-untyped-call]
                 if self._stopped:
@@ -143,27 +193,49 @@ class WatchLines:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
+def namespaced(prefix: str, namespace: str, plural: str, name: str = "", sub: str = "") -> str:
+    """``/api/v1/namespaces/ns/pods/name/log``-style paths (names are quoted)."""
+    path = f"{prefix}/namespaces/{quote(namespace, safe='')}/{plural}"
+    if name:
+        path += f"/{quote(name, safe='')}"
+    return path + (f"/{sub}" if sub else "")
+
+
+def watch_query(selector: str, resource_version: str, timeout: float) -> dict[str, str | None]:
+    return {
+        "labelSelector": selector or None,
+        "resourceVersion": resource_version or None,
+        "allowWatchBookmarks": "true",
+        "timeoutSeconds": str(max(1, int(timeout))),
+        "watch": "true",
+    }
+
+
 class KubeCluster:
-    """Deployments, ReplicaSets, Pods, logs and events in a namespace."""
+    """Deployments, ReplicaSets, Pods, logs, events and Secrets in a namespace."""
+
+    PREFIXES = {"deployments": "/apis/apps/v1", "replicasets": "/apis/apps/v1", "pods": "/api/v1"}
 
     def __init__(self, api: client.ApiClient, stats: RequestStats | None = None) -> None:
-        self.core = client.CoreV1Api(api)
-        self.apps = client.AppsV1Api(api)
+        self.api = api
         self.stats = stats or RequestStats()
-        self._lists: dict[str, Callable[..., Any]] = {
-            "deployments": self.apps.list_namespaced_deployment,
-            "replicasets": self.apps.list_namespaced_replica_set,
-            "pods": self.core.list_namespaced_pod,
-        }
+
+    @cached_property
+    def core(self) -> Any:
+        """The typed CoreV1Api, for callers outside the deploy path (imported on first use)."""
+        return client.CoreV1Api(self.api)
+
+    @cached_property
+    def apps(self) -> Any:
+        return client.AppsV1Api(self.api)
 
     def list_objects(self, kind: str, namespace: str, selector: str = "") -> tuple[list[Obj], str]:
         self.stats.count("list")
-        body = call_json(
-            f"list {kind} in {namespace}",
-            self._lists[kind],
-            namespace,
-            label_selector=selector or None,
-        )
+        body = request_json(
+            f"list {kind} in {namespace}", self.api, "GET",
+            namespaced(self.PREFIXES[kind], namespace, kind),
+            query={"labelSelector": selector or None},
+        )  # fmt: skip
         return list(body.get("items") or []), str(
             body.get("metadata", {}).get("resourceVersion", "")
         )
@@ -172,44 +244,37 @@ class KubeCluster:
         self, kind: str, namespace: str, selector: str, resource_version: str, timeout: float
     ) -> WatchLines:
         self.stats.count("watch")
-        func = self._lists[kind]
+        path = namespaced(self.PREFIXES[kind], namespace, kind)
+        query = watch_query(selector, resource_version, timeout)
         return WatchLines(
             f"watch {kind} in {namespace}",
-            lambda **kw: func(
-                namespace,
-                label_selector=selector or None,
-                resource_version=resource_version or None,
-                allow_watch_bookmarks=True,
-                timeout_seconds=max(1, int(timeout)),
-                watch=True,
-                **kw,
-            ),
+            lambda: api_request(self.api, "GET", path, query=query, timeout=timeout + 10),
         )
+
+    def get_secret(self, namespace: str, name: str) -> Obj:
+        """A Secret (pull secrets named by image-updater annotations); raises NotFound."""
+        self.stats.count("get")
+        path = namespaced("/api/v1", namespace, "secrets", name)
+        return request_json(f"get Secret {namespace}/{name}", self.api, "GET", path)
 
     def pod_log_tail(self, namespace: str, pod: str, container: str, lines: int) -> str:
         self.stats.count("get")
+        query = {"container": container or None, "tailLines": str(lines)}
+        path = namespaced("/api/v1", namespace, "pods", pod, "log")
         try:
-            resp = call(
-                f"logs of {pod}",
-                self.core.read_namespaced_pod_log,
-                pod,
-                namespace,
-                container=container or None,
-                tail_lines=lines,
-            )
+            resp = request(f"logs of {pod}", self.api, "GET", path, query=query)
         except (KubeAccessError, NotFound):
             return ""  # no logs yet (image never pulled) or not allowed: diagnostics only
         return str(resp.data.decode("utf-8", "replace"))
 
     def pod_events(self, namespace: str, pod: str, limit: int) -> list[str]:
         self.stats.count("list")
+        query = {"fieldSelector": f"involvedObject.name={pod}"}
         try:
-            body = call_json(
-                f"events of {pod}",
-                self.core.list_namespaced_event,
-                namespace,
-                field_selector=f"involvedObject.name={pod}",
-            )
+            body = request_json(
+                f"events of {pod}", self.api, "GET", namespaced("/api/v1", namespace, "events"),
+                query=query,
+            )  # fmt: skip
         except (KubeAccessError, NotFound):
             return []
         items = sorted(body.get("items") or [], key=lambda e: str(e.get("lastTimestamp") or ""))

@@ -85,8 +85,17 @@ def _build_arg(text: str) -> tuple[str, str]:
     return key, value
 
 
+CONFIG_KEYS = frozenset((*TARGET_OPTIONS, *RUN_OPTIONS, "services", "paths", "ci"))
+
+
 def build_settings(ctx: click.Context, p: dict[str, Any], env: dict[str, str]) -> DeploySettings:
     config = load_config(p["config"])
+    unknown = sorted(set(config) - CONFIG_KEYS)
+    if unknown:
+        raise UsageError(
+            f"pipeline.yaml: unknown key(s) {unknown}",
+            hint=f"allowed keys: {sorted(CONFIG_KEYS)} (docs/deploy-canary.md, Configuration)",
+        )
     flags = {k: p[k] for k in TARGET_OPTIONS if _explicit(ctx, k, p[k])}
     targets = build_targets(tuple(p["service"]), flags, config)
     gh = github_defaults(env)
@@ -181,8 +190,22 @@ def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
         ctx.exit(int(e.exit_code))
     results = deploy_all(settings, deps, reporter.emit)
     code = worst_exit_code(results)
-    reporter.finish(results, code)
+    reporter.finish(results, code, request_counts(deps))
     ctx.exit(code)
+
+
+def request_counts(deps: Any) -> dict[str, dict[str, int]]:
+    """Requests this run sent, by method: the JSON report's ``requests`` (docs/json-schema.md)."""
+    registry = getattr(deps.registry, "stats", None)
+    kube = getattr(deps.cluster, "stats", None)
+    return {
+        "registry": {
+            f"{method} {kind}": n for (method, kind), n in sorted(registry.requests.items())
+        }
+        if registry is not None
+        else {},
+        "kubernetes": dict(sorted(kube.by_verb.items())) if kube is not None else {},
+    }
 
 
 def _dependencies(params: dict[str, Any], settings: DeploySettings) -> Any:
@@ -193,12 +216,18 @@ def _dependencies(params: dict[str, Any], settings: DeploySettings) -> Any:
     from pipeline.adapters.kustomize import render
     from pipeline.adapters.registry import RegistryClient
     from pipeline.deploy.orchestrate import Dependencies
+    from pipeline.deploy.plan import plan_all
+    from pipeline.deploy.pullsecrets import ApplicationPullSecrets, chain
 
     api = connect(params["kubeconfig"], params["kube_context"])
     stats = RequestStats()
-    credentials = DockerConfigCredentials()
+    applications = ArgoApplications(api, stats)
+    cluster = KubeCluster(api, stats)
+    docker_config = DockerConfigCredentials()
+    pull_secrets = ApplicationPullSecrets(applications, cluster.get_secret, plan_all(settings))
+    # the registry client asks only after a 401; the push (Docker) uses the Docker config
     registry = RegistryClient(
-        credentials=credentials,
+        credentials=chain(docker_config, pull_secrets),
         ca_bundle=str(params["registry_ca"]) if params["registry_ca"] else None,
         insecure=tuple(params["insecure_registry"]),
     )
@@ -207,11 +236,11 @@ def _dependencies(params: dict[str, Any], settings: DeploySettings) -> Any:
     def builder() -> Any:
         if settings.build.no_build and digest:
             return PrebuiltImage(digest)
-        return select_builder(os.environ.get("DOCKER_HOST"), credentials=credentials)
+        return select_builder(os.environ.get("DOCKER_HOST"), credentials=docker_config)
 
     return Dependencies(
-        applications=ArgoApplications(api, stats),
-        cluster=KubeCluster(api, stats),
+        applications=applications,
+        cluster=cluster,
         registry=registry,
         builder=builder,
         render=render,

@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -26,13 +26,13 @@ from pipeline.deploy.events import (
 from pipeline.deploy.pin import plan_pin
 from pipeline.deploy.plan import ServicePlan, plan_as_dict, plan_service, sync_operation
 from pipeline.deploy.ports import Applications, Cluster
-from pipeline.deploy.preflight import Render, run_preflight
+from pipeline.deploy.preflight import Preflight, Render, run_preflight
 from pipeline.deploy.races import check_final, write_pin
 from pipeline.deploy.settings import DeploySettings, ServiceTarget
 from pipeline.deploy.sync import follow_sync, request_sync
 from pipeline.deploy.verdicts import diagnose, error_for
 from pipeline.deploy.verify import watch_rollout
-from pipeline.errors import ExitCode, PipelineError, PreflightError, UsageError
+from pipeline.errors import ExitCode, PipelineError, PreflightError, Problem, UsageError
 from pipeline.images import ImageRef
 
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
@@ -168,14 +168,10 @@ def _deploy(
     target: ServiceTarget, plan: ServicePlan, settings: DeploySettings, deps: Dependencies,
     result: ServiceResult, steps: _Steps,
 ) -> None:  # fmt: skip
-    digest = _produce_digest(target, plan, settings, deps, steps)
+    apps, run = deps.applications, settings.run
+    pre, digest = _preflight_and_digest(target, plan, settings, deps, steps)
     result.digest = digest
     deadline = deps.clock() + plan.timeout
-    apps, run = deps.applications, settings.run
-    with steps.step("preflight"):
-        pre = run_preflight(
-            apps, deps.cluster, plan, digest, pin_method=run.pin_method, render=deps.render
-        )
     name = pre.deployment["metadata"]["name"]
     with steps.step("pin") as detail:
         pin = write_pin(apps, plan, digest, pre, run.pin_method)
@@ -202,6 +198,35 @@ def _deploy(
         check_final(apps, plan, pin)
         detail.append(outcome.verdict.message)
     result.result, result.reason, result.exit_code = "succeeded", "deployed", int(ExitCode.OK)
+
+
+def _preflight_and_digest(
+    target: ServiceTarget, plan: ServicePlan, settings: DeploySettings, deps: Dependencies,
+    steps: _Steps,
+) -> tuple[Preflight, str]:  # fmt: skip
+    """Preflight runs while the image builds: every check but the digest's own value is known
+    before the push, so a misconfiguration costs no cluster write and a good setup costs no
+    wait (the local render takes as long as a small build step). The pin is then re-decided
+    with the pushed digest, a pure step. With --no-build the digest comes first, as before."""
+    method, render = settings.run.pin_method, deps.render
+
+    def preflight(digest: str) -> Preflight:
+        with steps.step("preflight"):
+            return run_preflight(
+                deps.applications, deps.cluster, plan, digest, pin_method=method, render=render
+            )
+
+    if settings.build.no_build:
+        digest = _produce_digest(target, plan, settings, deps, steps)
+        return preflight(digest), digest
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"preflight-{plan.service}") as pool:
+        early = pool.submit(preflight, PLACEHOLDER_DIGEST)
+        digest = _produce_digest(target, plan, settings, deps, steps)
+        pre = early.result()
+    pin = plan_pin(pre.app, plan, digest, pre.deployment, method)
+    if isinstance(pin, Problem):  # cannot happen: the digest does not change the decision
+        raise PreflightError([pin])
+    return replace(pre, pin=pin), digest
 
 
 def deploy_all(settings: DeploySettings, deps: Dependencies, emit: Emit) -> list[ServiceResult]:

@@ -43,6 +43,7 @@ class PodObservation:
     message: str
     ours: bool  # imageID's digest is the pushed digest
     failure: str = ""
+    running: bool = False  # the container's state is running (since its last restart)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -95,6 +96,7 @@ def observe_pod(
         message=str(waiting.get("message") or ""),
         ours=same_digest(digest_from_image_id(image_id), digest),
         failure=failure or "",
+        running=bool((status.get("state") or {}).get("running")),
     )
 
 

@@ -112,8 +112,11 @@ def watch_rollout(
 ) -> Outcome:
     """Block until done/failed (verdict state) or the deadline (state "waiting").
 
-    "done" must hold for ``settle`` seconds: a container that exits right after starting is
-    briefly Ready (no readiness probe), and must not be reported as a success.
+    "done" needs every ready replica of ours to have been running, without a restart, for
+    ``settle`` seconds: a container that exits right after starting is briefly Ready (no
+    readiness probe) and must not be reported as a success. The time counts from when this
+    watch first saw the container running (our clock, never the cluster's), so time spent
+    running before Ready (a readiness probe's delay, the kubelet's next status sync) counts.
     """
     changes: queue.Queue[BaseException | None] = queue.Queue()
     informers = {
@@ -123,6 +126,7 @@ def watch_rollout(
     for informer in informers.values():
         informer.start()
     seen: dict[str, PodObservation] = {}
+    running_since: dict[tuple[str, int], float] = {}  # (pod, restarts) -> first seen running
     outcome = Outcome(Verdict("waiting", "", "no rollout observed yet"), [], None)
     settled_at: float | None = None
     try:
@@ -151,15 +155,19 @@ def watch_rollout(
                 container,
                 crash_restarts,
             )
+            now = clock()
             for pod in pods:
                 if seen.get(pod.name) != pod:
                     seen[pod.name] = pod
                     emit(PodObserved(service, pod))
+                if pod.running:
+                    running_since.setdefault((pod.name, pod.restarts), now)
             outcome = Outcome(verdict, pods, deployment)
             if verdict.state == "failed":
                 return outcome
             if verdict.state == "done":
-                settled_at = settled_at if settled_at is not None else clock() + settle
+                started = [running_since.get((p.name, p.restarts), now) for p in pods if p.ready]
+                settled_at = max(started, default=now) + settle
             else:
                 settled_at = None
     finally:

@@ -26,11 +26,21 @@ class Reporter:
     def handle(self, event: Event) -> None:
         """Render one event (called under the lock)."""
 
-    def finish(self, results: list[ServiceResult], exit_code: int) -> None:
-        """Render the final results."""
+    def finish(
+        self, results: list[ServiceResult], exit_code: int, requests: RequestCounts | None = None
+    ) -> None:
+        """Render the final results (``requests``: counts by method, for the JSON report)."""
 
 
-def document(results: list[ServiceResult], exit_code: int, dry_run: bool = False) -> dict[str, Any]:
+RequestCounts = dict[str, dict[str, int]]
+
+
+def document(
+    results: list[ServiceResult],
+    exit_code: int,
+    dry_run: bool = False,
+    requests: RequestCounts | None = None,
+) -> dict[str, Any]:
     """The ``--output json`` document (docs/json-schema.md, schema_version 1)."""
     failed = [r for r in results if r.result == "failed"]
     return {
@@ -38,6 +48,7 @@ def document(results: list[ServiceResult], exit_code: int, dry_run: bool = False
         "result": "planned" if dry_run and not failed else ("failed" if failed else "succeeded"),
         "exit_code": exit_code,
         "services": [r.as_dict() for r in results],
+        "requests": requests or {"registry": {}, "kubernetes": {}},
     }
 
 

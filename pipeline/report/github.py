@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TextIO
 
 from pipeline.deploy.events import Event, ServiceResult
-from pipeline.report.base import Reporter, document
+from pipeline.report.base import Reporter, RequestCounts, document
 
 
 def output_lines(name: str, value: str, delimiter: str | None = None) -> str:
@@ -23,15 +23,18 @@ def output_lines(name: str, value: str, delimiter: str | None = None) -> str:
     return f"{name}<<{delimiter}\n{value}\n{delimiter}\n"
 
 
-def outputs(results: list[ServiceResult], exit_code: int) -> dict[str, str]:
+def outputs(
+    results: list[ServiceResult], exit_code: int, requests: RequestCounts | None = None
+) -> dict[str, str]:
     """digest/image/result of the first service, per-service keys, and the whole report."""
     first = results[0] if results else ServiceResult(service="")
+    report = document(results, exit_code, requests=requests)
     values = {
         "digest": first.digest,
         "image": first.image,
-        "result": document(results, exit_code)["result"],
+        "result": report["result"],
         "exit-code": str(exit_code),
-        "report": json.dumps(document(results, exit_code), separators=(",", ":")),
+        "report": json.dumps(report, separators=(",", ":")),
     }
     for r in results:
         values[f"digest-{r.service}"] = r.digest
@@ -81,11 +84,13 @@ class GitHubReporter(Reporter):
     def handle(self, event: Event) -> None:
         self.progress.emit(event)
 
-    def finish(self, results: list[ServiceResult], exit_code: int) -> None:
+    def finish(
+        self, results: list[ServiceResult], exit_code: int, requests: RequestCounts | None = None
+    ) -> None:
         self.progress.finish(results, exit_code)
         if self.output_file is not None:
             with self.output_file.open("a", encoding="utf-8") as f:
-                for name, value in outputs(results, exit_code).items():
+                for name, value in outputs(results, exit_code, requests).items():
                     f.write(output_lines(name, value))
         if self.summary_file is not None:
             with self.summary_file.open("a", encoding="utf-8") as f:

@@ -6,7 +6,7 @@ import json
 from typing import TextIO
 
 from pipeline.deploy.events import Event, ServiceResult
-from pipeline.report.base import Reporter, document
+from pipeline.report.base import Reporter, RequestCounts, document
 
 
 class JsonReporter(Reporter):
@@ -19,8 +19,11 @@ class JsonReporter(Reporter):
         if self.progress is not None:
             self.progress.emit(event)
 
-    def finish(self, results: list[ServiceResult], exit_code: int) -> None:
+    def finish(
+        self, results: list[ServiceResult], exit_code: int, requests: RequestCounts | None = None
+    ) -> None:
         dry_run = bool(results) and all(r.reason == "dry-run" for r in results)
-        json.dump(document(results, exit_code, dry_run), self.stream, indent=2, sort_keys=False)
+        report = document(results, exit_code, dry_run, requests)
+        json.dump(report, self.stream, indent=2, sort_keys=False)
         self.stream.write("\n")
         self.stream.flush()

@@ -13,7 +13,7 @@ from pipeline.deploy.events import (
     StepFinished,
     StepStarted,
 )
-from pipeline.report.base import Reporter
+from pipeline.report.base import Reporter, RequestCounts
 
 
 class TextReporter(Reporter):
@@ -64,7 +64,9 @@ class TextReporter(Reporter):
             total = sum(r.timings.values())
             self._line(r.service, f"succeeded in {total:.2f}s: {r.image}@{r.digest} is running")
 
-    def finish(self, results: list[ServiceResult], exit_code: int) -> None:
+    def finish(
+        self, results: list[ServiceResult], exit_code: int, requests: RequestCounts | None = None
+    ) -> None:
         failed = [r.service for r in results if r.result == "failed"]
         if len(results) > 1:
             summary = f"failed: {', '.join(failed)}" if failed else "all succeeded"

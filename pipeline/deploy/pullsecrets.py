@@ -1,0 +1,129 @@
+"""Registry credentials from the pull secret an Application names for argocd-image-updater.
+
+An Application says where the credentials of its image live with
+``argocd-image-updater.argoproj.io/<alias>.pull-secret`` (or the app-wide ``pull-secret``
+key), e.g. ``pullsecret:argocd/registry-creds`` (image-updater docs "Specifying pull secrets";
+grammar in pipeline/imageupdater/credrefs.py). The pipeline reads the same reference, so a
+CI job with no ``docker login`` for the registry can still read the digest back with the
+credentials Argo CD's own tooling uses.
+
+The lookup is lazy: the registry client asks only after a 401, for one host, once. Only
+Applications whose ``image-list`` names an image on that host are consulted; the Secret is read
+through the Kubernetes API (RBAC: ``secrets`` get in its namespace).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from pipeline.adapters.credentials import Credentials
+from pipeline.deploy.plan import ServicePlan
+from pipeline.deploy.ports import Applications, NotFound, Obj
+from pipeline.errors import RegistryError, UsageError
+from pipeline.images import parse_image_ref
+from pipeline.imageupdater.credrefs import (
+    EXT_SCRIPT_TIMEOUT,
+    parse_credential_ref,
+    resolve_credentials,
+)
+
+UPDATER = "argocd-image-updater.argoproj.io/"
+CredentialLookup = Callable[[str], Credentials | None]
+GetSecret = Callable[[str, str], Obj]
+
+
+def pull_secret_refs(app: Obj, host: str) -> list[str]:
+    """The ``pull-secret`` references of the image-list entries hosted on ``host``, in order."""
+    annotations: Mapping[str, str] = app.get("metadata", {}).get("annotations") or {}
+    refs: list[str] = []
+    for item in (annotations.get(UPDATER + "image-list") or "").split(","):
+        alias, _, image = item.strip().rpartition("=")
+        if not image:
+            continue
+        try:
+            registry = parse_image_ref(image).registry
+        except UsageError:  # a semver constraint is no valid tag: the host is still first
+            registry = image.split("/", 1)[0]
+        if registry != host:
+            continue
+        ref = annotations.get(f"{UPDATER}{alias}.pull-secret") if alias else None
+        ref = ref or annotations.get(UPDATER + "pull-secret")
+        if ref and ref not in refs:
+            refs.append(ref)
+    return refs
+
+
+def _run_script(path: str) -> str:
+    proc = subprocess.run(
+        [path], capture_output=True, text=True, timeout=EXT_SCRIPT_TIMEOUT, check=False
+    )
+    if proc.returncode != 0:
+        raise RegistryError(
+            f"credential script {path} exited {proc.returncode}",
+            hint="run it by hand; it must print 'user:password' on its first line",
+            reason="registry-auth",
+        )
+    return proc.stdout
+
+
+class ApplicationPullSecrets:
+    """``credentials(host)`` from the pull-secret annotations of the Applications deployed."""
+
+    def __init__(
+        self, applications: Applications, get_secret: GetSecret, plans: Sequence[ServicePlan]
+    ) -> None:
+        self._applications, self._get_secret = applications, get_secret
+        self._apps = sorted({(p.argocd_namespace, p.app) for p in plans})
+        self._lock = threading.Lock()
+        self._found: dict[str, Credentials | None] = {}
+
+    def __call__(self, host: str) -> Credentials | None:
+        with self._lock:
+            if host not in self._found:
+                self._found[host] = self._lookup(host)
+            return self._found[host]
+
+    def _lookup(self, host: str) -> Credentials | None:
+        for namespace, name in self._apps:
+            try:
+                app = self._applications.get_application(namespace, name)
+            except NotFound:
+                continue  # preflight reports the missing Application with its fix
+            for text in pull_secret_refs(app, host):
+                ref = parse_credential_ref(text)
+                try:
+                    return resolve_credentials(
+                        ref,
+                        f"https://{host}",
+                        get_secret=self._secret,
+                        getenv=os.environ.get,
+                        run_script=_run_script,
+                    )
+                except NotFound:
+                    raise RegistryError(
+                        f"the pull secret {text!r} named by Application {name} does not exist",
+                        hint="create it: kubectl create secret docker-registry -n <ns> <name> "
+                        f"--docker-server={host} ...",
+                        reason="registry-auth",
+                    ) from None
+        return None
+
+    def _secret(self, namespace: str, name: str) -> Mapping[str, Any]:
+        return self._get_secret(namespace, name)
+
+
+def chain(*lookups: CredentialLookup) -> CredentialLookup:
+    """The first lookup that knows the host wins (the Docker config, then pull secrets)."""
+
+    def lookup(host: str) -> Credentials | None:
+        for each in lookups:
+            found = each(host)
+            if found is not None:
+                return found
+        return None
+
+    return lookup

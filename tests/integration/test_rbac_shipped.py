@@ -1,0 +1,150 @@
+"""The RBAC that `pipeline render rbac` ships is exactly enough for deploy-canary: with it a deploy
+succeeds through a ServiceAccount token; with any one required verb removed it fails with 403,
+exit code 7 and nothing written."""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pipeline.errors import ExitCode
+from pipeline.sandbox.kubeclient import resource_path
+from pipeline.sandbox.seed import SeededSample
+from tests.fixtures.sandbox import SandboxHandle, run_cli
+
+pytestmark = pytest.mark.integration
+
+Obj = dict[str, Any]
+SA_NAMESPACE = "argo"
+SA_NAME = "pipeline-deploy-canary"
+PLURALS = {
+    "ServiceAccount": ("v1", "serviceaccounts"),
+    "Role": ("rbac.authorization.k8s.io/v1", "roles"),
+    "RoleBinding": ("rbac.authorization.k8s.io/v1", "rolebindings"),
+}
+
+
+def apply(sandbox: SandboxHandle, doc: Obj) -> None:
+    api_version, plural = PLURALS[doc["kind"]]
+    meta = doc["metadata"]
+    path = resource_path(api_version, plural, meta["namespace"])
+    live = sandbox.kube.get_or_none(f"{path}/{meta['name']}")
+    if live is None:
+        sandbox.kube.create(path, doc)
+    else:
+        body = copy.deepcopy(doc)
+        body["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+        sandbox.kube.replace(f"{path}/{meta['name']}", body)
+
+
+def token_kubeconfig(sandbox: SandboxHandle, directory: Path) -> Path:
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {}}
+    path = resource_path("v1", "serviceaccounts", SA_NAMESPACE, SA_NAME) + "/token"
+    token = sandbox.kube.create(path, request)["status"]["token"]
+    config = yaml.safe_load(sandbox.kubeconfig.read_text())
+    config["users"][0]["user"] = {"token": token}
+    out = directory / "deployer.kubeconfig"
+    out.write_text(yaml.safe_dump(config))
+    return out
+
+
+@pytest.fixture(scope="module")
+def deployer(
+    sandbox: SandboxHandle,
+    make_sample: Callable[..., SeededSample],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[SeededSample, Path, list[Obj], Path]:
+    seeded = make_sample()
+    repo = seeded.repo
+    directory = tmp_path_factory.mktemp("rbac")
+    config = directory / "pipeline.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "image": repo.image_repository,
+                "tag": "{service}-api-dev-canary",
+                "services": [{"name": repo.namespace, "context": str(repo.context_dir)}],
+            }
+        )
+    )
+    rendered = run_cli(["render", "rbac", "--config", str(config)], check=True)
+    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    if sandbox.kube.get_or_none(f"/api/v1/namespaces/{SA_NAMESPACE}") is None:
+        sandbox.kube.create("/api/v1/namespaces", {"metadata": {"name": SA_NAMESPACE}})
+    for doc in docs:
+        apply(sandbox, doc)
+    return seeded, config, docs, token_kubeconfig(sandbox, directory)
+
+
+def deploy(
+    sandbox: SandboxHandle, seeded: SeededSample, config: Path, kubeconfig: Path
+) -> tuple[int, Obj]:
+    result = run_cli(
+        [
+            "deploy-canary", "--config", str(config), "--service", seeded.repo.namespace,
+            "--kubeconfig", str(kubeconfig), "--output", "json", "--timeout", "90",
+        ],
+        env={"DOCKER_HOST": sandbox.docker_host},
+    )  # fmt: skip
+    report: Obj = json.loads(result.stdout)
+    return result.returncode, report
+
+
+def rules_without(docs: list[Obj], role: str, resource: str, verb: str) -> Obj:
+    doc = copy.deepcopy(
+        next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == role)
+    )
+    for rule in doc["rules"]:
+        if resource in rule["resources"]:
+            rule["verbs"] = [v for v in rule["verbs"] if v != verb]
+    return doc
+
+
+def test_the_shipped_rbac_is_enough(
+    sandbox: SandboxHandle, deployer: tuple[SeededSample, Path, list[Obj], Path]
+) -> None:
+    seeded, config, _docs, kubeconfig = deployer
+    code, report = deploy(sandbox, seeded, config, kubeconfig)
+    assert code == 0, report
+    assert report["services"][0]["result"] == "succeeded"
+
+
+# Verbs every deploy needs. Not listed: applicationsets get (only when an ApplicationSet owns the
+# Application), pods/log get and events list (only to explain a failure).
+REQUIRED = [
+    ("pipeline-deploy-canary-argocd", "applications", "get"),
+    ("pipeline-deploy-canary-argocd", "applications", "patch"),
+    ("pipeline-deploy-canary-argocd", "applications", "watch"),
+    ("pipeline-deploy-canary-observe", "deployments", "list"),
+    ("pipeline-deploy-canary-observe", "pods", "watch"),
+]
+
+
+@pytest.mark.parametrize(("role", "resource", "verb"), REQUIRED)
+def test_one_verb_less_fails_with_403_and_writes_nothing(
+    sandbox: SandboxHandle,
+    deployer: tuple[SeededSample, Path, list[Obj], Path],
+    role: str,
+    resource: str,
+    verb: str,
+) -> None:
+    seeded, config, docs, kubeconfig = deployer
+    original = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == role)
+    reduced = rules_without(docs, role, resource, verb)
+    app_path = resource_path("argoproj.io/v1alpha1", "applications", "argocd", seeded.repo.app_name)
+    before = sandbox.kube.get(app_path)["spec"]
+    apply(sandbox, reduced)
+    try:
+        code, report = deploy(sandbox, seeded, config, kubeconfig)
+    finally:
+        apply(sandbox, original)
+    assert code == ExitCode.KUBE_ACCESS, report
+    message = json.dumps(report)
+    assert "forbidden" in message and f'cannot {verb} resource \\"{resource}\\"' in message
+    assert sandbox.kube.get(app_path)["spec"] == before, "access is checked before any write"
