@@ -251,6 +251,27 @@ class KubeCluster:
             lambda: api_request(self.api, "GET", path, query=query, timeout=timeout + 10),
         )
 
+    def can_i(self, verb: str, group: str, resource: str, namespace: str) -> bool | None:
+        """One SelfSubjectAccessReview; None when the cluster offers no answer."""
+        self.stats.count("create")
+        review = {
+            "apiVersion": "authorization.k8s.io/v1",
+            "kind": "SelfSubjectAccessReview",
+            "spec": {
+                "resourceAttributes": {
+                    "verb": verb, "group": group, "resource": resource, "namespace": namespace,
+                }
+            },
+        }  # fmt: skip
+        try:
+            body = request_json(
+                f"review access to {verb} {resource}", self.api, "POST",
+                "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review,
+            )  # fmt: skip
+        except (KubeAccessError, NotFound):
+            return None
+        return bool(body.get("status", {}).get("allowed"))
+
     def get_secret(self, namespace: str, name: str) -> Obj:
         """A Secret (pull secrets named by image-updater annotations); raises NotFound."""
         self.stats.count("get")

@@ -85,7 +85,9 @@ def _build_arg(text: str) -> tuple[str, str]:
     return key, value
 
 
-CONFIG_KEYS = frozenset((*TARGET_OPTIONS, *RUN_OPTIONS, "services", "paths", "ci"))
+# pipeline.yaml sections other commands read: detect-changes and render (docs/adoption.md)
+OTHER_COMMANDS_KEYS = frozenset(("paths", "ci"))
+CONFIG_KEYS = frozenset((*TARGET_OPTIONS, *RUN_OPTIONS, "services", *OTHER_COMMANDS_KEYS))
 
 
 def build_settings(ctx: click.Context, p: dict[str, Any], env: dict[str, str]) -> DeploySettings:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from pipeline.deploy.access import check_access
 from pipeline.deploy.pin import PinWrite, get_path, plan_pin, source_path, source_type
 from pipeline.deploy.plan import ServicePlan
 from pipeline.deploy.ports import Applications, Cluster, NotFound, Obj
@@ -163,6 +164,7 @@ def run_preflight(
     pin_method: str = "auto",
     render: Render | None = None,
 ) -> Preflight:
+    check_access(cluster, plan)
     problems: list[Problem] = []
     app: Obj | None = None
     try:

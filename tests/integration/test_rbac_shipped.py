@@ -63,17 +63,17 @@ def deployer(
     seeded = make_sample()
     repo = seeded.repo
     directory = tmp_path_factory.mktemp("rbac")
+    project = {
+        "image": repo.image_repository,
+        "tag": "{service}-api-dev-canary",
+        "services": [{"name": repo.namespace, "context": "app"}],
+    }
+    (directory / "project.yaml").write_text(yaml.safe_dump(project))
+    rendered = run_cli(["render", "rbac", "--config", str(directory / "project.yaml")], check=True)
+    # deploy from the sample's build context (render wants paths relative to the repository)
+    project["services"] = [{"name": repo.namespace, "context": str(repo.context_dir)}]
     config = directory / "pipeline.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "image": repo.image_repository,
-                "tag": "{service}-api-dev-canary",
-                "services": [{"name": repo.namespace, "context": str(repo.context_dir)}],
-            }
-        )
-    )
-    rendered = run_cli(["render", "rbac", "--config", str(config)], check=True)
+    config.write_text(yaml.safe_dump(project))
     docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
     if sandbox.kube.get_or_none(f"/api/v1/namespaces/{SA_NAMESPACE}") is None:
         sandbox.kube.create("/api/v1/namespaces", {"metadata": {"name": SA_NAMESPACE}})
@@ -145,6 +145,7 @@ def test_one_verb_less_fails_with_403_and_writes_nothing(
     finally:
         apply(sandbox, original)
     assert code == ExitCode.KUBE_ACCESS, report
-    message = json.dumps(report)
-    assert "forbidden" in message and f'cannot {verb} resource \\"{resource}\\"' in message
+    service = report["services"][0]
+    assert service["reason"] == "kube-forbidden"
+    assert f"may not: {verb} {resource}" in service["message"]
     assert sandbox.kube.get(app_path)["spec"] == before, "access is checked before any write"

@@ -122,8 +122,9 @@ class FakeApplications:
 class FakeCluster:
     """Deployments in the canary namespace (preflight reads only those)."""
 
-    def __init__(self, deployments: list[Obj]) -> None:
+    def __init__(self, deployments: list[Obj], denied: frozenset[str] = frozenset()) -> None:
         self.deployments = deployments
+        self.denied = denied  # "verb resource" pairs the fake authorizer refuses
 
     def list_objects(self, kind: str, namespace: str, selector: str = "") -> tuple[list[Obj], str]:
         assert kind == "deployments"
@@ -139,3 +140,6 @@ class FakeCluster:
 
     def pod_events(self, namespace: str, pod: str, limit: int) -> list[str]:
         return []
+
+    def can_i(self, verb: str, group: str, resource: str, namespace: str) -> bool | None:
+        return f"{verb} {resource}" not in self.denied

@@ -12,7 +12,7 @@ import pytest
 from pipeline.deploy.plan import plan_service
 from pipeline.deploy.preflight import run_preflight
 from pipeline.deploy.settings import DeploySettings, RunSettings, ServiceTarget
-from pipeline.errors import PreflightError
+from pipeline.errors import ExitCode, KubeAccessError, PreflightError
 from tests.unit.fake_argocd import FakeApplications, FakeCluster
 
 DIGEST = "sha256:" + "c" * 64
@@ -150,3 +150,28 @@ def test_a_clean_render_passes_and_is_recorded(local_app: dict[str, Any]) -> Non
         FakeApplications(local_app), FakeCluster([STABLE, CANARY]), local_render(good)
     )
     assert result.rendered is True
+
+
+def test_missing_permissions_are_reported_together_before_anything_else() -> None:
+    apps = FakeApplications(application())
+    cluster = FakeCluster([STABLE, CANARY], denied=frozenset({"patch applications", "watch pods"}))
+    with pytest.raises(KubeAccessError) as caught:
+        preflight(apps, cluster)
+    error = caught.value
+    assert error.exit_code == ExitCode.KUBE_ACCESS
+    assert error.message == (
+        "this identity may not: patch applications.argoproj.io in namespace argocd; "
+        "watch pods in namespace auth"
+    )
+    assert "resources: [applications], verbs: [patch]" in error.hint
+    assert "namespace: auth" in error.hint
+    assert apps.patches == []
+
+
+def test_a_cluster_that_cannot_review_access_is_not_blocked() -> None:
+    class NoReviews(FakeCluster):
+        def can_i(self, verb: str, group: str, resource: str, namespace: str) -> bool | None:
+            return None
+
+    result = preflight(FakeApplications(application()), NoReviews([STABLE, CANARY]))
+    assert result.deployment["metadata"]["name"] == "auth-api-canary"
