@@ -1,4 +1,4 @@
-"""Benchmark one poll cycle over many Applications; prints JSON, writes docs/performance-poll.md.
+"""Benchmark one poll cycle over many Applications; prints JSON, updates docs/performance.md.
 
 Starts its own registry and a sandbox without Docker (`pipeline sandbox up --no-docker`),
 pushes ~300 distinct images (a tiny config blob + manifest each, straight through the
@@ -32,7 +32,8 @@ from pipeline.services.registry import start_registry
 
 U = "argocd-image-updater.argoproj.io/"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance-poll.md"
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
+START, END = "<!-- bench_poll:start -->", "<!-- bench_poll:end -->"
 
 
 def push_image(session: requests.Session, registry: str, repo: str, marker: str) -> str:
@@ -124,8 +125,7 @@ def run(apps: int, images: int, work: Path) -> dict[str, Any]:
 
 def write_doc(result: dict[str, Any]) -> None:
     ours = sum(result["registry_requests"].values())
-    DOCS.write_text(
-        "## poll\n\n"
+    text = (
         f"One `pipeline poll --once --dry-run` cycle over {result['applications']:,} "
         f"Applications sharing {result['distinct_images']} distinct images (digest strategy, "
         "sandbox without Docker, local Distribution registry, no pacing: "
@@ -145,6 +145,10 @@ def write_doc(result: dict[str, Any]) -> None:
         "least 50 s (100 s on Docker Hub); poll's 300 HEADs at the same pacing take 15 s "
         "(30 s).\n"
     )
+    doc = DOCS.read_text()
+    before, rest = doc.split(START, 1)
+    after = rest.split(END, 1)[1]
+    DOCS.write_text(f"{before}{START}\n{text}{END}{after}")
 
 
 def main() -> None:

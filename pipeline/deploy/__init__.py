@@ -1,0 +1,1 @@
+"""The deploy-canary core: plan, preflight, pin, sync, verify (docs/architecture.md)."""
