@@ -63,15 +63,17 @@ class DockerApiBuilder:
             log.warning("--cache-to is ignored: the classic builder cannot export a cache")
         client = docker.DockerClient(base_url=self.docker_host, timeout=600)
         try:
-            self._build(client, request)
+            image_id = self._build(client, request)
             digest = ""
             for ref in request.all_refs():
                 digest = self._push(client, ref, expected=digest or None)
+            self._confirm_ours(client, image_id, request.image, digest)
         finally:
             client.close()
         return PushResult(digest, tuple(str(r) for r in request.all_refs()), self.name)
 
-    def _build(self, client: docker.DockerClient, request: BuildRequest) -> None:
+    def _build(self, client: docker.DockerClient, request: BuildRequest) -> str:
+        """Build and tag; return the image ID."""
         dockerfile = str(request.dockerfile) if request.dockerfile else None
         command = f"docker build --network {request.network} -t {request.image} {request.context}"
         try:
@@ -96,6 +98,27 @@ class DockerApiBuilder:
             raise BuildError(f"{command} failed: {truncate(str(e), 500)}") from None
         for ref in request.all_refs()[1:]:
             image.tag(ref.name, ref.tag)
+        return str(image.id)
+
+    def _confirm_ours(
+        self, client: docker.DockerClient, image_id: str, ref: ImageRef, digest: str
+    ) -> None:
+        """A push goes by tag, and a tag is the engine's, not ours: another build of the same
+        tag on the same engine can re-tag between our build and our push. The engine records
+        a pushed digest in the RepoDigests of the image it pushed, so it must be in ours."""
+        try:
+            repo_digests = client.images.get(image_id).attrs.get("RepoDigests") or []
+        except (docker.errors.APIError, requests.RequestException) as e:
+            message = truncate(str(e), 300)
+            raise RegistryError(f"cannot inspect the image just built: {message}") from None
+        if not any(str(entry).endswith(f"@{digest}") for entry in repo_digests):
+            raise RegistryError(
+                f"the push of {ref} stored {digest}, which is not the image this run built "
+                f"({image_id[:19]}): another build re-tagged {ref} on the same engine meanwhile",
+                hint="run again; builds of one tag on one engine must not overlap "
+                "(the shipped workflows use one concurrency group per service and PR)",
+                reason="tag-moved",
+            )
 
     def _auth_config(self, ref: ImageRef) -> dict[str, str] | None:
         creds = self.credentials(ref.registry) if self.credentials else None

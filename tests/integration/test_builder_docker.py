@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
+import docker
 import pytest
 
 from pipeline.adapters.builder import (
@@ -14,7 +16,7 @@ from pipeline.adapters.builder import (
     select_builder,
 )
 from pipeline.adapters.registry import RegistryClient
-from pipeline.errors import BuildError, ExitCode
+from pipeline.errors import BuildError, ExitCode, RegistryError
 from pipeline.images import parse_image_ref
 from pipeline.services.dockerd import DockerEngine
 from pipeline.services.registry import Registry
@@ -99,3 +101,51 @@ def test_prebuilt_image_builds_nothing(registry: Registry, tmp_path: Path) -> No
     )
     assert (result.digest, result.tags, result.builder) == (digest, (), "prebuilt")
     assert "--no-build" in builder.why
+
+
+def test_concurrent_builds_of_one_tag_never_report_the_other_image(
+    docker_engine: DockerEngine, registry: Registry, tmp_path: Path
+) -> None:
+    """Two runs build different sources under one tag on one engine at once. Whatever the
+    interleaving, a run that reports success reports the digest of the image it built."""
+    ref = parse_image_ref(f"{registry.address}/builder/race:canary")
+    builder = select_builder(docker_engine.host, credentials=lambda host: None)
+    outcomes: dict[str, str] = {}
+
+    def build(marker: str) -> None:
+        try:
+            result = builder.build_and_push(
+                BuildRequest(context=write_busybox_context(tmp_path / marker, marker), image=ref)
+            )
+            outcomes[marker] = result.digest
+        except RegistryError as e:
+            assert e.reason == "tag-moved"
+            outcomes[marker] = "tag-moved"
+
+    for _ in range(3):
+        outcomes.clear()
+        threads = [threading.Thread(target=build, args=(m,)) for m in ("left", "right")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        digests = [d for d in outcomes.values() if d != "tag-moved"]
+        assert len(outcomes) == 2
+        assert len(digests) == len(set(digests)), f"both runs claimed one image: {outcomes}"
+        for marker, digest in outcomes.items():
+            if digest == "tag-moved":
+                continue
+            config = RegistryClient().get_image_config(ref.with_digest(digest))
+            layers = config["rootfs"]["diff_ids"]
+            built = builder_image_layers(docker_engine, tmp_path / marker, marker)
+            assert layers == built, f"{marker} reported a digest whose layers are not its own"
+
+
+def builder_image_layers(engine: DockerEngine, context: Path, marker: str) -> list[str]:
+    """The layer diff IDs of the local build of ``context`` (the build cache makes it exact)."""
+    client = docker.DockerClient(base_url=engine.host)
+    try:
+        image, _ = client.images.build(path=str(context), network_mode="host", rm=True)
+        return list(image.attrs["RootFS"]["Layers"])
+    finally:
+        client.close()
