@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from pipeline.sandbox.sample import sample_applicationset
-from tests.sandbox.test_argocd_harness import APPS, APPSETS, ArgoHarness, argo, wait_for
+from tests.fixtures.waiting import wait_for
+from tests.sandbox.test_argocd_harness import APPS, APPSETS, ArgoHarness, argo
 
 __all__ = ["argo"]
 pytestmark = pytest.mark.integration
@@ -19,7 +20,7 @@ def images(app: dict[str, Any]) -> list[str] | None:
 
 
 def generated_app(argo: ArgoHarness) -> dict[str, Any]:
-    return wait_for(lambda: argo.kube.get_or_none(f"{APPS}/dev-api-auth"), what="generated app")
+    return wait_for("generated app", lambda: argo.kube.get_or_none(f"{APPS}/dev-api-auth"))
 
 
 def test_generates_the_sample_application_with_owner(argo: ArgoHarness) -> None:
@@ -42,8 +43,8 @@ def test_manual_images_edit_is_reverted(argo: ArgoHarness) -> None:
     edit = [f"{argo.sample.canary_image}={argo.sample.image_repository}@{D}"]
     argo.kube.patch(f"{APPS}/dev-api-auth", {"spec": {"source": {"kustomize": {"images": edit}}}})
     app = wait_for(
+        "edit reverted",
         lambda: (a := argo.kube.get(f"{APPS}/dev-api-auth")) and images(a) is None and a,
-        what="edit reverted",
     )
     assert app["spec"] == argo.sample.app_manifest["spec"]
 
@@ -61,11 +62,11 @@ def test_ignore_application_differences_keeps_the_edit(argo: ArgoHarness) -> Non
     )
     # the unrelated label edit is reverted, which proves the controller ran after the edit
     app = wait_for(
+        "label reverted",
         lambda: (
             (a := argo.kube.get(f"{APPS}/dev-api-auth"))
             and "manual" not in (a["metadata"].get("labels") or {})
             and a
         ),
-        what="label reverted",
     )
     assert images(app) == edit

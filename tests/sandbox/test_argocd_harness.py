@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,18 +19,6 @@ T = TypeVar("T")
 APPS = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
 APPSETS = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applicationsets"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/auth/deployments"
-
-
-def wait_for(probe: Callable[[], T | None], *, timeout: float = 20.0, what: str = "") -> T:
-    """Poll ``probe`` until it returns something truthy, failing after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what or probe}: last={last!r}")
 
 
 @dataclass

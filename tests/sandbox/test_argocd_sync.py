@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from pipeline.sandbox.kubeclient import JSON_PATCH
-from tests.sandbox.test_argocd_harness import APPS, ArgoHarness, argo, wait_for
+from tests.fixtures.waiting import wait_for
+from tests.sandbox.test_argocd_harness import APPS, ArgoHarness, argo
 
 __all__ = ["argo"]
 pytestmark = pytest.mark.integration
@@ -40,13 +41,13 @@ def finished_state(harness: ArgoHarness) -> dict[str, Any]:
             return app
         return None
 
-    return wait_for(done, what="operation to complete")
+    return wait_for("operation to complete", done)
 
 
 def test_auto_sync_creates_the_deployments_with_tracking(argo: ArgoHarness) -> None:
     argo.kube.create(APPS, argo.sample.app_manifest)
-    canary = wait_for(lambda: argo.deployment("auth-api-canary"), what="canary deployment")
-    stable = wait_for(lambda: argo.deployment("auth-api"), what="stable deployment")
+    canary = wait_for("canary deployment", lambda: argo.deployment("auth-api-canary"))
+    stable = wait_for("stable deployment", lambda: argo.deployment("auth-api"))
     assert canary["metadata"]["annotations"]["argocd.argoproj.io/tracking-id"] == (
         "dev-api-auth:apps/Deployment:auth/auth-api-canary"
     )
@@ -54,8 +55,8 @@ def test_auto_sync_creates_the_deployments_with_tracking(argo: ArgoHarness) -> N
     assert canary["spec"]["template"]["spec"]["containers"][0]["image"] == argo.sample.canary_image
     assert stable["spec"]["template"]["spec"]["containers"][0]["image"] == argo.sample.stable_image
     app = wait_for(
+        "Synced",
         lambda: (a := argo.app()).get("status", {}).get("sync", {}).get("status") == "Synced" and a,
-        what="Synced",
     )
     state = app["status"]["operationState"]
     assert state["phase"] == "Succeeded"
@@ -96,7 +97,7 @@ def test_operation_written_during_a_running_one_is_lost_and_terminate_fails_it(
         state = (argo.app().get("status") or {}).get("operationState") or {}
         return state if state.get("phase") == "Running" and state.get("finishedAt") else None
 
-    state = wait_for(waiting_to_retry, what="Running + finishedAt")
+    state = wait_for("Running + finishedAt", waiting_to_retry)
     assert state["retryCount"] == 1
     assert ". Retrying attempt #1 at " in state["message"]
     assert state["message"].startswith("ComparisonError: ")
@@ -113,16 +114,16 @@ def test_operation_written_during_a_running_one_is_lost_and_terminate_fails_it(
 
 def test_refresh_annotation_is_removed_after_reconcile(argo: ArgoHarness) -> None:
     argo.kube.create(APPS, manual(argo))
-    first = wait_for(lambda: argo.app().get("status", {}).get("reconciledAt"), what="reconcile")
+    first = wait_for("reconcile", lambda: argo.app().get("status", {}).get("reconciledAt"))
     argo.kube.patch(
         argo.app_path(), {"metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}}
     )
     app = wait_for(
+        "refresh annotation removed",
         lambda: (
             "argocd.argoproj.io/refresh" not in (a := argo.app())["metadata"].get("annotations", {})
             and a
         ),
-        what="refresh annotation removed",
     )
     assert app["status"]["reconciledAt"] >= first
     assert app["status"]["sync"]["status"] == "OutOfSync"
@@ -130,7 +131,7 @@ def test_refresh_annotation_is_removed_after_reconcile(argo: ArgoHarness) -> Non
 
 def test_changing_kustomize_images_rerenders_and_auto_syncs(argo: ArgoHarness) -> None:
     argo.kube.create(APPS, argo.sample.app_manifest)
-    wait_for(lambda: argo.deployment("auth-api-canary"), what="canary deployment")
+    wait_for("canary deployment", lambda: argo.deployment("auth-api-canary"))
     pinned = f"{argo.sample.image_repository}@{D}"
     argo.kube.patch(
         argo.app_path(),
@@ -142,7 +143,7 @@ def test_changing_kustomize_images_rerenders_and_auto_syncs(argo: ArgoHarness) -
         image = d.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [{}])[0]
         return image.get("image") if image.get("image") == pinned else None
 
-    assert wait_for(canary_image, what="canary pinned") == pinned
+    assert wait_for("canary pinned", canary_image) == pinned
     stable = argo.deployment("auth-api") or {}
     assert stable["spec"]["template"]["spec"]["containers"][0]["image"] == argo.sample.stable_image
 
@@ -195,10 +196,10 @@ def test_health_degraded_on_progress_deadline_exceeded(argo: ArgoHarness) -> Non
     except Exception:
         argo.kube.patch(path, [{"op": "add", "path": "/status", "value": status}], JSON_PATCH)
     app = wait_for(
+        "Degraded",
         lambda: (
             (a := argo.app()).get("status", {}).get("health", {}).get("status") == "Degraded" and a
         ),
-        what="Degraded",
     )
     assert (
         app["status"]["health"]["message"]

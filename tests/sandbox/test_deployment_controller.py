@@ -12,9 +12,8 @@ import hashlib
 import json
 import subprocess
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,6 +26,7 @@ from pipeline.sandbox.controllers.kubelet import Kubelet
 from pipeline.sandbox.kubeclient import KubeClient, resource_path
 from pipeline.services.registry import Registry
 from pipeline.tools import kubectl_path
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -34,17 +34,6 @@ Obj = dict[str, Any]
 T = TypeVar("T")
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 30) -> T:
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.05)  # polling a condition with a deadline
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
 def _put(registry: Registry, repo: str, ref: str, body: bytes, media_type: str) -> str:

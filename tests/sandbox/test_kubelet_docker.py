@@ -10,9 +10,8 @@ import base64
 import json
 import shutil
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,24 +27,13 @@ from pipeline.sandbox.kubeclient import KubeClient, resource_path
 from pipeline.services.dockerd import DockerEngine
 from pipeline.services.registry import Registry
 from tests.fixtures.services import BuildImage, write_busybox_context
+from tests.fixtures.waiting import wait_for
 
 pytestmark = pytest.mark.integration
 
 Obj = dict[str, Any]
 T = TypeVar("T")
 NS = "apps"
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 60) -> T:
-    """Poll ``probe`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while time.monotonic() < deadline:
-        last = probe()
-        if last:
-            return last
-        time.sleep(0.1)  # polling a condition with a deadline, not synchronising on time
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
 
 
 class ImageBuilder:
