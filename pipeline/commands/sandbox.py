@@ -57,6 +57,11 @@ def _print_status(status: SandboxStatus, output: str) -> None:
     help="Run containers in Docker (default), or only resolve images in the registry.",
 )
 @click.option(
+    "--registry-ca",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A CA bundle the kubelet trusts for TLS registries (kept for restarts).",
+)
+@click.option(
     "--kubelet-backoff",
     type=float,
     default=None,
@@ -69,6 +74,7 @@ def up(
     docker_host: str | None,
     docker: bool,
     kubelet_backoff: float | None,
+    registry_ca: Path | None,
 ) -> None:
     """Start the sandbox in the background (no-op when it already runs)."""
     state = supervisor.resolve_state_dir(state_dir)
@@ -78,6 +84,7 @@ def up(
         docker_host=docker_host,
         docker=docker,
         kubelet_backoff=kubelet_backoff,
+        registry_ca=registry_ca,
     )
     _print_status(status, output)
 

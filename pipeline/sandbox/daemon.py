@@ -69,6 +69,7 @@ class Sandbox:
             self._client("kubelet"),
             docker_host=docker_host,
             insecure_registries=[self.registry],
+            registry_ca=config.registry_ca,
             backoff_base=config.kubelet_backoff,
             instance=instance,
         )

@@ -38,6 +38,7 @@ class SandboxConfig:
     registry_port: int = 0
     docker_host: str | None = None  # an external engine, or None to find/start one
     docker: bool = True  # False: kubelet resolves images only, runs no containers
+    registry_ca: str | None = None  # a CA bundle the kubelet trusts for TLS registries
     kubelet_backoff: float = 10.0
     reconcile_seconds: float = 120.0
 

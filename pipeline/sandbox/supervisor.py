@@ -31,6 +31,7 @@ def up(
     docker_host: str | None = None,
     docker: bool = True,
     kubelet_backoff: float | None = None,
+    registry_ca: Path | None = None,
 ) -> SandboxStatus:
     """Start the sandbox unless it already runs from this state dir (idempotent)."""
     current = status(state)
@@ -43,6 +44,13 @@ def up(
     if docker_host is not None:
         config.docker_host = docker_host
     config.docker = docker
+    if registry_ca is not None:
+        if not registry_ca.is_file():
+            raise UsageError(
+                f"--registry-ca {registry_ca}: no such file",
+                hint="name a PEM bundle with the CA that signed the registry's certificate",
+            )
+        config.registry_ca = str(registry_ca.resolve())
     if kubelet_backoff is not None:
         if kubelet_backoff <= 0:
             raise UsageError("--kubelet-backoff must be positive", hint="e.g. --kubelet-backoff 10")

@@ -35,7 +35,7 @@ from pipeline.sandbox.sample import UPDATER, SampleRepo, commit_all, create_samp
 from pipeline.sandbox.seed import apply_application, pod_ready, wait_for_pods
 from pipeline.services.dockerd import DockerEngine
 from pipeline.services.registry import Registry
-from tests.fixtures.sandbox import PIPELINE, SandboxHandle, run_cli
+from tests.fixtures.sandbox import PIPELINE, SandboxHandle, running_sandbox
 from tests.fixtures.services import registry_credentials
 from tests.integration.test_deploy_canary import running_digests
 
@@ -263,28 +263,11 @@ def tls_sandbox(
     auth_registry: Registry,
     docker_engine: DockerEngine,
 ) -> Iterator[SandboxHandle]:
+    # the kubelet must trust the registry's CA (the engine trusts it through certs.d)
     state_dir = tmp_path_factory.mktemp("tls-sandbox")
-    up = run_cli(
-        [
-            "sandbox", "up", "--state-dir", str(state_dir), "--output", "json",
-            "--registry", registry.address, "--docker-host", docker_engine.host,
-            "--kubelet-backoff", "1",
-        ],
-        env={"REQUESTS_CA_BUNDLE": str(auth_registry.ca_cert)},
-    )  # fmt: skip
-    assert up.returncode == 0, up.stdout + up.stderr
-    status = json.loads(up.stdout)
-    try:
-        yield SandboxHandle(
-            state_dir=state_dir,
-            kubeconfig=Path(status["kubeconfig"]),
-            url=status["server"],
-            registry=registry,
-            docker_host=docker_engine.host,
-            kube=KubeClient(status["server"], user_agent="tests"),
-        )
-    finally:
-        run_cli(["sandbox", "down", "--state-dir", str(state_dir)], timeout=120)
+    ca = str(auth_registry.ca_cert)
+    with running_sandbox(state_dir, registry, docker_engine.host, "--registry-ca", ca) as sb:
+        yield sb
 
 
 def test_htpasswd_tls_registry_with_docker_config_credentials(
