@@ -25,6 +25,7 @@ from pipeline.sandbox.kubeclient import KubeClient
 from pipeline.sandbox.state import SandboxConfig, SandboxStatus, StateDir, write_kubeconfig
 from pipeline.services.dockerd import ensure_engine
 from pipeline.services.registry import start_registry
+from pipeline.services.tls import KeyPair, create_ca, issue_server_cert
 
 log = logging.getLogger("pipeline.sandbox")
 
@@ -53,11 +54,19 @@ class Sandbox:
             engine = ensure_engine(state.path / "docker")
             self._stack.callback(engine.stop)
             self.docker_host = engine.host
-        server = APIServer(port=config.api_port, state_file=state.store_file)
+        tls, ca_path = serving_certificate(state.path / "tls")
+        server = APIServer(
+            port=config.api_port,
+            state_file=state.store_file,
+            tls=tls,
+            secure_port=config.secure_port,
+            root_ca=ca_path.read_bytes(),
+        )
         server.start()
         self._stack.callback(server.stop)
         self.server = server
         config.api_port = int(server.url.rsplit(":", 1)[1])
+        config.secure_port = int(server.secure_url.rsplit(":", 1)[1])
         state.write_config(config)
         write_kubeconfig(state.kubeconfig, server.url)
         docker_host = self.docker_host if config.docker else None
@@ -87,6 +96,8 @@ class Sandbox:
             state_dir=str(state.path),
             kubeconfig=str(state.kubeconfig),
             server=server.url,
+            secure_server=server.secure_url,
+            certificate_authority=str(ca_path),
             registry=self.registry,
             docker_host=docker_host,
             pid=os.getpid(),
@@ -109,6 +120,17 @@ class Sandbox:
             thread.join(timeout=30)
         self._stack.close()
         self.state.status_file.unlink(missing_ok=True)
+
+
+def serving_certificate(directory: Path) -> tuple[KeyPair, Path]:
+    """The API server's TLS certificate for 127.0.0.1 and its CA, made once per state dir."""
+    pair = KeyPair(cert_path=directory / "server.crt", key_path=directory / "server.key")
+    ca_path = directory / "ca.crt"
+    if not (pair.cert_path.exists() and pair.key_path.exists() and ca_path.exists()):
+        ca = create_ca(directory, common_name="pipeline sandbox API server CA")
+        pair = issue_server_cert(ca, directory)
+        ca_path = ca.cert_path
+    return pair, ca_path
 
 
 def serve(state_dir: Path, config: SandboxConfig) -> None:

@@ -34,6 +34,7 @@ class SandboxConfig:
     """Chosen once, kept for restarts."""
 
     api_port: int
+    secure_port: int = 0  # the HTTPS listener, where bearer tokens (and so RBAC) apply
     registry: str | None = None  # host:port of an external registry, or None to run our own
     registry_port: int = 0
     docker_host: str | None = None  # an external engine, or None to find/start one
@@ -51,6 +52,8 @@ class SandboxStatus:
     state_dir: str
     kubeconfig: str | None = None
     server: str | None = None
+    secure_server: str | None = None  # HTTPS; ServiceAccount tokens are honoured here
+    certificate_authority: str | None = None  # the CA of secure_server's certificate
     registry: str | None = None
     docker_host: str | None = None
     pid: int | None = None

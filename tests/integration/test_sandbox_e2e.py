@@ -17,7 +17,7 @@ from pipeline.images import digest_from_image_id, parse_image_ref
 from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.seed import SeededSample, build_sample_image, pod_ready, wait_for_pods
 from pipeline.tools import kubectl_path
-from tests.fixtures.sandbox import SandboxHandle
+from tests.fixtures.sandbox import PIPELINE, SandboxHandle
 
 pytestmark = pytest.mark.integration
 
@@ -226,3 +226,35 @@ def test_an_overlay_images_entry_on_the_shared_name_rewrites_the_canary_tag(
     assert running_digests(sandbox, repo.namespace, repo.selectors["canary"]) == {
         seeded.digests["stable"]
     }
+
+
+def test_kubectl_with_a_service_account_token_meets_rbac_on_the_https_endpoint(
+    sandbox: SandboxHandle,
+) -> None:
+    """kubectl sends tokens only over TLS (kubernetes/kubectl#744), so the sandbox serves HTTPS
+    too; the plain-HTTP kubeconfig stays the loopback administrator."""
+    status = json.loads(
+        subprocess.run(
+            [*PIPELINE, "sandbox", "status", "--state-dir", str(sandbox.state_dir), "-o", "json"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    )  # fmt: skip
+    ns = _namespace(sandbox)
+    kubectl(sandbox, "create", "serviceaccount", "reader", "-n", ns)
+    kubectl(sandbox, "create", "rolebinding", "reader", "--clusterrole=view",
+            f"--serviceaccount={ns}:reader", "-n", ns)  # fmt: skip
+    token = kubectl(sandbox, "create", "token", "reader", "-n", ns).strip()
+    as_reader = [
+        kubectl_path(), "--kubeconfig", "/dev/null", "--server", status["secure_server"],
+        "--certificate-authority", status["certificate_authority"], "--token", token,
+    ]  # fmt: skip
+    allowed = subprocess.run([*as_reader, "get", "pods", "-n", ns], capture_output=True, text=True)
+    assert allowed.returncode == 0, allowed.stderr
+    denied = subprocess.run(
+        [*as_reader, "delete", "serviceaccount", "reader", "-n", ns], capture_output=True, text=True
+    )
+    assert denied.returncode != 0
+    assert (
+        f'serviceaccounts "reader" is forbidden: User "system:serviceaccount:{ns}:reader" '
+        f'cannot delete resource "serviceaccounts" in API group "" in the namespace "{ns}"'
+    ) in denied.stderr

@@ -96,6 +96,8 @@ def test_killed_sandbox_leaves_no_processes_and_restarts_with_its_state(
         assert second["pid"] != first["pid"]
         assert second["server"] == first["server"], "the API port is kept across restarts"
         assert second["registry"] == first["registry"], "image references stay valid"
+        assert second["secure_server"] == first["secure_server"]
+        assert second["certificate_authority"] == first["certificate_authority"]
         kube = KubeClient(str(second["server"]))
         survivor = kube.get(resource_path("v1", "configmaps", "default", "survivor"))
         assert survivor["data"] == {"k": "v"}
