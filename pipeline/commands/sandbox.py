@@ -40,6 +40,8 @@ def _print_status(status: SandboxStatus, output: str) -> None:
         return
     click.echo(f"sandbox: running (pid {status.pid}, state dir {status.state_dir})")
     click.echo(f"  server:      {status.server}")
+    click.echo(f"  https:       {status.secure_server} (bearer tokens and RBAC apply)")
+    click.echo(f"  https CA:    {status.certificate_authority}")
     click.echo(f"  kubeconfig:  {status.kubeconfig}")
     click.echo(f"  registry:    {status.registry}")
     click.echo(f"  docker host: {status.docker_host or '(none: images are resolved, not run)'}")
