@@ -28,7 +28,9 @@ from pipeline.deploy.settings import (
 )
 from pipeline.errors import ExitCode, PipelineError, UsageError
 
-TARGET_OPTIONS = ("image", "tag", "app", "namespace", "selector", "context", "file", "container")
+TARGET_OPTIONS = (
+    "image", "tag", "app", "namespace", "selector", "context", "file", "container", "alias",
+)  # fmt: skip
 RUN_OPTIONS = ("argocd_namespace", "timeout", "pin_method", "crashloop_restarts", "settle")
 
 
@@ -99,7 +101,7 @@ def build_settings(ctx: click.Context, p: dict[str, Any], env: dict[str, str]) -
             hint=f"allowed keys: {sorted(CONFIG_KEYS)} (docs/deploy-canary.md, Configuration)",
         )
     flags = {k: p[k] for k in TARGET_OPTIONS if _explicit(ctx, k, p[k])}
-    targets = build_targets(tuple(p["service"]), flags, config)
+    targets = build_targets(tuple(p["service"]), flags, config, image_from_application=True)
     gh = github_defaults(env)
     run_values = {
         k: (p[k] if _explicit(ctx, k, p[k]) else config.get(k, p[k])) for k in RUN_OPTIONS
@@ -137,8 +139,9 @@ def build_settings(ctx: click.Context, p: dict[str, Any], env: dict[str, str]) -
 
 @click.command("deploy-canary")
 @_opt("--service", "-s", multiple=True, help="Service to deploy (repeatable).")
-@_opt("--image", help="Repository without tag, e.g. registry.example.com/team/app.")
-@_opt("--tag", help="Canary tag template [default: {service}-dev-canary].")
+@_opt("--image", help="Repository without tag [default: the alias's, from the Application].")
+@_opt("--tag", help="Canary tag template [default: the alias's tag, else {service}-dev-canary].")
+@_opt("--alias", help="argocd-image-updater image-list alias to read [default: canary].")
 @_opt("--context", type=click.Path(path_type=Path), help="Build context directory.")
 @_opt("--file", "-f", help="Dockerfile, relative to the context [default: Dockerfile].")
 @_opt("--app", help="Argo CD Application template [default: dev-api-{service}].")
@@ -218,7 +221,7 @@ def _dependencies(params: dict[str, Any], settings: DeploySettings) -> Any:
     from pipeline.adapters.kustomize import render
     from pipeline.adapters.registry import RegistryClient
     from pipeline.deploy.orchestrate import Dependencies
-    from pipeline.deploy.plan import plan_all
+    from pipeline.deploy.plan import application_name
     from pipeline.deploy.pullsecrets import ApplicationPullSecrets, chain
 
     api = connect(params["kubeconfig"], params["kube_context"])
@@ -226,7 +229,8 @@ def _dependencies(params: dict[str, Any], settings: DeploySettings) -> Any:
     applications = ArgoApplications(api, stats)
     cluster = KubeCluster(api, stats)
     docker_config = DockerConfigCredentials()
-    pull_secrets = ApplicationPullSecrets(applications, cluster.get_secret, plan_all(settings))
+    names = [application_name(t, settings) for t in settings.services]
+    pull_secrets = ApplicationPullSecrets(applications, cluster.get_secret, names)
     # the registry client asks only after a 401; the push (Docker) uses the Docker config
     registry = RegistryClient(
         credentials=chain(docker_config, pull_secrets),

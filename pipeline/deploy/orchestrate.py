@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.adapters.builder import Builder, BuildRequest, oci_labels
+from pipeline.deploy.alias import resolve_target
 from pipeline.deploy.events import (
     Emit,
     Note,
@@ -24,9 +25,15 @@ from pipeline.deploy.events import (
     StepStarted,
 )
 from pipeline.deploy.pin import plan_pin
-from pipeline.deploy.plan import ServicePlan, plan_as_dict, plan_service, sync_operation
+from pipeline.deploy.plan import (
+    ServicePlan,
+    application_name,
+    plan_as_dict,
+    plan_service,
+    sync_operation,
+)
 from pipeline.deploy.ports import Applications, Cluster
-from pipeline.deploy.preflight import Preflight, Render, run_preflight
+from pipeline.deploy.preflight import Preflight, Render, refuse_shared_tags, run_preflight
 from pipeline.deploy.races import check_final, write_pin
 from pipeline.deploy.settings import DeploySettings, ServiceTarget
 from pipeline.deploy.sync import follow_sync, request_sync
@@ -112,10 +119,31 @@ def _produce_digest(
     return str(pushed.digest)
 
 
+def _planned(
+    target: ServiceTarget, settings: DeploySettings, deps: Dependencies
+) -> ServicePlan | ServiceResult:
+    """The plan, after reading the image from the Application's alias when none is configured;
+    a failed result when that fails (a bad annotation is exit 2, naming it)."""
+    try:
+        return plan_service(resolve_target(target, settings, deps.applications), settings)
+    except PipelineError as e:
+        where = application_name(target, settings)
+        result = ServiceResult(
+            service=target.name, application=f"{where.argocd_namespace}/{where.app}"
+        )
+        result.result, result.reason, result.exit_code = "failed", e.reason, int(e.exit_code)
+        result.message, result.hint = e.message, e.hint
+        result.problems = [p.as_dict() for p in getattr(e, "problems", [])]
+        return result
+
+
 def deploy_service(
     target: ServiceTarget, settings: DeploySettings, deps: Dependencies, emit: Emit
 ) -> ServiceResult:
-    plan = plan_service(target, settings)
+    plan = _planned(target, settings, deps)
+    if isinstance(plan, ServiceResult):
+        emit(ServiceFinished(plan))
+        return plan
     result = ServiceResult(
         service=plan.service,
         image=str(plan.image),
@@ -153,6 +181,7 @@ def _dry_run(
         pre = run_preflight(
             deps.applications, deps.cluster, plan, digest,
             pin_method=settings.run.pin_method, render=deps.render,
+            pushes=not settings.build.no_build,
         )  # fmt: skip
     name = pre.deployment["metadata"]["name"]
     result.plan.update(
@@ -213,12 +242,14 @@ def _preflight_and_digest(
     def preflight(digest: str) -> Preflight:
         with steps.step("preflight"):
             return run_preflight(
-                deps.applications, deps.cluster, plan, digest, pin_method=method, render=render
-            )
+                deps.applications, deps.cluster, plan, digest, pin_method=method, render=render,
+                pushes=False,
+            )  # fmt: skip
 
     if settings.build.no_build:
         digest = _produce_digest(target, plan, settings, deps, steps)
         return preflight(digest), digest
+    refuse_shared_tags(deps.cluster, plan)  # the push must not move another workload's tag
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"preflight-{plan.service}") as pool:
         early = pool.submit(preflight, PLACEHOLDER_DIGEST)
         digest = _produce_digest(target, plan, settings, deps, steps)

@@ -12,9 +12,16 @@ annotations (reference C.1-C.4, image-updater 1.2/2.1):
 - ``helm``: ``helm.parameters`` ``<image-spec>`` = ``repo:tag@sha256:...``, or
   ``<image-name>`` = repo and ``<image-tag>`` = ``tag@sha256:...`` (image-updater 2.1 format).
 
+The image-updater settings come from pipeline/imageupdater (``parse_application``, via
+pipeline/deploy/alias.py ``image_config``), and the values and merges are image-updater's own
+(``writeback.kustomize_image_value``/``helm_parameters``, ``merge_*``), so both tools can manage
+one Application without fighting over the format.
+
 The write is a JSON merge patch of only that list plus our run annotations, carrying the
 resourceVersion we read, so a concurrent writer makes it fail with 409 instead of being lost;
-other entries of the list are preserved (read-modify-write).
+other entries of the list are preserved (read-modify-write). The entries the pin replaced are
+recorded in ``pipeline.dev/canary-previous`` in the same patch (pipeline/deploy/previous.py),
+so cleanup-canary restores them.
 """
 
 from __future__ import annotations
@@ -24,11 +31,22 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.deploy.plan import DIGEST_ANNOTATION, RUN_ANNOTATION, ServicePlan
+from pipeline.deploy.alias import image_config
+from pipeline.deploy.plan import DIGEST_ANNOTATION, PREVIOUS_ANNOTATION, RUN_ANNOTATION, ServicePlan
+from pipeline.deploy.previous import previous_record
 from pipeline.errors import Problem, UsageError
 from pipeline.images import ImageRef, parse_image_ref
+from pipeline.imageupdater.annotations import PREFIX as UPDATER
+from pipeline.imageupdater.annotations import ImageConfig
+from pipeline.imageupdater.imagespec import ImageSpec
+from pipeline.imageupdater.writeback import (
+    HelmTarget,
+    helm_parameters,
+    kustomize_image_value,
+    merge_helm_parameters,
+    merge_kustomize_images,
+)
 
-UPDATER = "argocd-image-updater.argoproj.io/"
 Obj = dict[str, Any]
 
 
@@ -81,24 +99,6 @@ def source_type(app: Obj) -> str:
     return str(app.get("status", {}).get("sourceType") or "Kustomize")
 
 
-def updater_alias(app: Obj, plan: ServicePlan) -> str | None:
-    """The image-updater alias whose image is our repository (the canary one if several)."""
-    annotations = app.get("metadata", {}).get("annotations") or {}
-    matches: list[tuple[str, str]] = []
-    for item in (annotations.get(UPDATER + "image-list") or "").split(","):
-        alias, _, image = item.strip().rpartition("=")
-        if not image:
-            continue
-        try:
-            ref = parse_image_ref(image)
-        except UsageError:  # a semver constraint is not a valid tag; compare the name only
-            ref = parse_image_ref(_image_key(image))
-        if (ref.registry, ref.repository) == (plan.repository.registry, plan.repository.repository):
-            matches.append((alias or ref.name, ref.tag or ""))
-    matches.sort(key=lambda m: (m[1] != plan.tags[0], "canary" not in m[0]))
-    return matches[0][0] if matches else None
-
-
 def canary_container(deployment: Obj, plan: ServicePlan) -> str | None:
     """The container to pin: --container, else the one running our repository."""
     containers = deployment.get("spec", {}).get("template", {}).get("spec", {}).get("containers")
@@ -115,14 +115,14 @@ def canary_container(deployment: Obj, plan: ServicePlan) -> str | None:
     return str(names[0]) if len(names) == 1 else None
 
 
-def choose_method(app: Obj, plan: ServicePlan, requested: str) -> str:
+def choose_method(app: Obj, plan: ServicePlan, requested: str, config: ImageConfig | None) -> str:
+    """``auto``: helm for a Helm source; kustomize-image when the image's
+    ``kustomize.image-name`` names a canary-specific image; else kustomize-patch."""
     if requested != "auto":
         return requested
     if source_type(app) == "Helm":
         return "helm"
-    alias = updater_alias(app, plan)
-    annotations = app.get("metadata", {}).get("annotations") or {}
-    orig = annotations.get(f"{UPDATER}{alias}.kustomize.image-name") if alias else None
+    orig = config.kustomize_image_name if config else None
     if orig and orig not in (plan.repository.name, _full(plan.repository)):
         return "kustomize-image"
     return "kustomize-patch"
@@ -132,17 +132,11 @@ def _full(ref: ImageRef) -> str:
     return f"{ref.registry}/{ref.repository}"
 
 
-def _image_key(entry: str) -> str:
-    """Argo CD ``KustomizeImage.Match``: the text before the first of ``=``, ``:``, ``@``."""
-    cut = [i for i in (entry.find("="), entry.find("@")) if i >= 0]
-    head = entry[: min(cut)] if cut else entry
-    last_slash = head.rfind("/")
-    colon = head.find(":", last_slash + 1)
-    return head[:colon] if colon >= 0 else head
-
-
-def _tagged_digest(plan: ServicePlan, digest: str) -> str:
-    return f"{plan.repository.name}:{plan.tags[0]}@{digest}"
+def _our_image(plan: ServicePlan) -> ImageSpec:
+    """Our repository as written (``--image`` or the image-list entry): image-updater writes
+    the registry only when the configuration names it (``GetFullNameWithoutTag``)."""
+    name = plan.repository.name
+    return ImageSpec(alias=plan.alias or "", registry="", name=name, original=name)
 
 
 def _patch_entry(deployment_name: str, container: str, image: str) -> Obj:
@@ -166,12 +160,17 @@ def _targets_deployment(entry: Obj, name: str) -> bool:
 def plan_pin(
     app: Obj, plan: ServicePlan, digest: str, deployment: Obj, requested: str = "auto"
 ) -> PinWrite | Problem:
-    """Decide the write for ``digest``; a Problem when the canary cannot be pinned safely."""
-    method = choose_method(app, plan, requested)
+    """Decide the write for ``digest``; a Problem when the canary cannot be pinned safely.
+
+    Raises AnnotationError (exit 2) when the image-updater annotations are bad.
+    """
+    config = image_config(app, plan) if requested != "kustomize-patch" else None
+    method = choose_method(app, plan, requested, config)
     container = canary_container(deployment, plan)
     base = source_path(app)
-    src = copy.deepcopy(get_path(app, base) or {})
+    src = get_path(app, base) or {}
     dep_name = deployment.get("metadata", {}).get("name", "")
+    tag = plan.tags[0]
     if method == "kustomize-patch":
         if container is None:
             return Problem(
@@ -180,64 +179,54 @@ def plan_pin(
                 "pass --container NAME (or 'container:' in pipeline.yaml)",
             )
         entry: Any = _patch_entry(dep_name, container, plan.pinned(digest))
-        old = (src.get("kustomize") or {}).get("patches") or []
+        old = list((src.get("kustomize") or {}).get("patches") or [])
         value = [e for e in old if not _targets_deployment(e, dep_name)] + [entry]
         field = "kustomize.patches"
     elif method == "kustomize-image":
-        alias = updater_alias(app, plan)
-        annotations = app.get("metadata", {}).get("annotations") or {}
-        orig = annotations.get(f"{UPDATER}{alias}.kustomize.image-name") if alias else None
+        orig = config.kustomize_image_name if config else None
         if not orig:
+            alias = plan.alias or "canary"
             return Problem(
                 "no-canary-image-name",
                 "--pin-method kustomize-image needs a canary-specific image name",
-                f"annotate the Application:\n  {UPDATER}canary.kustomize.image-name: "
+                f"annotate the Application:\n  {UPDATER}{alias}.kustomize.image-name: "
                 f"{plan.repository.name}-canary\nand use that name in the canary Deployment",
             )
-        entry = f"{orig}={_tagged_digest(plan, digest)}"
-        old = (src.get("kustomize") or {}).get("images") or []
-        value = [e for e in old if _image_key(e) != orig] + [entry]
+        entry = kustomize_image_value(_our_image(plan), tag, digest, orig)
+        old = list((src.get("kustomize") or {}).get("images") or [])
+        value = merge_kustomize_images(old, entry)
         field = "kustomize.images"
     else:
-        alias = updater_alias(app, plan) or ""
-        annotations = app.get("metadata", {}).get("annotations") or {}
-        spec_param = annotations.get(f"{UPDATER}{alias}.helm.image-spec")
-        if spec_param:
-            params = [{"name": spec_param, "value": _tagged_digest(plan, digest)}]
-        else:
-            params = [
-                {
-                    "name": annotations.get(f"{UPDATER}{alias}.helm.image-name", "image.name"),
-                    "value": plan.repository.name,
-                },
-                {
-                    "name": annotations.get(f"{UPDATER}{alias}.helm.image-tag", "image.tag"),
-                    "value": f"{plan.tags[0]}@{digest}",
-                },
-            ]
-        params = [dict(p, forceString=True) for p in params]
-        names = {p["name"] for p in params}
-        old = (src.get("helm") or {}).get("parameters") or []
-        value = [p for p in old if p.get("name") not in names] + params
+        params = helm_parameters(
+            _our_image(plan), config.helm if config else HelmTarget(), tag, digest
+        )
+        old = list((src.get("helm") or {}).get("parameters") or [])
+        value = merge_helm_parameters(old, params)
         entry = params[-1]
         field = "helm.parameters"
+    annotations = app.get("metadata", {}).get("annotations") or {}
+    previous = previous_record(annotations, f"{base}.{field}", old, value)
     return PinWrite(
         method=method,
         field=f"{base}.{field}",
         entry=entry,
         value=value,
-        body=_merge_body(app, plan, digest, base, field, value),
+        body=_merge_body(app, plan, digest, base, field, value, previous),
         container=container,
     )
 
 
 def _merge_body(
-    app: Obj, plan: ServicePlan, digest: str, base: str, field: str, value: list[Any]
-) -> Obj:
+    app: Obj, plan: ServicePlan, digest: str, base: str, field: str, value: list[Any],
+    previous: str | None,
+) -> Obj:  # fmt: skip
     section, key = field.split(".")
+    annotations = {RUN_ANNOTATION: plan.run_key, DIGEST_ANNOTATION: digest}
+    if previous is not None:
+        annotations[PREVIOUS_ANNOTATION] = previous
     meta = {
         "resourceVersion": app.get("metadata", {}).get("resourceVersion"),
-        "annotations": {RUN_ANNOTATION: plan.run_key, DIGEST_ANNOTATION: digest},
+        "annotations": annotations,
     }
     if base == "spec.source":
         return {"metadata": meta, "spec": {"source": {section: {key: value}}}}

@@ -11,12 +11,15 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.deploy.settings import DeploySettings, ServiceTarget
+from pipeline.deploy.settings import DEFAULT_TAG, DeploySettings, ServiceTarget
 from pipeline.errors import UsageError
 from pipeline.images import ImageRef, parse_image_ref
 
 RUN_ANNOTATION = "pipeline.dev/canary-run"
 DIGEST_ANNOTATION = "pipeline.dev/canary-digest"
+# JSON {"field": "<source path>.<section>.<key>", "entries": [...]}: what the pin replaced,
+# written with the pin and put back by cleanup-canary (pipeline/deploy/previous.py)
+PREVIOUS_ANNOTATION = "pipeline.dev/canary-previous"
 INFO_RUN = "pipeline-run"
 INFO_DIGEST = "pipeline-digest"
 INFO_PR = "pipeline-pr"
@@ -54,6 +57,7 @@ class ServicePlan:
     run_id: str
     run_key: str  # sortable: newer runs compare greater
     pr: str
+    alias: str | None = None  # image-updater alias whose write-back settings apply
 
     @property
     def image(self) -> ImageRef:
@@ -70,10 +74,34 @@ def run_key(started_ns: int, run_id: str) -> str:
     return f"{started_ns:020d}-{run_id}"
 
 
+def template_values(target: ServiceTarget, settings: DeploySettings) -> dict[str, str]:
+    build = settings.build
+    return {"service": target.name, "short_sha": build.revision[:7], "pr": build.pr}
+
+
+@dataclass(frozen=True)
+class ApplicationName:
+    argocd_namespace: str
+    app: str
+
+
+def application_name(target: ServiceTarget, settings: DeploySettings) -> ApplicationName:
+    """The Application a target deploys through, known before its image is."""
+    app = render_template(target.app, template_values(target, settings))
+    return ApplicationName(settings.run.argocd_namespace, app)
+
+
 def plan_service(target: ServiceTarget, settings: DeploySettings) -> ServicePlan:
+    """The plan of a target whose image repository is known (alias.resolve_target first)."""
     build, run = settings.build, settings.run
-    short_sha = build.revision[:7]
-    values = {"service": target.name, "short_sha": short_sha, "pr": build.pr}
+    values = template_values(target, settings)
+    short_sha = values["short_sha"]
+    if not target.image:
+        raise UsageError(
+            f"no image repository for service {target.name!r}",
+            hint="pass --image REGISTRY/REPO, set 'image:' in pipeline.yaml, or name it in the "
+            "Application's argocd-image-updater image-list (--alias)",
+        )
     repository = parse_image_ref(render_template(target.image, values))
     if repository.tag or repository.digest:
         raise UsageError(
@@ -81,8 +109,9 @@ def plan_service(target: ServiceTarget, settings: DeploySettings) -> ServicePlan
             hint="pass the tag with --tag, e.g. --image 127.0.0.1:5000/demo "
             "--tag '{service}-dev-canary'",
         )
-    tag = render_template(target.tag, values)
-    tags = (tag, f"{tag}-{short_sha}") if short_sha and "{short_sha}" not in target.tag else (tag,)
+    template = target.tag or DEFAULT_TAG
+    tag = render_template(template, values)
+    tags = (tag, f"{tag}-{short_sha}") if short_sha and "{short_sha}" not in template else (tag,)
     for t in tags:
         parse_image_ref(f"{repository.name}:{t}")  # validates the tag grammar
     return ServicePlan(
@@ -98,6 +127,7 @@ def plan_service(target: ServiceTarget, settings: DeploySettings) -> ServicePlan
         run_id=run.run_id,
         run_key=run_key(run.started_ns, run.run_id),
         pr=build.pr,
+        alias=target.alias,
     )
 
 
@@ -140,4 +170,5 @@ def plan_as_dict(plan: ServicePlan) -> dict[str, Any]:
         "selector": plan.selector,
         "timeout_seconds": plan.timeout,
         "run": {"id": plan.run_id, "key": plan.run_key, "pr": plan.pr},
+        "alias": plan.alias,
     }

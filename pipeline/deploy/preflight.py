@@ -20,7 +20,8 @@ from pipeline.deploy.pin import PinWrite, get_path, plan_pin, source_path, sourc
 from pipeline.deploy.plan import ServicePlan
 from pipeline.deploy.ports import Applications, Cluster, NotFound, Obj
 from pipeline.deploy.rollout import canary_deployments, template_images
-from pipeline.errors import PreflightError, Problem
+from pipeline.errors import PreflightError, Problem, UsageError
+from pipeline.images import parse_image_ref
 
 Render = Callable[..., list[dict[str, Any]]]
 
@@ -155,6 +156,43 @@ def _appset_problem(
     )
 
 
+def shared_tag_problems(deployments: list[Obj], plan: ServicePlan) -> list[Problem]:
+    """A Deployment outside the selector running a tag we push would pull our image on its
+    next restart (e.g. ``--alias stable`` with the canary selector): refuse before pushing."""
+    ours = {(plan.repository.registry, plan.repository.repository, t) for t in plan.tags}
+    canaries = canary_deployments(deployments, plan.selector)
+    if len(canaries) != 1:  # a selector problem: preflight names it, with its fix
+        return []
+    canary_names = {canaries[0]["metadata"]["name"]}
+    problems = []
+    for deployment in deployments:
+        name = deployment["metadata"]["name"]
+        for image in template_images(deployment).values():
+            try:
+                ref = parse_image_ref(image)
+            except UsageError:
+                continue
+            if name not in canary_names and (ref.registry, ref.repository, ref.tag) in ours:
+                problems.append(
+                    Problem(
+                        "tag-shared-with-other-workload",
+                        f"Deployment {name} (not selected by {plan.selector}) runs {image}: "
+                        "pushing that tag changes what it pulls on its next restart",
+                        "push a tag only the canary uses (--tag, or the canary alias), or select "
+                        "that Deployment deliberately with --selector",
+                    )
+                )
+    return problems
+
+
+def refuse_shared_tags(cluster: Cluster, plan: ServicePlan) -> None:
+    """Before a build: raise when pushing ``plan.tags`` would move another workload's image."""
+    deployments, _ = cluster.list_objects("deployments", plan.namespace)
+    problems = shared_tag_problems(deployments, plan)
+    if problems:
+        raise PreflightError(problems)
+
+
 def run_preflight(
     apps: Applications,
     cluster: Cluster,
@@ -163,7 +201,10 @@ def run_preflight(
     *,
     pin_method: str = "auto",
     render: Render | None = None,
+    pushes: bool = True,
 ) -> Preflight:
+    """Every check at once; ``pushes``: also check the tags this run would push (the build path
+    checks them before building instead, see :func:`refuse_shared_tags`)."""
     check_access(cluster, plan)
     problems: list[Problem] = []
     app: Obj | None = None
@@ -196,6 +237,8 @@ def run_preflight(
                 "narrow --selector so it matches only the canary, e.g. add version=v2",
             )
         )
+    if pushes:
+        problems += shared_tag_problems(deployments, plan)
     if app is None or len(canaries) != 1:
         raise PreflightError(problems)
     pin = plan_pin(app, plan, digest, canaries[0], pin_method)

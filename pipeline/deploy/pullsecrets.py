@@ -18,10 +18,9 @@ import os
 import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from pipeline.adapters.credentials import Credentials
-from pipeline.deploy.plan import ServicePlan
 from pipeline.deploy.ports import Applications, NotFound, Obj
 from pipeline.errors import RegistryError, UsageError
 from pipeline.images import parse_image_ref
@@ -70,11 +69,21 @@ def _run_script(path: str) -> str:
     return proc.stdout
 
 
+class NamesApplication(Protocol):
+    """A ServicePlan or an ApplicationName: which Application a service deploys through."""
+
+    @property
+    def argocd_namespace(self) -> str: ...
+
+    @property
+    def app(self) -> str: ...
+
+
 class ApplicationPullSecrets:
     """``credentials(host)`` from the pull-secret annotations of the Applications deployed."""
 
     def __init__(
-        self, applications: Applications, get_secret: GetSecret, plans: Sequence[ServicePlan]
+        self, applications: Applications, get_secret: GetSecret, plans: Sequence[NamesApplication]
     ) -> None:
         self._applications, self._get_secret = applications, get_secret
         self._apps = sorted({(p.argocd_namespace, p.app) for p in plans})

@@ -16,6 +16,7 @@ from typing import Any
 from pipeline.errors import UsageError
 
 DEFAULT_TAG = "{service}-dev-canary"
+DEFAULT_ALIAS = "canary"  # the image-list alias read when no image repository is configured
 DEFAULT_TRACE_TAG = "{service}-dev-canary-{short_sha}"
 DEFAULT_APP = "dev-api-{service}"
 DEFAULT_NAMESPACE = "{service}"
@@ -25,17 +26,23 @@ PIN_METHODS = ("auto", "kustomize-patch", "kustomize-image", "helm")
 
 @dataclass(frozen=True)
 class ServiceTarget:
-    """Where one service's canary goes. Every text may contain ``{service}``."""
+    """Where one service's canary goes. Every text may contain ``{service}``.
+
+    ``image`` empty means "from the Application": the repository (and, unless ``tag`` is set,
+    the tag) of the image-updater ``alias`` in its ``image-list`` (pipeline/deploy/alias.py).
+    """
 
     name: str
-    image: str  # repository without tag, e.g. 127.0.0.1:5000/demo
-    tag: str = DEFAULT_TAG  # the moving canary tag
+    image: str = ""  # repository without tag, e.g. 127.0.0.1:5000/demo; "" = from the alias
+    tag: str = ""  # the moving canary tag; "" = the alias's tag, else DEFAULT_TAG
     app: str = DEFAULT_APP  # Argo CD Application name
     namespace: str = DEFAULT_NAMESPACE  # namespace of the canary Deployment
     selector: str = DEFAULT_SELECTOR  # label selector of the canary pods/Deployment
     context: Path = Path(".")  # docker build context
     dockerfile: str = "Dockerfile"  # relative to the context
     container: str | None = None  # container to pin; None = the one running our repository
+    alias: str | None = None  # image-list alias; None = DEFAULT_ALIAS for the image, and for
+    # the write-back settings the image-list entry whose repository is ours
 
 
 @dataclass(frozen=True)
@@ -100,11 +107,17 @@ def _service_entries(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def build_targets(
-    names: tuple[str, ...], flags: Mapping[str, Any], config: Mapping[str, Any]
+    names: tuple[str, ...],
+    flags: Mapping[str, Any],
+    config: Mapping[str, Any],
+    *,
+    image_from_application: bool = False,
 ) -> tuple[ServiceTarget, ...]:
     """One ServiceTarget per service; ``flags`` holds only values the user set explicitly.
 
-    ``names`` empty means every service listed in pipeline.yaml.
+    ``names`` empty means every service listed in pipeline.yaml. Without an image repository
+    the target is refused unless ``image_from_application`` (deploy-canary reads it from the
+    Application's image-updater annotations).
     """
     entries = _service_entries(config)
     chosen = names or tuple(entries)
@@ -121,7 +134,7 @@ def build_targets(
             for key in _TARGET_KEYS - {"name"}:
                 if source.get(key) is not None:
                     merged["dockerfile" if key == "file" else key] = source[key]
-        if not merged.get("image"):
+        if not merged.get("image") and not image_from_application:
             raise UsageError(
                 f"no image repository for service {name!r}",
                 hint="pass --image REGISTRY/REPO or set 'image:' in pipeline.yaml",

@@ -7,7 +7,8 @@ annotations ``pipeline.dev/canary-run`` and ``pipeline.dev/canary-digest``:
   sets a container image to ``<repo>@sha256:...``. The pin only *adds* (or replaces its own
   earlier) entry, so removing it restores the original list.
 - ``kustomize.images`` (``ORIG=<repo>:<tag>@sha256:...``) and ``helm.parameters``
-  (``forceString`` values ending ``@sha256:...``): the pin *replaces* an existing entry of the
+  (``forceString`` values ending ``@sha256:...``, plus the ``<image-name>`` parameter holding
+  the repository when such a tag parameter is there): the pin *replaces* an existing entry of the
   same name (``kustomize edit set image`` semantics, reference C.1). When the Application carries
   ``pipeline.dev/canary-previous`` (JSON ``{"field": ..., "entries": [...]}``: the replaced
   entries), those are put back; without it the entry is removed, which restores the rendering
@@ -30,10 +31,16 @@ from typing import Any
 import yaml
 
 from pipeline.deploy.pin import get_path, source_path
-from pipeline.deploy.plan import DIGEST_ANNOTATION, INFO_DIGEST, INFO_PR, RUN_ANNOTATION
+from pipeline.deploy.plan import (
+    DIGEST_ANNOTATION,
+    INFO_DIGEST,
+    INFO_PR,
+    PREVIOUS_ANNOTATION,
+    RUN_ANNOTATION,
+)
+from pipeline.deploy.previous import recorded_entries
 from pipeline.images import ImageRef
 
-PREVIOUS_ANNOTATION = "pipeline.dev/canary-previous"
 PR_ANNOTATION = "pipeline.dev/canary-pr"
 OUR_ANNOTATIONS = (RUN_ANNOTATION, DIGEST_ANNOTATION, PREVIOUS_ANNOTATION, PR_ANNOTATION)
 FIELDS = (("kustomize", "patches"), ("kustomize", "images"), ("helm", "parameters"))
@@ -94,18 +101,25 @@ def is_our_entry(section: str, key: str, entry: Any, repository: ImageRef, tag: 
     return value.startswith(tagged) or value.startswith(f"{tag}@sha256:")
 
 
-def _previous(annotations: dict[str, str], field_path: str) -> list[Any]:
-    raw = annotations.get(PREVIOUS_ANNOTATION)
-    if not raw:
-        return []
-    try:
-        recorded = json.loads(raw)
-    except ValueError:
-        return []
-    if not isinstance(recorded, dict) or recorded.get("field") != field_path:
-        return []
-    entries = recorded.get("entries") or []
-    return list(entries) if isinstance(entries, list) else []
+def _is_our_name_parameter(entry: Any, repository: ImageRef) -> bool:
+    """The ``image.name``-style parameter of a name + tag Helm pin (only counted when the
+    same list holds our digest-pinned tag parameter)."""
+    return (
+        isinstance(entry, dict)
+        and bool(entry.get("forceString"))
+        and entry.get("value") == repository.name
+    )
+
+
+def _restore(entries: list[Any], ours: list[Any], back: list[Any]) -> list[Any]:
+    """``entries`` without ours, the recorded ones put back where our first entry was."""
+    out: list[Any] = []
+    for entry in entries:
+        if entry in ours:
+            out += [b for b in back if b not in out]
+        elif entry not in back:
+            out.append(entry)
+    return out
 
 
 def plan_cleanup(app: Obj, repository: ImageRef, tag: str) -> CleanupWrite | None:
@@ -122,8 +136,12 @@ def plan_cleanup(app: Obj, repository: ImageRef, tag: str) -> CleanupWrite | Non
         ours = [e for e in entries if is_our_entry(section, key, e, repository, tag)]
         if not ours:
             continue
+        if section == "helm":  # the pin also wrote the repository into <image-name>
+            ours += [e for e in entries if _is_our_name_parameter(e, repository) and e not in ours]
         kept = [e for e in entries if e not in ours]
-        back = [e for e in _previous(annotations, f"{base}.{section}.{key}") if e not in kept]
+        back = [
+            e for e in recorded_entries(annotations, f"{base}.{section}.{key}") if e not in kept
+        ]
         removed += ours
         restored += back
         deployments += [
@@ -131,7 +149,7 @@ def plan_cleanup(app: Obj, repository: ImageRef, tag: str) -> CleanupWrite | Non
             for e in ours
             if isinstance(e, dict) and e.get("target")
         ]
-        source.setdefault(section, {})[key] = (kept + back) or None
+        source.setdefault(section, {})[key] = _restore(entries, ours, back) or None
         changed_sections.add(section)
     present = [a for a in OUR_ANNOTATIONS if a in annotations]
     if not removed and not present:

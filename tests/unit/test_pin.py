@@ -13,6 +13,7 @@ from pipeline.errors import Problem
 DIGEST = "sha256:" + "e" * 64
 REPO = "127.0.0.1:5000/eco2"
 U = "argocd-image-updater.argoproj.io/"
+PREVIOUS = "pipeline.dev/canary-previous"
 TARGET = ServiceTarget(name="auth", image=REPO, tag="{service}-api-dev-canary")
 PLAN = plan_service(
     TARGET, DeploySettings(services=(TARGET,), run=RunSettings(run_id="r1", started_ns=5))
@@ -24,13 +25,15 @@ DEPLOYMENT = {
         {"name": "auth-api", "image": f"{REPO}:auth-api-dev-canary"},
     ]}}},
 }  # fmt: skip
-RUN_META = {
-    "resourceVersion": "41",
-    "annotations": {
-        "pipeline.dev/canary-run": "00000000000000000005-r1",
-        "pipeline.dev/canary-digest": DIGEST,
-    },
+RUN_ANNOTATIONS = {
+    "pipeline.dev/canary-run": "00000000000000000005-r1",
+    "pipeline.dev/canary-digest": DIGEST,
 }
+RUN_META = {"resourceVersion": "41", "annotations": RUN_ANNOTATIONS}
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
 
 
 def app(source: dict[str, Any], annotations: dict[str, str] | None = None) -> dict[str, Any]:
@@ -65,8 +68,11 @@ def test_kustomize_patch_targets_only_the_canary_and_keeps_other_patches() -> No
         "spec.source.kustomize.patches",
         "auth-api",
     )
+    replaced = {"field": "spec.source.kustomize.patches", "entries": [stale]}
+    annotations = {**RUN_ANNOTATIONS, PREVIOUS: dumps(replaced)}
+    meta = {**RUN_META, "annotations": annotations}
     assert pin.body == {
-        "metadata": RUN_META,
+        "metadata": meta,
         "spec": {"source": {"kustomize": {"patches": [other, entry]}}},
     }
     assert pin.present_in({"spec": {"source": {"kustomize": {"patches": [entry]}}}})
@@ -76,6 +82,7 @@ def test_kustomize_patch_targets_only_the_canary_and_keeps_other_patches() -> No
 def test_canary_specific_image_name_uses_kustomize_images() -> None:
     annotations = {
         f"{U}image-list": f"stable={REPO}:auth-api-dev-latest,canary={REPO}:auth-api-dev-canary",
+        f"{U}update-strategy": "digest",
         f"{U}canary.kustomize.image-name": "eco2-canary",
     }
     source = {"kustomize": {"images": ["eco2-canary=old:1", "other=x:1"]}}
@@ -84,8 +91,12 @@ def test_canary_specific_image_name_uses_kustomize_images() -> None:
     assert pin.method == "kustomize-image"
     assert pin.body["spec"] == {
         "source": {"kustomize": {"images": [
-            "other=x:1", f"eco2-canary={REPO}:auth-api-dev-canary@{DIGEST}"]}}
+            f"eco2-canary={REPO}:auth-api-dev-canary@{DIGEST}", "other=x:1"]}}
     }  # fmt: skip
+    assert json.loads(pin.body["metadata"]["annotations"][PREVIOUS]) == {
+        "field": "spec.source.kustomize.images",
+        "entries": ["eco2-canary=old:1"],
+    }
 
 
 def test_helm_parameters_in_image_updater_format() -> None:
@@ -96,9 +107,13 @@ def test_helm_parameters_in_image_updater_format() -> None:
     assert pin.method == "helm"
     assert pin.body["spec"]["source"]["helm"]["parameters"] == [
         {"name": "replicas", "value": "1"},
-        {"name": "image.name", "value": REPO, "forceString": True},
         {"name": "image.tag", "value": f"auth-api-dev-canary@{DIGEST}", "forceString": True},
+        {"name": "image.name", "value": REPO, "forceString": True},
     ]
+    assert json.loads(pin.body["metadata"]["annotations"][PREVIOUS]) == {
+        "field": "spec.source.helm.parameters",
+        "entries": [{"name": "image.tag", "value": "old"}],
+    }
 
 
 def test_helm_image_spec_annotation() -> None:
