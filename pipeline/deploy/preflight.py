@@ -152,7 +152,8 @@ def _appset_problem(
         f"add to ApplicationSet {owner['name']}:\nspec:\n  ignoreApplicationDifferences:\n"
         f"  - name: {plan.app}\n    jsonPointers:\n    - {pointer}\n"
         "  preservedFields:\n"
-        "    annotations: [pipeline.dev/canary-run, pipeline.dev/canary-digest]",
+        "    annotations: [pipeline.dev/canary-run, pipeline.dev/canary-digest,\n"
+        "                  pipeline.dev/canary-previous]",
     )
 
 

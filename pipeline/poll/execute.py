@@ -92,6 +92,7 @@ def apply_update(
         namespace=entry.namespace,
         selector=workload.selector,
         container=workload.container,
+        alias=decision.alias,
     )
     settings = DeploySettings(
         services=(target,),
