@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,7 @@ def _settings(ctx: click.Context, p: dict[str, Any]) -> DeploySettings:
         for k in TARGET_OPTIONS
         if k in p and p[k] is not None and ctx.get_parameter_source(k) in explicit
     }
-    targets = build_targets(tuple(p["service"]), flags, config)
+    targets = build_targets(tuple(p["service"]), flags, config, image_from_application=True)
     gh = github_defaults(dict(os.environ))
     timeout = (
         p["timeout"]
@@ -64,6 +65,7 @@ def _settings(ctx: click.Context, p: dict[str, Any]) -> DeploySettings:
 @_opt("--pr", default="", help="Only remove a pin this PR made [default: from $GITHUB_REF].")
 @_opt("--image", help="Repository without tag (as for deploy-canary).")
 @_opt("--tag", help="Canary tag template (as for deploy-canary).")
+@_opt("--alias", help="image-updater alias to read image and tag from [default: canary].")
 @_opt("--app", help="Argo CD Application template [default: dev-api-{service}].")
 @_opt("--argocd-namespace", default="argocd", show_default=True)
 @_opt("--namespace", help="Canary namespace template [default: {service}].")
@@ -79,15 +81,18 @@ def cleanup_canary(ctx: click.Context, /, **params: Any) -> None:
     """Remove the canary pin, restore what it replaced, sync and confirm (idempotent)."""
     from pipeline.adapters.argocd import ArgoApplications
     from pipeline.adapters.kube import KubeCluster, connect
+    from pipeline.deploy.alias import resolve_target
     from pipeline.deploy.plan import plan_all
     from pipeline.deploy_cleanup.report import document, write_github
     from pipeline.deploy_cleanup.run import cleanup_service
     from pipeline.report.text import TextReporter
 
     settings = _settings(ctx, params)
-    plans = plan_all(settings)
     api = connect(params["kubeconfig"], params["kube_context"])
     apps, cluster = ArgoApplications(api), KubeCluster(api)
+    # like deploy-canary: without --image, the image and tag come from the alias's annotations
+    targets = tuple(resolve_target(t, settings, apps) for t in settings.services)
+    plans = plan_all(replace(settings, services=targets))
     progress = TextReporter(sys.stderr if params["output"] == "json" else sys.stdout)
     results = [
         cleanup_service(plan, apps, cluster, pr=settings.build.pr, emit=progress.emit)

@@ -26,7 +26,12 @@ def targets(seeded: SeededSample) -> list[str]:
 
 
 def cleanup(sandbox: SandboxHandle, seeded: SeededSample, pr: str) -> tuple[int, dict[str, Any]]:
-    proc = sandbox.cli("cleanup-canary", *targets(seeded), "--pr", pr, "--output", "json")
+    # no --image/--tag: like deploy-canary, cleanup reads them from the canary alias's
+    # image-updater annotations; app, namespace and selector follow the defaults
+    proc = sandbox.cli(
+        "cleanup-canary", "--service", seeded.repo.namespace, "--timeout", "90",
+        "--pr", pr, "--output", "json",
+    )  # fmt: skip
     try:
         return proc.returncode, json.loads(proc.stdout)
     except json.JSONDecodeError:
