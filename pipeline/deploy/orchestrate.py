@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.adapters.builder import Builder, BuildRequest, oci_labels
+from pipeline.deploy.access import check_access
 from pipeline.deploy.alias import resolve_target
 from pipeline.deploy.events import (
     Emit,
@@ -177,6 +178,7 @@ def _dry_run(
 ) -> None:  # fmt: skip
     digest = settings.build.digest or PLACEHOLDER_DIGEST
     result.digest = settings.build.digest or ""
+    check_access(deps.cluster, plan)
     with steps.step("preflight"):
         pre = run_preflight(
             deps.applications, deps.cluster, plan, digest,
@@ -238,6 +240,7 @@ def _preflight_and_digest(
     wait (the local render takes as long as a small build step). The pin is then re-decided
     with the pushed digest, a pure step. With --no-build the digest comes first, as before."""
     method, render = settings.run.pin_method, deps.render
+    check_access(deps.cluster, plan)  # before anything reads, builds or writes
 
     def preflight(digest: str) -> Preflight:
         with steps.step("preflight"):

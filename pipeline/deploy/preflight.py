@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pipeline.deploy.access import check_access
 from pipeline.deploy.pin import PinWrite, get_path, plan_pin, source_path, source_type
 from pipeline.deploy.plan import ServicePlan
 from pipeline.deploy.ports import Applications, Cluster, NotFound, Obj
@@ -206,7 +205,6 @@ def run_preflight(
 ) -> Preflight:
     """Every check at once; ``pushes``: also check the tags this run would push (the build path
     checks them before building instead, see :func:`refuse_shared_tags`)."""
-    check_access(cluster, plan)
     problems: list[Problem] = []
     app: Obj | None = None
     try:

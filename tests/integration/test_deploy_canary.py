@@ -10,7 +10,6 @@ import json
 import os
 import re
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -146,25 +145,7 @@ def wait_for_app(
     what: str,
     timeout: float = 60,
 ) -> dict[str, Any]:
-    """Watch the Application until ``done(app)``; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        listing = sandbox.kube.list(resource_path(APPS, "applications", "argocd"))
-        app = next(a for a in listing["items"] if a["metadata"]["name"] == seeded.repo.app_name)
-        if done(app):
-            return app
-        remaining = max(1, int(deadline - time.monotonic()))
-        for event in sandbox.kube.watch(
-            resource_path(APPS, "applications", "argocd"),
-            listing["metadata"]["resourceVersion"],
-            timeout_seconds=remaining,
-        ):
-            obj = event["object"]
-            if event["type"] == "ERROR":
-                break
-            if obj["metadata"]["name"] == seeded.repo.app_name and done(obj):
-                return dict(obj)
-    pytest.fail(f"timed out waiting for {what} on Application {seeded.repo.app_name}")
+    return sandbox.wait_application(seeded.repo.app_name, done, what, timeout)
 
 
 def annotation(app: dict[str, Any], key: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -43,29 +42,6 @@ def running_digests(sandbox: SandboxHandle, namespace: str, selector: str) -> se
         for pod in pods["items"]
         for status in pod.get("status", {}).get("containerStatuses", [])
     }
-
-
-def wait_app(
-    sandbox: SandboxHandle, name: str, predicate: Callable[[Obj], bool], timeout: float = 60
-) -> Obj:
-    path = resource_path(APPS, "applications", "argocd", name)
-    deadline = time.monotonic() + timeout
-    app = sandbox.kube.get(path)
-    while not predicate(app):
-        assert time.monotonic() < deadline, f"application {name} never matched: {app.get('status')}"
-        listing = sandbox.kube.list(resource_path(APPS, "applications", "argocd"))
-        rv = listing["metadata"]["resourceVersion"]
-        app = sandbox.kube.get(path)
-        if predicate(app):
-            break
-        for event in sandbox.kube.watch(
-            resource_path(APPS, "applications", "argocd"), rv, timeout_seconds=5
-        ):
-            if event["object"].get("metadata", {}).get("name") == name:
-                app = event["object"]
-                if predicate(app):
-                    return app
-    return app
 
 
 def waiting_reason(pods: list[Obj]) -> set[str]:
@@ -113,8 +89,8 @@ def test_new_push_under_the_same_tag_reaches_the_pod_only_with_a_new_pod(
     name = repo.app_name
     kubectl(sandbox, "annotate", "application", name, "-n", "argocd",
             "argocd.argoproj.io/refresh=hard", "--overwrite")  # fmt: skip
-    wait_app(
-        sandbox, name, lambda a: "argocd.argoproj.io/refresh" not in a["metadata"]["annotations"]
+    sandbox.wait_application(
+        name, lambda a: "argocd.argoproj.io/refresh" not in a["metadata"]["annotations"], "refresh"
     )
     marker = uuid.uuid4().hex
     operation = {
@@ -132,7 +108,7 @@ def test_new_push_under_the_same_tag_reaches_the_pod_only_with_a_new_pod(
         info = state.get("operation", {}).get("info", [])
         return state.get("phase") == "Succeeded" and {"name": "run", "value": marker} in info
 
-    app = wait_app(sandbox, name, synced_by_us)
+    app = sandbox.wait_application(name, synced_by_us, "our sync")
     assert "operation" not in app
     assert running_digests(sandbox, repo.namespace, repo.selectors["canary"]) == {
         seeded.digests["canary"]

