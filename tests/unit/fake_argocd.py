@@ -13,21 +13,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from pipeline.deploy.ports import Conflict, Expired, NotFound
+from pipeline.sandbox.apiserver.patch import merge_patch  # RFC 7386, as the server applies it
 
 Obj = dict[str, Any]
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 class FakeStream:

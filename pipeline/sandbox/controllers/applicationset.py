@@ -28,8 +28,8 @@ from pipeline.sandbox.controllers.applicationset_template import (
     generate,
     merge_patch,
 )
-from pipeline.sandbox.controllers.workqueue import WorkQueue
-from pipeline.sandbox.kubeclient import MERGE_PATCH, ApiError, KubeClient, list_and_watch
+from pipeline.sandbox.controllers.workqueue import Informer, WorkQueue, run_controller
+from pipeline.sandbox.kubeclient import MERGE_PATCH, ApiError, KubeClient
 
 Obj = dict[str, Any]
 GROUP = "/apis/argoproj.io/v1alpha1/namespaces/{ns}"
@@ -60,23 +60,12 @@ class ApplicationSetController:
         return f"{base}/{name}" if name else base
 
     def run(self, stop: threading.Event) -> None:
-        threads = [
-            threading.Thread(
-                target=list_and_watch,
-                args=(self._client, self._path(plural), handler, stop),
-                daemon=True,
-            )
-            for plural, handler in (
-                ("applicationsets", self._on_appset),
-                ("applications", self._on_app),
-            )
+        informers: list[Informer] = [
+            (self._path("applicationsets"), self._on_appset),
+            (self._path("applications"), self._on_app),
         ]
-        worker = threading.Thread(target=self._work, daemon=True)
-        for thread in [*threads, worker]:
-            thread.start()
-        stop.wait()
-        self._queue.shutdown()
-        worker.join(timeout=30)
+        run_controller("applicationset-controller", self._client, informers, self._work,
+                       self._queue, stop)  # fmt: skip
 
     def _on_appset(self, event_type: str, appset: Obj) -> None:
         if event_type != "DELETED":

@@ -41,12 +41,11 @@ from pipeline.sandbox.controllers.argocd_sync import (
     Syncer,
 )
 from pipeline.sandbox.controllers.eventrecorder import NORMAL, WARNING, EventRecorder
-from pipeline.sandbox.controllers.workqueue import WorkQueue
+from pipeline.sandbox.controllers.workqueue import WorkQueue, run_controller
 from pipeline.sandbox.kubeclient import (
     JSON_PATCH,
     ApiError,
     KubeClient,
-    list_and_watch,
 )
 
 Obj = dict[str, Any]
@@ -94,18 +93,8 @@ class ArgoCDController:
             ("/apis/apps/v1/replicasets", self._on_resource),
             ("/api/v1/pods", self._on_resource),
         ]
-        threads = [
-            threading.Thread(
-                target=list_and_watch, args=(self._client, path, handler, stop), daemon=True
-            )
-            for path, handler in watchers
-        ]
-        worker = threading.Thread(target=self._work, daemon=True)
-        for thread in [*threads, worker]:
-            thread.start()
-        stop.wait()
-        self._queue.shutdown()
-        worker.join(timeout=30)
+        run_controller("argocd-application-controller", self._client, watchers, self._work,
+                       self._queue, stop)  # fmt: skip
 
     def _on_app(self, event_type: str, app: Obj) -> None:
         name = app["metadata"]["name"]

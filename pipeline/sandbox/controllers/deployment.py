@@ -22,8 +22,8 @@ import requests
 from pipeline.sandbox.controllers.deploymentsync import DeploymentSyncer
 from pipeline.sandbox.controllers.eventrecorder import EventRecorder
 from pipeline.sandbox.controllers.replicaset import ReplicaSetSyncer
-from pipeline.sandbox.controllers.workqueue import WorkQueue
-from pipeline.sandbox.kubeclient import ApiError, KubeClient, list_and_watch, resource_path
+from pipeline.sandbox.controllers.workqueue import WorkQueue, run_controller
+from pipeline.sandbox.kubeclient import ApiError, KubeClient, resource_path
 
 Obj = dict[str, Any]
 
@@ -57,23 +57,8 @@ class DeploymentController:
             (resource_path("apps/v1", "replicasets"), self._on_replica_set),
             (resource_path("v1", "pods"), self._on_pod),
         ]
-        threads = [
-            threading.Thread(
-                target=list_and_watch,
-                args=(self._client, path, handler, stop),
-                name=f"deployment-controller-informer-{path}",
-                daemon=True,
-            )
-            for path, handler in informers
-        ]
-        worker = threading.Thread(target=self._work, name="deployment-controller", daemon=True)
-        for thread in [*threads, worker]:
-            thread.start()
-        stop.wait()
-        self._queue.shutdown()
-        worker.join(timeout=10)
-        for thread in threads:
-            thread.join(timeout=10)
+        run_controller("deployment-controller", self._client, informers, self._work,
+                       self._queue, stop)  # fmt: skip
 
     # -- event handlers (informer threads) ----------------------------------------------------
     def _on_deployment(self, _event: str, obj: Obj) -> None:

@@ -10,7 +10,9 @@ from __future__ import annotations
 import heapq
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+from pipeline.sandbox.kubeclient import Handler, KubeClient, list_and_watch
 
 
 class WorkQueue:
@@ -56,3 +58,36 @@ class WorkQueue:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+
+
+Informer = tuple[str, Handler]
+
+
+def run_controller(
+    name: str,
+    client: KubeClient,
+    informers: Sequence[Informer],
+    work: Callable[[], None],
+    queue: WorkQueue,
+    stop: threading.Event,
+) -> None:
+    """The shape every sandbox controller shares (client-go's informers + workqueue): one
+    list-and-watch thread per resource feeding ``queue``, one worker draining it; blocks until
+    ``stop`` is set, then shuts the queue and waits for the threads to end."""
+    threads = [
+        threading.Thread(
+            target=list_and_watch,
+            args=(client, path, handler, stop),
+            name=f"{name}-informer-{path}",
+            daemon=True,
+        )
+        for path, handler in informers
+    ]
+    worker = threading.Thread(target=work, name=name, daemon=True)
+    for thread in [*threads, worker]:
+        thread.start()
+    stop.wait()
+    queue.shutdown()
+    worker.join(timeout=30)
+    for thread in threads:
+        thread.join(timeout=10)
