@@ -44,8 +44,9 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> client
             config.load_incluster_config()  # type: ignore[no-untyped-call]
             api = client.ApiClient()
         except config.ConfigException:
+            where = kubeconfig or "$KUBECONFIG or ~/.kube/config"
             raise KubeAccessError(
-                f"no usable kubeconfig: {e}",
+                f"no usable kubeconfig ({where}): {e}",
                 hint="set KUBECONFIG (or --kubeconfig) to a kubeconfig for the cluster",
                 reason="kube-config",
             ) from e

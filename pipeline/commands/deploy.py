@@ -181,6 +181,7 @@ def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
     reporter = make_reporter(params["output"], sys.stdout, sys.stderr, env)
     try:
         settings = build_settings(ctx, params, env)
+        check_offline(settings)
         deps = _dependencies(params, settings)
     except PipelineError as e:
         from pipeline.deploy.events import ServiceResult
@@ -197,6 +198,20 @@ def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
     code = worst_exit_code(results)
     reporter.finish(results, code, request_counts(deps))
     ctx.exit(code)
+
+
+def check_offline(settings: DeploySettings) -> None:
+    """Refuse bad input before connecting anywhere: a bad --digest, or a bad image, tag or
+    template of a service whose image is configured (the others are read from the
+    Application's annotations once connected)."""
+    from pipeline.deploy.plan import plan_service
+    from pipeline.images import validate_digest
+
+    if settings.build.digest:
+        validate_digest(settings.build.digest)
+    for target in settings.services:
+        if target.image:
+            plan_service(target, settings)
 
 
 def request_counts(deps: Any) -> dict[str, dict[str, int]]:
