@@ -73,7 +73,7 @@ def run_controller(
 ) -> None:
     """The shape every sandbox controller shares (client-go's informers + workqueue): one
     list-and-watch thread per resource feeding ``queue``, one worker draining it; blocks until
-    ``stop`` is set, then shuts the queue and waits for the threads to end."""
+    ``stop`` is set, then shuts the queue and waits for the worker to finish its item."""
     threads = [
         threading.Thread(
             target=list_and_watch,
@@ -89,5 +89,5 @@ def run_controller(
     stop.wait()
     queue.shutdown()
     worker.join(timeout=30)
-    for thread in threads:
-        thread.join(timeout=10)
+    # the informers hand nothing on once ``stop`` is set and end with their current watch
+    # (at most its 5 s timeout): waiting for them would only slow every shutdown down
