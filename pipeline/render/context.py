@@ -12,6 +12,8 @@ Building the context does no I/O: the CLI reads pipeline.yaml and passes the map
       workflow_namespace: argo             # where the WorkflowTemplate and its SA live
       registry_secret: registry-credentials         # dockerconfigjson Secret (Argo)
       poll_schedule: "*/2 * * * *"
+      pull_secrets: [argocd/dockerhub-credentials]  # Secrets named by image-updater
+                                           # pull-secret annotations: `get` is granted on each
 """
 
 from __future__ import annotations
@@ -62,11 +64,18 @@ class RenderContext:
     services: tuple[ServiceContext, ...]
     argocd_namespace: str
     ci: dict[str, str]
+    pull_secrets: tuple[tuple[str, str], ...] = ()  # (namespace, name)
     version: str = __version__
 
     @property
     def namespaces(self) -> list[str]:
         return sorted({s.namespace for s in self.services})
+
+    @property
+    def pull_secret_names(self) -> list[tuple[str, list[str]]]:
+        """Per namespace, the pull Secrets the pipeline may read (rendered as resourceNames)."""
+        namespaces = sorted({ns for ns, _ in self.pull_secrets})
+        return [(ns, sorted({n for s, n in self.pull_secrets if s == ns})) for ns in namespaces]
 
     def as_template_vars(self) -> dict[str, Any]:
         return {"services": self.services, "ci": self.ci, "ctx": self}
@@ -91,6 +100,8 @@ def build_context(config: Mapping[str, Any], source: str = "pipeline.yaml") -> R
     problems.append(cron_problem("ci.poll_schedule", ci["poll_schedule"]))
     problems.append(dns_label_problem("ci.workflow_namespace", ci["workflow_namespace"]))
     problems.append(dns_label_problem("ci.registry_secret", ci["registry_secret"]))
+    pull_secrets, secret_problems = _pull_secrets(ci_raw.get("pull_secrets"))
+    problems += secret_problems
     argocd_namespace = config.get("argocd_namespace", "argocd")
     problems.append(dns_label_problem("argocd_namespace", argocd_namespace))
     services: list[ServiceContext] = []
@@ -117,4 +128,22 @@ def build_context(config: Mapping[str, Any], source: str = "pipeline.yaml") -> R
         problems.append(path_glob_problem(f"file of service {name!r}", dockerfile))
         services.append(ServiceContext(name, namespace, image, tag, context, dockerfile, globs))
     raise_problems(problems, source)
-    return RenderContext(tuple(services), str(argocd_namespace), ci)
+    return RenderContext(tuple(services), str(argocd_namespace), ci, pull_secrets)
+
+
+def _pull_secrets(raw: object) -> tuple[tuple[tuple[str, str], ...], list[str | None]]:
+    """``ci.pull_secrets``: ``namespace/name`` references, as in ``pullsecret:ns/name``."""
+    if raw is None:
+        return (), []
+    if not isinstance(raw, list):
+        return (), ["ci.pull_secrets must be a list of namespace/name entries"]
+    refs: list[tuple[str, str]] = []
+    problems: list[str | None] = []
+    for entry in raw:
+        namespace, _, name = str(entry).removeprefix("pullsecret:").partition("/")
+        problems.append(
+            dns_label_problem(f"namespace of ci.pull_secrets entry {entry!r}", namespace)
+        )
+        problems.append(dns_label_problem(f"name of ci.pull_secrets entry {entry!r}", name))
+        refs.append((namespace, name))
+    return tuple(refs), problems

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from pipeline.errors import ExitCode
-from pipeline.sandbox.kubeclient import resource_path
+from pipeline.sandbox.kubeclient import ApiError, KubeClient, resource_path
 from pipeline.sandbox.seed import SeededSample
 from tests.fixtures.sandbox import SandboxHandle, run_cli
 
@@ -67,11 +67,13 @@ def deployer(
         "image": repo.image_repository,
         "tag": "{service}-api-dev-canary",
         "services": [{"name": repo.namespace, "context": "app"}],
+        "ci": {"pull_secrets": ["argocd/dockerhub-credentials"]},  # the sample's pull secret
     }
     (directory / "project.yaml").write_text(yaml.safe_dump(project))
     rendered = run_cli(["render", "rbac", "--config", str(directory / "project.yaml")], check=True)
     # deploy from the sample's build context (render wants paths relative to the repository)
     project["services"] = [{"name": repo.namespace, "context": str(repo.context_dir)}]
+    del project["ci"]
     config = directory / "pipeline.yaml"
     config.write_text(yaml.safe_dump(project))
     docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
@@ -149,3 +151,16 @@ def test_one_verb_less_fails_with_403_and_writes_nothing(
     assert service["reason"] == "kube-forbidden"
     assert f"may not: {verb} {resource}" in service["message"]
     assert sandbox.kube.get(app_path)["spec"] == before, "access is checked before any write"
+
+
+def test_only_the_listed_pull_secret_is_readable(
+    sandbox: SandboxHandle, deployer: tuple[SeededSample, Path, list[Obj], Path]
+) -> None:
+    *_, kubeconfig = deployer
+    token = yaml.safe_load(kubeconfig.read_text())["users"][0]["user"]["token"]
+    as_deployer = KubeClient(sandbox.url, token=token)
+    secret = as_deployer.get(resource_path("v1", "secrets", "argocd", "dockerhub-credentials"))
+    assert secret["type"] == "kubernetes.io/dockerconfigjson"
+    with pytest.raises(ApiError) as caught:
+        as_deployer.list(resource_path("v1", "secrets", "argocd"))
+    assert caught.value.status == 403

@@ -63,6 +63,8 @@ def test_check_reports_drift(tmp_path: Path) -> None:
         (lambda c: c["ci"].update(label="canary' || true"), "ci.label"),
         (lambda c: c["ci"].update(poll_schedule="* * * * * ; id"), "ci.poll_schedule"),
         (lambda c: c.update(namespace="{service}-`id`"), "namespace of service 'auth'"),
+        (lambda c: c["ci"].update(pull_secrets=['argocd/x"]\n- evil']), "ci.pull_secrets entry"),
+        (lambda c: c["ci"].update(pull_secrets="argocd/x"), "ci.pull_secrets must be a list"),
     ],
 )
 def test_injection_attempts_are_rejected_naming_the_input(change: Any, named: str) -> None:
