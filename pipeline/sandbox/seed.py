@@ -62,25 +62,28 @@ def build_sample_image(
     return result.digest
 
 
+def pull_secret_manifest(
+    namespace: str, name: str, registry: str, username: str, password: str
+) -> Obj:
+    """A ``kubernetes.io/dockerconfigjson`` Secret holding one registry's credentials."""
+    auth = base64.b64encode(f"{username}:{password}".encode()).decode()
+    config = json.dumps({"auths": {registry: {"auth": auth}}}).encode()
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "kubernetes.io/dockerconfigjson",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {".dockerconfigjson": base64.b64encode(config).decode()},
+    }
+
+
 def ensure_pull_secret(client: KubeClient, registry: str) -> None:
     """The Secret the sample's ``pullsecret:argocd/dockerhub-credentials`` annotation names,
     as real image-updater setups have it. The open sandbox registry accepts any credentials."""
     namespace, name = PULL_SECRET.removeprefix("pullsecret:").split("/")
     path = resource_path("v1", "secrets", namespace)
-    if client.get_or_none(f"{path}/{name}") is not None:
-        return
-    auth = base64.b64encode(b"sandbox:unused").decode()
-    config = {"auths": {registry: {"auth": auth}}}
-    client.create(
-        path,
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": "kubernetes.io/dockerconfigjson",
-            "metadata": {"name": name, "namespace": namespace},
-            "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()},
-        },
-    )
+    if client.get_or_none(f"{path}/{name}") is None:
+        client.create(path, pull_secret_manifest(namespace, name, registry, "sandbox", "unused"))
 
 
 def apply_application(client: KubeClient, manifest: Obj) -> Obj:
@@ -154,6 +157,12 @@ def seed_sample(
     }
     ensure_pull_secret(client, registry)
     apply_application(client, repo.app_manifest)
+    wait_for_sample_pods(client, repo, timeout)
+    return SeededSample(repo=repo, digests=digests)
+
+
+def wait_for_sample_pods(client: KubeClient, repo: SampleRepo, timeout: float) -> None:
+    """Until the sample's stable and canary pods all run and are ready."""
     for role in ("stable", "canary"):
         wait_for_pods(
             client,
@@ -162,4 +171,3 @@ def seed_sample(
             lambda pods: bool(pods) and all(pod_ready(p) for p in pods),
             timeout=timeout,
         )
-    return SeededSample(repo=repo, digests=digests)

@@ -32,7 +32,11 @@ from pipeline.errors import ExitCode
 from pipeline.images import parse_image_ref
 from pipeline.sandbox.kubeclient import KubeClient, resource_path
 from pipeline.sandbox.sample import UPDATER, SampleRepo, commit_all, create_sample_repo
-from pipeline.sandbox.seed import apply_application, pod_ready, wait_for_pods
+from pipeline.sandbox.seed import (
+    apply_application,
+    pull_secret_manifest,
+    wait_for_sample_pods,
+)
 from pipeline.services.dockerd import DockerEngine
 from pipeline.services.registry import Registry
 from tests.fixtures.sandbox import PIPELINE, SandboxHandle, running_sandbox
@@ -58,14 +62,10 @@ def docker_config_json(registry: Registry) -> dict[str, Any]:
 
 
 def pull_secret(namespace: str, name: str, registry: Registry) -> dict[str, Any]:
-    raw = json.dumps(docker_config_json(registry)).encode()
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "namespace": namespace},
-        "type": "kubernetes.io/dockerconfigjson",
-        "data": {".dockerconfigjson": base64.b64encode(raw).decode()},
-    }
+    assert registry.username and registry.password
+    return pull_secret_manifest(
+        namespace, name, registry.address, registry.username, registry.password
+    )
 
 
 def _with_pull_secret(path: Path, secret: str) -> None:
@@ -103,14 +103,7 @@ def private_sample(
         resource_path("v1", "secrets", "argocd"), pull_secret("argocd", secret_name, registry)
     )
     apply_application(kube, repo.app_manifest)
-    for role in ("stable", "canary"):
-        wait_for_pods(
-            kube,
-            repo.namespace,
-            repo.selectors[role],
-            lambda pods: bool(pods) and all(pod_ready(p) for p in pods),
-            timeout=90,
-        )
+    wait_for_sample_pods(kube, repo, timeout=90)
     return PrivateSample(repo, registry, digests, f"argocd/{secret_name}")
 
 

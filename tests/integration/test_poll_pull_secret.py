@@ -3,7 +3,6 @@ authenticated registry (htpasswd over TLS); a missing one fails only its Applica
 
 from __future__ import annotations
 
-import base64
 import json
 import uuid
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 
 from pipeline.errors import ExitCode
 from pipeline.sandbox.kubeclient import resource_path
+from pipeline.sandbox.seed import pull_secret_manifest
 from pipeline.services.registry import Registry
 from tests.fixtures.sandbox import SandboxHandle
 from tests.fixtures.services import BuildImage, write_busybox_context
@@ -21,16 +21,11 @@ pytestmark = pytest.mark.integration
 
 
 def create_pull_secret(sandbox: SandboxHandle, name: str, registry: Registry) -> None:
-    auth = base64.b64encode(f"{registry.username}:{registry.password}".encode()).decode()
-    config = {"auths": {registry.address: {"auth": auth}}}
-    sandbox.kube.create(
-        resource_path("v1", "secrets", "argocd"),
-        {
-            "apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/dockerconfigjson",
-            "metadata": {"name": name, "namespace": "argocd"},
-            "data": {".dockerconfigjson": base64.b64encode(json.dumps(config).encode()).decode()},
-        },
-    )  # fmt: skip
+    assert registry.username and registry.password
+    secret = pull_secret_manifest(
+        "argocd", name, registry.address, registry.username, registry.password
+    )
+    sandbox.kube.create(resource_path("v1", "secrets", "argocd"), secret)
 
 
 def test_pull_secret_from_the_cluster_authenticates_poll(

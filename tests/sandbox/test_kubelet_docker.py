@@ -6,8 +6,6 @@ controllers run in threads and talk to the API server over HTTP only.
 
 from __future__ import annotations
 
-import base64
-import json
 import shutil
 import threading
 import uuid
@@ -24,6 +22,7 @@ from pipeline.sandbox.controllers.containers import LABEL_INSTANCE
 from pipeline.sandbox.controllers.deployment import DeploymentController
 from pipeline.sandbox.controllers.kubelet import Kubelet
 from pipeline.sandbox.kubeclient import KubeClient, resource_path
+from pipeline.sandbox.seed import pull_secret_manifest
 from pipeline.services.dockerd import DockerEngine
 from pipeline.services.registry import Registry
 from tests.fixtures.services import BuildImage, write_busybox_context
@@ -327,16 +326,11 @@ def test_pull_secret_authenticates_against_a_private_registry(
     denied = wait_for("ErrImagePull without credentials", lambda: waiting_reason(kube, "anon"))
     assert denied["reason"] in ("ErrImagePull", "ImagePullBackOff")
 
-    auth = base64.b64encode(f"{auth_registry.username}:{auth_registry.password}".encode()).decode()
-    config = json.dumps({"auths": {auth_registry.address: {"auth": auth}}}).encode()
-    kube.create(
-        resource_path("v1", "secrets", NS),
-        {
-            "metadata": {"name": "pull"},
-            "type": "kubernetes.io/dockerconfigjson",
-            "data": {".dockerconfigjson": base64.b64encode(config).decode()},
-        },
+    assert auth_registry.username and auth_registry.password
+    secret = pull_secret_manifest(
+        NS, "pull", auth_registry.address, auth_registry.username, auth_registry.password
     )
+    kube.create(resource_path("v1", "secrets", NS), secret)
     kube.create(
         pods,
         {
