@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.deploy.rollout import observe_pod
-from pipeline.images import digest_from_image_id
+from pipeline.core.images import digest_from_image_id
+from pipeline.core.rollout import observe_pod
 from pipeline.sandbox.kubeclient import KubeClient, list_and_watch, resource_path
 
 PIPELINE = [sys.executable, "-m", "pipeline"]

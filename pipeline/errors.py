@@ -94,6 +94,18 @@ class RateLimitedError(RegistryError):
     reason = "registry-rate-limited"
 
 
+class ManifestNotFound(RegistryError):
+    """The registry has no such tag, digest or repository (404 / MANIFEST_UNKNOWN)."""
+
+    reason = "manifest-not-found"
+
+
+class TagMovedError(RegistryError):
+    """The tag now points at a digest other than the one this run pushed."""
+
+    reason = "tag-moved"
+
+
 class PreflightError(PipelineError):
     """One or more misconfigurations, all reported at once."""
 
@@ -124,9 +136,40 @@ class Problem:
         return f"Problem({self.reason!r}, {self.message!r})"
 
 
+class KustomizeError(PipelineError):
+    """kustomize refused the source (a broken overlay or an invalid image argument): a
+    misconfiguration of the GitOps source. ``stderr`` is kustomize's own message."""
+
+    exit_code = ExitCode.MISCONFIGURED
+    reason = "kustomize-failed"
+
+    def __init__(self, message: str, *, stderr: str = "", hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.stderr = stderr
+
+
 class KubeAccessError(PipelineError):
     exit_code = ExitCode.KUBE_ACCESS
     reason = "kube-access"
+
+
+class NotFound(KubeAccessError):
+    """HTTP 404 for an object the caller may legitimately expect to be missing (a port's answer;
+    callers that expect it catch it, one that escapes is a kube-access failure)."""
+
+    reason = "not-found"
+
+
+class Conflict(KubeAccessError):
+    """HTTP 409: the resourceVersion precondition failed; re-read and retry."""
+
+    reason = "conflict"
+
+
+class Expired(KubeAccessError):
+    """HTTP 410 Gone on a watch: the resourceVersion is too old; re-list and watch again."""
+
+    reason = "expired"
 
 
 class SyncFailedError(PipelineError):

@@ -1,6 +1,6 @@
 """Argo CD Applications and ApplicationSets through the Kubernetes API, by path.
 
-Implements the ``Applications`` port of pipeline/deploy/ports.py. Writes are JSON merge patches
+Implements the ``Applications`` port of pipeline/core/ports.py. Writes are JSON merge patches
 (``application/merge-patch+json``): the Application CRD has no status subresource, so one
 patch can set ``.operation`` and clear ``status.operationState`` together (reference A.1, A.3).
 Requests go through adapters/kube.py ``api_request`` (no generated API classes to import).
@@ -21,7 +21,7 @@ from pipeline.adapters.kube import (
     request_json,
     watch_query,
 )
-from pipeline.deploy.ports import Obj
+from pipeline.core.ports import Obj
 
 GROUP, VERSION = "argoproj.io", "v1alpha1"
 PREFIX = f"/apis/{GROUP}/{VERSION}"

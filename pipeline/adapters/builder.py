@@ -13,74 +13,17 @@ Builders, in order of preference (``select_builder``):
 
 from __future__ import annotations
 
-import datetime
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 from pipeline.adapters.credentials import DockerConfigCredentials
-from pipeline.adapters.registry_transport import CredentialLookup
+from pipeline.core.build import Builder, BuildRequest, PushResult
+from pipeline.core.images import validate_digest
+from pipeline.core.ports import CredentialLookup
 from pipeline.errors import BuildError
-from pipeline.images import ImageRef, validate_digest
 
 log = logging.getLogger(__name__)
-
-PR_LABEL = "io.github.pipeline.pull-request"
-
-
-@dataclass(frozen=True)
-class BuildRequest:
-    """What to build and where to push it. ``image`` carries the primary tag."""
-
-    context: Path
-    image: ImageRef
-    dockerfile: Path | None = None
-    extra_tags: Sequence[str] = ()
-    labels: Mapping[str, str] = field(default_factory=dict)
-    build_args: Mapping[str, str] = field(default_factory=dict)
-    platforms: Sequence[str] = ()
-    cache_from: Sequence[str] = ()
-    cache_to: str | None = None
-    network: str = "host"
-
-    def all_refs(self) -> list[ImageRef]:
-        """The primary reference, then one per extra tag (same repository)."""
-        return [self.image] + [self.image.with_tag(tag) for tag in self.extra_tags]
-
-
-@dataclass(frozen=True)
-class PushResult:
-    digest: str  # the manifest (or index) digest the registry stored
-    tags: tuple[str, ...]  # full references pushed, e.g. 127.0.0.1:5000/app:pr-7
-    builder: str
-
-
-class Builder(Protocol):
-    name: str
-    why: str
-
-    def build_and_push(self, request: BuildRequest) -> PushResult: ...
-
-
-def oci_labels(
-    revision: str,
-    source: str,
-    pr: int | str | None = None,
-    *,
-    created: datetime.datetime | None = None,
-) -> dict[str, str]:
-    """OCI annotation keys as image labels (opencontainers image-spec ``annotations.md``)."""
-    when = created or datetime.datetime.now(datetime.UTC)
-    labels = {
-        "org.opencontainers.image.revision": revision,
-        "org.opencontainers.image.source": source,
-        "org.opencontainers.image.created": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-    if pr is not None and str(pr):
-        labels[PR_LABEL] = str(pr)
-    return labels
 
 
 @dataclass

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.adapters.builder import BuildRequest, PushResult
+from pipeline.core.build import BuildRequest, PushResult
 from pipeline.errors import BuildError, RegistryError, truncate
 
 _AUTH_WORDS = ("unauthorized", "authentication required", "denied", "401")

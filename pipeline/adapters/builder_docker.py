@@ -18,10 +18,11 @@ import docker
 import docker.errors
 import requests
 
-from pipeline.adapters.builder import BuildRequest, PushResult
-from pipeline.adapters.registry_transport import CredentialLookup, auth_hint
+from pipeline.adapters.registry_transport import auth_hint
+from pipeline.core.build import BuildRequest, PushResult
+from pipeline.core.images import ImageRef
+from pipeline.core.ports import CredentialLookup
 from pipeline.errors import BuildError, RegistryError, truncate
-from pipeline.images import ImageRef
 
 log = logging.getLogger(__name__)
 

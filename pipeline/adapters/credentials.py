@@ -23,28 +23,15 @@ import os
 import shutil
 import subprocess
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.core.ports import Credentials
 from pipeline.errors import RegistryError, UsageError, truncate
 
 DOCKER_HUB_INDEX = "https://index.docker.io/v1/"
 _HUB_ALIASES = {"docker.io", "index.docker.io", "registry-1.docker.io"}
 _NOT_FOUND = "credentials not found in native keychain"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """A user name and password (or token); the secret is never shown."""
-
-    username: str
-    password: str = field(repr=False)
-
-    def __repr__(self) -> str:
-        return f"Credentials(username={self.username!r}, password=<redacted>)"
-
-    __str__ = __repr__
 
 
 def registry_hostname(key: str) -> str:

@@ -1,5 +1,5 @@
 """Kubernetes access through the official ``kubernetes`` client (the only module, with
-argocd.py, that imports it). Implements the ``Cluster`` port of pipeline/deploy/ports.py.
+argocd.py, that imports it). Implements the ``Cluster`` port of pipeline/core/ports.py.
 
 Requests go through the ``ApiClient`` (kubeconfig auth, TLS, proxies) by path, without the
 generated typed API classes: importing ``CoreV1Api`` and ``AppsV1Api`` alone costs about 0.5 s
@@ -29,7 +29,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-from pipeline.deploy.ports import Conflict, Expired, NotFound, Obj
+from pipeline.core.ports import Conflict, Expired, NotFound, Obj
 from pipeline.errors import KubeAccessError, truncate
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,40 +23,16 @@ import requests
 
 from pipeline.adapters.registry_auth import pull_scope
 from pipeline.adapters.registry_limits import RegistryStats
-from pipeline.adapters.registry_transport import CredentialLookup, RegistryTransport
-from pipeline.errors import RegistryError
-from pipeline.images import ImageRef, same_digest
+from pipeline.adapters.registry_transport import RegistryTransport
+from pipeline.core.images import (
+    MANIFEST_ACCEPT,
+    ImageRef,
+    same_digest,
+)
+from pipeline.core.ports import CredentialLookup, ManifestInfo
+from pipeline.errors import ManifestNotFound, RegistryError, TagMovedError
 
-OCI_INDEX = "application/vnd.oci.image.index.v1+json"
-DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
-OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
-MANIFEST_ACCEPT = ", ".join((OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
-INDEX_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
 _NOT_FOUND_CODES = ("MANIFEST_UNKNOWN", "NAME_UNKNOWN", "BLOB_UNKNOWN")
-
-
-class ManifestNotFound(RegistryError):
-    """The registry has no such tag, digest or repository (404 / MANIFEST_UNKNOWN)."""
-
-    reason = "manifest-not-found"
-
-
-class TagMovedError(RegistryError):
-    """The tag now points at a digest other than the one this run pushed."""
-
-    reason = "tag-moved"
-
-
-@dataclass(frozen=True)
-class ManifestInfo:
-    digest: str
-    media_type: str
-    size: int
-
-    @property
-    def is_index(self) -> bool:
-        return self.media_type in INDEX_TYPES
 
 
 class RegistryClient:

@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from pipeline.core.ports import RateLimit
+
 
 def parse_retry_after(value: str | None, now: float) -> float | None:
     """Seconds to wait (never negative), or None when absent or unreadable.
@@ -32,16 +34,6 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=datetime.UTC)
     return max(0.0, when.timestamp() - now)
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """Docker Hub's quota as last reported: requests allowed and left per window."""
-
-    limit: int | None
-    remaining: int | None
-    window_seconds: int | None
-    source: str | None = None
 
 
 def _quota(value: str | None) -> tuple[int | None, int | None]:

@@ -20,7 +20,6 @@ from typing import Any
 
 import requests
 
-from pipeline.adapters.credentials import Credentials
 from pipeline.adapters.registry_auth import (
     Challenge,
     Redactor,
@@ -29,11 +28,11 @@ from pipeline.adapters.registry_auth import (
     preferred_challenge,
 )
 from pipeline.adapters.registry_limits import RegistryStats, parse_rate_limit, parse_retry_after
+from pipeline.core.ports import CredentialLookup, Credentials
 from pipeline.errors import DeployTimeoutError, RateLimitedError, RegistryError, truncate
 
 log = logging.getLogger(__name__)
 
-CredentialLookup = Callable[[str], Credentials | None]
 _MAX_429_RETRIES = 5
 _DEFAULT_RETRY_SECONDS = 1.0
 

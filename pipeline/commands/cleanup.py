@@ -20,7 +20,7 @@ from typing import Any
 import click
 
 from pipeline.commands.deploy import TARGET_OPTIONS, github_defaults, load_config
-from pipeline.deploy.settings import BuildSettings, DeploySettings, RunSettings, build_targets
+from pipeline.core.settings import BuildSettings, DeploySettings, RunSettings, build_targets
 from pipeline.errors import ExitCode, PipelineError
 
 
@@ -81,10 +81,10 @@ def cleanup_canary(ctx: click.Context, /, **params: Any) -> None:
     """Remove the canary pin, restore what it replaced, sync and confirm (idempotent)."""
     from pipeline.adapters.argocd import ArgoApplications
     from pipeline.adapters.kube import KubeCluster, connect
-    from pipeline.deploy.alias import resolve_target
-    from pipeline.deploy.plan import plan_all
-    from pipeline.deploy_cleanup.report import document, write_github
-    from pipeline.deploy_cleanup.run import cleanup_service
+    from pipeline.cleanup.report import document, write_github
+    from pipeline.cleanup.run import cleanup_service
+    from pipeline.core.alias import resolve_target
+    from pipeline.core.plan import plan_all
     from pipeline.report.text import TextReporter
 
     settings = _settings(ctx, params)

@@ -19,7 +19,7 @@ import click
 import yaml
 from click.core import ParameterSource
 
-from pipeline.deploy.settings import (
+from pipeline.core.settings import (
     PIN_METHODS,
     BuildSettings,
     DeploySettings,
@@ -184,7 +184,7 @@ def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
         check_offline(settings)
         deps = _dependencies(params, settings)
     except PipelineError as e:
-        from pipeline.deploy.events import ServiceResult
+        from pipeline.core.events import ServiceResult
 
         result = ServiceResult(
             service=",".join(params["service"]), reason=e.reason, exit_code=int(e.exit_code),
@@ -204,8 +204,8 @@ def check_offline(settings: DeploySettings) -> None:
     """Refuse bad input before connecting anywhere: a bad --digest, or a bad image, tag or
     template of a service whose image is configured (the others are read from the
     Application's annotations once connected)."""
-    from pipeline.deploy.plan import plan_service
-    from pipeline.images import validate_digest
+    from pipeline.core.images import validate_digest
+    from pipeline.core.plan import plan_service
 
     if settings.build.digest:
         validate_digest(settings.build.digest)
@@ -234,10 +234,10 @@ def _dependencies(params: dict[str, Any], settings: DeploySettings) -> Any:
     from pipeline.adapters.credentials import DockerConfigCredentials
     from pipeline.adapters.kube import KubeCluster, RequestStats, connect
     from pipeline.adapters.kustomize import render
+    from pipeline.adapters.pullsecrets import ApplicationPullSecrets, chain
     from pipeline.adapters.registry import RegistryClient
-    from pipeline.deploy.orchestrate import Dependencies
-    from pipeline.deploy.plan import application_name
-    from pipeline.deploy.pullsecrets import ApplicationPullSecrets, chain
+    from pipeline.core.plan import application_name
+    from pipeline.core.ports import Dependencies
 
     api = connect(params["kubeconfig"], params["kube_context"])
     stats = RequestStats()

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from pipeline.poll.registries import RegistryPool
+from pipeline.adapters.registry_pool import RegistryPool
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -53,8 +53,8 @@ def connect_kube(params: dict[str, Any]) -> tuple[Any, Any]:
 
 
 def registry_pool(params: dict[str, Any], cluster: Any) -> RegistryPool:
-    from pipeline.inspect.kubereads import read_secret
-    from pipeline.poll.ratelimit import parse_rates
+    from pipeline.adapters.kubereads import read_secret
+    from pipeline.adapters.ratelimit import parse_rates
 
     return RegistryPool(
         get_secret=lambda ns, name: read_secret(cluster, ns, name),

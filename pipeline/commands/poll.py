@@ -60,9 +60,9 @@ def render_text(document: dict[str, Any]) -> str:
 @click.pass_context
 def poll(ctx: click.Context, /, **params: Any) -> None:
     """Update every annotated Application whose image moved (docs/poll-status.md)."""
+    from pipeline.adapters.kubereads import list_applications
     from pipeline.adapters.kustomize import render
-    from pipeline.deploy.orchestrate import Dependencies
-    from pipeline.inspect.kubereads import list_applications
+    from pipeline.core.ports import Dependencies
     from pipeline.poll.cycle import CycleDeps, PollSettings, run_cycle
     from pipeline.poll.execute import UpdateRun
     from pipeline.poll.targets import cached

@@ -39,7 +39,7 @@ def render_text(document: dict[str, Any]) -> str:
 @click.pass_context
 def status(ctx: click.Context, /, **params: Any) -> None:
     """What the registry has, what the Application pins, what the pods run (docs/poll-status.md)."""
-    from pipeline.imageupdater.annotations import ImageConfig, parse_application
+    from pipeline.core.imageupdater.annotations import ImageConfig, parse_application
     from pipeline.inspect.status import application_status, destination_namespace
 
     if bool(params["service"]) == bool(params["app"]):

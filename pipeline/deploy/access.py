@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.deploy.plan import ServicePlan
-from pipeline.deploy.ports import Cluster
+from pipeline.core.plan import ServicePlan
+from pipeline.core.ports import Cluster
 from pipeline.errors import KubeAccessError
 
 

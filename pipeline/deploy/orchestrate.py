@@ -6,18 +6,15 @@ service; a failure of one service never hides the others' results (docs/deploy-c
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Protocol
 
-from pipeline.adapters.builder import Builder, BuildRequest, oci_labels
-from pipeline.deploy.access import check_access
-from pipeline.deploy.alias import resolve_target
-from pipeline.deploy.events import (
+from pipeline.core.alias import resolve_target
+from pipeline.core.build import BuildRequest, oci_labels
+from pipeline.core.events import (
     Emit,
     Note,
     ServiceFinished,
@@ -25,43 +22,25 @@ from pipeline.deploy.events import (
     StepFinished,
     StepStarted,
 )
-from pipeline.deploy.pin import plan_pin
-from pipeline.deploy.plan import (
+from pipeline.core.pin import plan_pin
+from pipeline.core.plan import (
     ServicePlan,
     application_name,
     plan_as_dict,
     plan_service,
     sync_operation,
 )
-from pipeline.deploy.ports import Applications, Cluster
-from pipeline.deploy.preflight import Preflight, Render, refuse_shared_tags, run_preflight
+from pipeline.core.ports import Dependencies
+from pipeline.core.settings import DeploySettings, ServiceTarget
+from pipeline.core.sync import follow_sync, request_sync
+from pipeline.deploy.access import check_access
+from pipeline.deploy.preflight import Preflight, refuse_shared_tags, run_preflight
 from pipeline.deploy.races import check_final, write_pin
-from pipeline.deploy.settings import DeploySettings, ServiceTarget
-from pipeline.deploy.sync import follow_sync, request_sync
 from pipeline.deploy.verdicts import diagnose, error_for
 from pipeline.deploy.verify import watch_rollout
 from pipeline.errors import ExitCode, PipelineError, PreflightError, Problem, UsageError
-from pipeline.images import ImageRef
 
 PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
-
-
-class DigestReader(Protocol):
-    def head_digest(self, ref: ImageRef) -> Any: ...
-
-    def confirm_digest(self, ref: ImageRef, pushed: str) -> Any: ...
-
-
-@dataclass
-class Dependencies:
-    """The outside world, built by the CLI (or by tests) and passed in."""
-
-    applications: Applications
-    cluster: Cluster
-    registry: DigestReader
-    builder: Callable[[], Builder] | None = None
-    render: Render | None = None
-    clock: Callable[[], float] = field(default=time.monotonic)
 
 
 class _Steps:

@@ -9,20 +9,17 @@ shared repository name rewrites every tag after ``patches``); an owning Applicat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
-from pipeline.deploy.pin import PinWrite, get_path, plan_pin, source_path, source_type
-from pipeline.deploy.plan import ServicePlan
-from pipeline.deploy.ports import Applications, Cluster, NotFound, Obj
-from pipeline.deploy.rollout import canary_deployments, template_images
+from pipeline.core.images import parse_image_ref
+from pipeline.core.pin import PinWrite, get_path, plan_pin, source_path, source_type
+from pipeline.core.plan import ServicePlan
+from pipeline.core.ports import Applications, Cluster, NotFound, Obj, Render
+from pipeline.core.rollout import canary_deployments, template_images
 from pipeline.errors import PreflightError, Problem, UsageError
-from pipeline.images import parse_image_ref
-
-Render = Callable[..., list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)

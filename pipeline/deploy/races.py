@@ -13,9 +13,9 @@ controller) reverted it.
 
 from __future__ import annotations
 
-from pipeline.deploy.pin import PinWrite, plan_pin
-from pipeline.deploy.plan import RUN_ANNOTATION, ServicePlan
-from pipeline.deploy.ports import Applications, Conflict, Obj
+from pipeline.core.pin import PinWrite, plan_pin
+from pipeline.core.plan import RUN_ANNOTATION, ServicePlan
+from pipeline.core.ports import Applications, Conflict, Obj
 from pipeline.deploy.preflight import Preflight
 from pipeline.errors import KubeAccessError, PreflightError, Problem, SupersededError
 

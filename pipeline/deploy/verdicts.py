@@ -6,9 +6,9 @@ the failing pod) is what ``kubectl logs --tail`` and ``kubectl get events`` woul
 
 from __future__ import annotations
 
-from pipeline.deploy.plan import ServicePlan
-from pipeline.deploy.ports import Cluster
-from pipeline.deploy.rollout import Verdict
+from pipeline.core.plan import ServicePlan
+from pipeline.core.ports import Cluster
+from pipeline.core.rollout import Verdict
 from pipeline.deploy.verify import Outcome
 from pipeline.errors import (
     CrashLoopError,

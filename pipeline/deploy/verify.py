@@ -14,9 +14,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pipeline.deploy.events import Emit, PodObserved
-from pipeline.deploy.ports import Cluster, Expired, Obj, WatchStream
-from pipeline.deploy.rollout import PodObservation, Verdict, judge_rollout
+from pipeline.core.events import Emit, PodObserved
+from pipeline.core.ports import Cluster, Expired, Obj, WatchStream
+from pipeline.core.rollout import PodObservation, Verdict, judge_rollout
 
 Clock = Callable[[], float]
 

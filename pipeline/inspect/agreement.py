@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.images import same_digest
+from pipeline.core.images import same_digest
 from pipeline.inspect.pins import Pin
 from pipeline.inspect.workloads import PodImage
 

@@ -1,6 +1,6 @@
 """What an Argo CD Application pins for one image-updater alias, read from its spec.
 
-The writers we read back (pipeline/deploy/pin.py and argocd-image-updater's ``argocd``
+The writers we read back (pipeline/core/pin.py and argocd-image-updater's ``argocd``
 write-back, reference/argocd-image-updater.md 2.1):
 
 - ``kustomize.images``: ``[ORIG=]repo[:tag][@digest]`` entries, matched by the name before the
@@ -23,11 +23,11 @@ from typing import Any
 
 import yaml
 
-from pipeline.adapters.kustomize import KustomizeError, parse_image_arg
-from pipeline.deploy.pin import get_path, source_path
-from pipeline.errors import UsageError
-from pipeline.images import ImageRef, parse_image_ref
-from pipeline.imageupdater.annotations import ImageConfig
+from pipeline.core.images import ImageRef, parse_image_ref
+from pipeline.core.imageupdater.annotations import ImageConfig
+from pipeline.core.kustomize_edit import parse_image_arg
+from pipeline.core.pin import get_path, source_path
+from pipeline.errors import KustomizeError, UsageError
 
 Obj = dict[str, Any]
 

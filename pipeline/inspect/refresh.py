@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.deploy.ports import Applications, Expired
+from pipeline.core.ports import Applications, Expired
 from pipeline.errors import DeployTimeoutError
 
 Obj = dict[str, Any]

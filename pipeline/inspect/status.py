@@ -9,10 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.deploy.ports import Cluster
+from pipeline.core.imageupdater.annotations import ImageConfig, ImageUpdaterConfig
+from pipeline.core.imageupdater.strategies import Strategy
+from pipeline.core.ports import Cluster
 from pipeline.errors import PipelineError, Problem, UsageError
-from pipeline.imageupdater.annotations import ImageConfig, ImageUpdaterConfig
-from pipeline.imageupdater.strategies import Strategy
 from pipeline.inspect.agreement import Agreement, judge
 from pipeline.inspect.pins import Pin, current_pin, patched_deployments
 from pipeline.inspect.workloads import PodImage, Workload, pod_images, resolve_workloads

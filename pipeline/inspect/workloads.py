@@ -10,7 +10,7 @@ destination namespace, first rule that applies:
 
 Rules 1 and 2 match the pod template labels, as deploy-canary's preflight does. What the pods
 run is the ``imageID`` of the newest ReplicaSet's pods (the Deployment controller's revision
-rule, pipeline/deploy/rollout.py); Kubernetes reports ``""`` before the container started.
+rule, pipeline/core/rollout.py); Kubernetes reports ``""`` before the container started.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.deploy.rollout import canary_deployments, newest_replicaset, template_images
-from pipeline.deploy.settings import DEFAULT_SELECTOR
+from pipeline.core.images import digest_from_image_id, parse_image_ref
+from pipeline.core.imageupdater.annotations import ImageConfig
+from pipeline.core.rollout import canary_deployments, newest_replicaset, template_images
+from pipeline.core.settings import DEFAULT_SELECTOR
 from pipeline.errors import Problem, UsageError
-from pipeline.images import digest_from_image_id, parse_image_ref
-from pipeline.imageupdater.annotations import ImageConfig
 
 Obj = dict[str, Any]
 SELECTOR_ANNOTATION = "pipeline.dev/{alias}.selector"

@@ -17,14 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.deploy.events import Emit, ServiceResult
-from pipeline.deploy.orchestrate import Dependencies, worst_exit_code
+from pipeline.core.events import Emit, ServiceResult
+from pipeline.core.ports import Dependencies, Registries
+from pipeline.deploy.orchestrate import worst_exit_code
 from pipeline.errors import ExitCode
 from pipeline.poll.decide import AliasDecision, decide, digest_queries, with_digest
 from pipeline.poll.execute import CycleDigests, UpdateRun, apply_update
 from pipeline.poll.fetch import Answers, fetch
 from pipeline.poll.plan import AliasTarget, first_round, metadata_round
-from pipeline.poll.registries import RegistryPool
 from pipeline.poll.targets import AppEntry, DeploymentsOf, read_applications
 
 Obj = dict[str, Any]
@@ -44,7 +44,7 @@ class PollSettings:
 class CycleDeps:
     list_applications: Callable[[str, str], list[Obj]]
     deployments_of: DeploymentsOf
-    pool: RegistryPool
+    pool: Registries
     deploy: Callable[[CycleDigests], Dependencies]  # deploy-canary's dependencies per alias
 
 
@@ -78,7 +78,7 @@ class CycleReport:
     dry_run: bool
     apps: list[AppEntry]
     outcomes: dict[str, list[AliasOutcome]]
-    pool: RegistryPool
+    pool: Registries
     unique_queries: int = 0
 
     @property

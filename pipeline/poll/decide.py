@@ -1,6 +1,6 @@
 """Per alias: is an update due, to which image, and why. Pure, over the cycle's answers.
 
-The choice itself is image-updater's (pipeline/imageupdater/strategies.py ``select``); what is
+The choice itself is image-updater's (pipeline/core/imageupdater/strategies.py ``select``); what is
 "current" comes from the Application's pin (pipeline/inspect/pins.py), as image-updater reads
 the Application rather than the pods. An alias pinned by digest only (deploy-canary writes
 ``repo@sha256:...``) has no current tag: a tag strategy then compares the chosen tag's digest
@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pipeline.core.imageupdater.strategies import Current, Strategy, TagInfo, select
 from pipeline.errors import PipelineError
-from pipeline.imageupdater.strategies import Current, Strategy, TagInfo, select
 from pipeline.poll.fetch import Answers
 from pipeline.poll.plan import CONFIG, HEAD, TAGS, AliasTarget, Query
 

@@ -14,12 +14,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.adapters.registry import ManifestInfo, RegistryClient
-from pipeline.deploy.events import Emit, ServiceResult
-from pipeline.deploy.orchestrate import Dependencies, deploy_service
-from pipeline.deploy.settings import BuildSettings, DeploySettings, RunSettings, ServiceTarget
+from pipeline.core.events import Emit, ServiceResult
+from pipeline.core.images import ImageRef, same_digest
+from pipeline.core.ports import Dependencies, ManifestInfo, RegistryReader
+from pipeline.core.settings import BuildSettings, DeploySettings, RunSettings, ServiceTarget
+from pipeline.deploy.orchestrate import deploy_service
 from pipeline.errors import ExitCode, PreflightError, Problem
-from pipeline.images import ImageRef, same_digest
 from pipeline.poll.decide import AliasDecision
 from pipeline.poll.targets import AppEntry, DeploymentsOf, workloads_for
 
@@ -27,7 +27,7 @@ from pipeline.poll.targets import AppEntry, DeploymentsOf, workloads_for
 class CycleDigests:
     """The DigestReader deploy-canary needs, answering digests this cycle already read."""
 
-    def __init__(self, known: set[str], client: RegistryClient) -> None:
+    def __init__(self, known: set[str], client: RegistryReader) -> None:
         self._known = {d.lower() for d in known}
         self._client = client
 

@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pipeline.core.ports import Registries
 from pipeline.errors import PipelineError, RegistryError
 from pipeline.poll.plan import CONFIG, HEAD, TAGS, Query
-from pipeline.poll.registries import RegistryPool
 
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
@@ -42,7 +42,7 @@ class Answers:
         return next((self.errors[q] for q in queries if q in self.errors), None)
 
 
-def _answer(query: Query, pool: RegistryPool) -> object:
+def _answer(query: Query, pool: Registries) -> object:
     client = pool.client(query.credential)
     if query.kind == HEAD:
         return client.head_digest(query.repository.with_tag(query.tag or "latest")).digest
@@ -56,7 +56,7 @@ def _answer(query: Query, pool: RegistryPool) -> object:
     raise ValueError(f"unknown query kind {query.kind!r}")
 
 
-def fetch(queries: set[Query], pool: RegistryPool, answers: Answers, workers: int = 10) -> None:
+def fetch(queries: set[Query], pool: Registries, answers: Answers, workers: int = 10) -> None:
     """Ask every query not answered yet; store results and errors in ``answers``."""
     todo = sorted(
         (q for q in queries if q not in answers.errors and not _known(q, answers)), key=str

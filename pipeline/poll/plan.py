@@ -1,6 +1,6 @@
 """Which registry requests one poll cycle needs: decided before any request, deduplicated.
 
-Per alias the strategy says what it needs (pipeline/imageupdater/strategies.py
+Per alias the strategy says what it needs (pipeline/core/imageupdater/strategies.py
 ``registry_needs``): ``digest`` one manifest HEAD of the watched tag and nothing else;
 ``semver``/``alphabetical`` the tag list; ``newest-build`` the tag list, then one image config
 per tag that passes ``allow-tags``/``ignore-tags`` (image-updater fetches metadata for every
@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from pipeline.images import ImageRef, normalized_name
-from pipeline.imageupdater.annotations import ImageConfig
-from pipeline.imageupdater.credrefs import CredentialRef
-from pipeline.imageupdater.strategies import Strategy, registry_needs
+from pipeline.core.images import ImageRef, normalized_name
+from pipeline.core.imageupdater.annotations import ImageConfig
+from pipeline.core.imageupdater.credrefs import CredentialRef
+from pipeline.core.imageupdater.strategies import Strategy, registry_needs
 from pipeline.inspect.pins import Pin
 
 HEAD, TAGS, CONFIG = "head", "tags", "config"

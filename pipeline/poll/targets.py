@@ -1,7 +1,7 @@
 """From listed Applications to poll targets: annotations parsed, current pins read.
 
 An Application whose annotations are wrong is reported for that Application (every problem at
-once, pipeline/imageupdater/annotations.py) and the cycle goes on with the others. Reading what
+once, pipeline/core/imageupdater/annotations.py) and the cycle goes on with the others. Reading what
 is pinned needs no cluster read unless two patches pin one repository (a stable and a canary
 alias of the same image); only then are the destination namespace's Deployments listed, once
 per namespace, to tell which patch is whose.
@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.core.imageupdater.annotations import ImageUpdaterConfig, parse_application
 from pipeline.errors import PipelineError, PreflightError, Problem, UsageError
-from pipeline.imageupdater.annotations import ImageUpdaterConfig, parse_application
 from pipeline.inspect.pins import AmbiguousPin, current_pin, patched_deployments
 from pipeline.inspect.workloads import Workload, resolve_workloads
 from pipeline.poll.plan import AliasTarget

@@ -24,8 +24,8 @@ from typing import Any
 
 from pipeline import __version__
 from pipeline.changes import service_paths
-from pipeline.deploy.plan import render_template
-from pipeline.deploy.settings import DEFAULT_NAMESPACE, DEFAULT_TAG
+from pipeline.core.plan import render_template
+from pipeline.core.settings import DEFAULT_NAMESPACE, DEFAULT_TAG
 from pipeline.render.validate import (
     cron_problem,
     dns_label_problem,

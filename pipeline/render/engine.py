@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from pipeline.core.images import parse_image_ref
 from pipeline.errors import ExitCode
-from pipeline.images import parse_image_ref
 from pipeline.render.actions import ACTIONS
 from pipeline.render.context import RenderContext
 

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Any, TextIO
 
-from pipeline.deploy.events import Event, ServiceResult
+from pipeline.core.events import Event, ServiceResult
 
 
 class Reporter:

@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 from typing import TextIO
 
-from pipeline.deploy.events import Event, ServiceResult
+from pipeline.core.events import Event, ServiceResult
 from pipeline.report.base import Reporter, RequestCounts, document
 
 

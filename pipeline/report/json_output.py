@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from pipeline.deploy.events import Event, ServiceResult
+from pipeline.core.events import Event, ServiceResult
 from pipeline.report.base import Reporter, RequestCounts, document
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from pipeline.deploy.events import (
+from pipeline.core.events import (
     Event,
     Note,
     PodObserved,

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.adapters.builder import BuildRequest, select_builder
+from pipeline.adapters.builder import select_builder
+from pipeline.core.build import BuildRequest
+from pipeline.core.images import parse_image_ref
 from pipeline.errors import SandboxError
-from pipeline.images import parse_image_ref
 from pipeline.sandbox.kubeclient import KubeClient, resource_path
 from pipeline.sandbox.sample import PULL_SECRET, SampleRepo, create_sample_repo
 

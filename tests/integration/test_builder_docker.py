@@ -8,16 +8,11 @@ from pathlib import Path
 import docker
 import pytest
 
-from pipeline.adapters.builder import (
-    BuildRequest,
-    PrebuiltImage,
-    buildx_version,
-    oci_labels,
-    select_builder,
-)
+from pipeline.adapters.builder import PrebuiltImage, buildx_version, select_builder
 from pipeline.adapters.registry import RegistryClient
+from pipeline.core.build import BuildRequest, oci_labels
+from pipeline.core.images import parse_image_ref
 from pipeline.errors import BuildError, ExitCode, RegistryError
-from pipeline.images import parse_image_ref
 from pipeline.services.dockerd import DockerEngine
 from pipeline.services.registry import Registry
 from tests.fixtures.services import write_busybox_context

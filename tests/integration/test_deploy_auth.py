@@ -27,9 +27,10 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline.adapters.builder import BuildRequest, select_builder
+from pipeline.adapters.builder import select_builder
+from pipeline.core.build import BuildRequest
+from pipeline.core.images import parse_image_ref
 from pipeline.errors import ExitCode
-from pipeline.images import parse_image_ref
 from pipeline.sandbox.kubeclient import KubeClient, resource_path
 from pipeline.sandbox.sample import UPDATER, SampleRepo, commit_all, create_sample_repo
 from pipeline.sandbox.seed import (

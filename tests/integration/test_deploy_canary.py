@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from pipeline.core.images import digest_from_image_id
 from pipeline.errors import ExitCode
-from pipeline.images import digest_from_image_id
 from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.seed import SeededSample
 from tests.fixtures.sandbox import PIPELINE, SandboxHandle

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from pipeline.core.images import digest_from_image_id
 from pipeline.errors import ExitCode
-from pipeline.images import digest_from_image_id
 from pipeline.sandbox.seed import SeededSample
 from tests.fixtures.sandbox import SandboxHandle
 from tests.integration.test_deploy_canary import running_digests

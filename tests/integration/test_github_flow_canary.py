@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pipeline.images import digest_from_image_id
+from pipeline.core.images import digest_from_image_id
 from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.seed import SeededSample
 from tests.fixtures.sandbox import SandboxHandle

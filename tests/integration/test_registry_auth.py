@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.adapters.credentials import Credentials
 from pipeline.adapters.registry import RegistryClient
+from pipeline.core.images import parse_image_ref
+from pipeline.core.ports import Credentials
 from pipeline.errors import PipelineError, RegistryError
-from pipeline.images import parse_image_ref
 from pipeline.services.registry import Registry
 from tests.fixtures.services import BuildImage, registry_credentials, write_busybox_context
 

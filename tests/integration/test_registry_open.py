@@ -6,14 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.adapters.builder import BuildRequest, oci_labels, select_builder
-from pipeline.adapters.registry import (
-    DOCKER_MANIFEST,
-    ManifestNotFound,
-    RegistryClient,
-    TagMovedError,
-)
-from pipeline.images import parse_image_ref
+from pipeline.adapters.builder import select_builder
+from pipeline.adapters.registry import RegistryClient
+from pipeline.core.build import BuildRequest, oci_labels
+from pipeline.core.images import DOCKER_MANIFEST, parse_image_ref
+from pipeline.errors import ManifestNotFound, TagMovedError
 from pipeline.services.dockerd import DockerEngine
 from pipeline.services.registry import Registry
 from tests.fixtures.services import BuildImage, write_busybox_context

@@ -13,9 +13,9 @@ import pytest
 import requests
 
 from pipeline.adapters.registry import RegistryClient
-from pipeline.adapters.registry_limits import RateLimit
+from pipeline.core.images import ImageRef, parse_image_ref
+from pipeline.core.ports import RateLimit
 from pipeline.errors import ExitCode, RateLimitedError
-from pipeline.images import ImageRef, parse_image_ref
 from pipeline.services.registry import Registry
 from tests.fixtures.services import BuildImage, write_busybox_context
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pipeline.adapters.registry import RegistryClient
-from pipeline.images import digest_from_image_id, parse_image_ref
+from pipeline.core.images import digest_from_image_id, parse_image_ref
 from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.seed import SeededSample, build_sample_image, pod_ready, wait_for_pods
 from pipeline.tools import kubectl_path

@@ -1,4 +1,4 @@
-"""In-memory fakes of the deploy core's ports (pipeline/deploy/ports.py), with the semantics the
+"""In-memory fakes of the deploy core's ports (pipeline/core/ports.py), with the semantics the
 core relies on: merge patches with a resourceVersion precondition (409 -> Conflict), watches
 that deliver the Application's later states, 404 -> NotFound, and a manual clock.
 
@@ -12,7 +12,7 @@ import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from pipeline.deploy.ports import Conflict, Expired, NotFound
+from pipeline.core.ports import Conflict, Expired, NotFound
 from pipeline.sandbox.apiserver.patch import merge_patch  # RFC 7386, as the server applies it
 
 Obj = dict[str, Any]

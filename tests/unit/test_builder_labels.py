@@ -6,8 +6,9 @@ import datetime
 
 import pytest
 
-from pipeline.adapters.builder import PR_LABEL, PrebuiltImage, oci_labels
+from pipeline.adapters.builder import PrebuiltImage
 from pipeline.adapters.builder_buildx import cache_spec, digest_from_metadata
+from pipeline.core.build import PR_LABEL, oci_labels
 from pipeline.errors import BuildError, UsageError
 
 DIGEST = "sha256:" + "0f" * 32

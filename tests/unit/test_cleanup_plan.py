@@ -1,12 +1,12 @@
-"""What cleanup-canary writes (pipeline/deploy_cleanup/plan.py), decided from Application JSON."""
+"""What cleanup-canary writes (pipeline/cleanup/plan.py), decided from Application JSON."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from pipeline.deploy_cleanup.plan import PREVIOUS_ANNOTATION, pinned_by_pr, plan_cleanup
-from pipeline.images import parse_image_ref
+from pipeline.cleanup.plan import PREVIOUS_ANNOTATION, pinned_by_pr, plan_cleanup
+from pipeline.core.images import parse_image_ref
 
 REPO = parse_image_ref("127.0.0.1:5000/eco2")
 D = "sha256:" + "d" * 64

@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from pipeline.adapters.credentials import (
-    Credentials,
     DockerConfigCredentials,
     PullSecretCredentials,
     credentials_from_auths,
@@ -18,6 +17,7 @@ from pipeline.adapters.credentials import (
     credentials_from_pull_secret,
     registry_hostname,
 )
+from pipeline.core.ports import Credentials
 from pipeline.errors import RegistryError, UsageError
 
 

@@ -1,5 +1,5 @@
 """deploy-canary's one configuration source: image, tag and write-back target of an alias
-(pipeline/deploy/alias.py), and the failures a bad annotation gives before any build."""
+(pipeline/core/alias.py), and the failures a bad annotation gives before any build."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from typing import Any
 import pytest
 
 from pipeline.commands.deploy import build_settings, deploy_canary
-from pipeline.deploy.alias import image_config, resolve_target, target_from_annotations
-from pipeline.deploy.orchestrate import Dependencies, deploy_service
-from pipeline.deploy.plan import plan_service
+from pipeline.core.alias import image_config, resolve_target, target_from_annotations
+from pipeline.core.imageupdater.annotations import AnnotationError
+from pipeline.core.plan import plan_service
+from pipeline.core.ports import Dependencies
+from pipeline.core.settings import DeploySettings, RunSettings, ServiceTarget, build_targets
+from pipeline.deploy.orchestrate import deploy_service
 from pipeline.deploy.preflight import shared_tag_problems
-from pipeline.deploy.settings import DeploySettings, RunSettings, ServiceTarget, build_targets
 from pipeline.errors import ExitCode, UsageError
-from pipeline.imageupdater.annotations import AnnotationError
 from tests.unit.fake_argocd import FakeApplications, FakeCluster
 
 U = "argocd-image-updater.argoproj.io/"

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.deploy.pin import PinWrite, plan_pin
-from pipeline.deploy.plan import PREVIOUS_ANNOTATION, plan_service
-from pipeline.deploy.settings import DeploySettings, RunSettings, ServiceTarget
-from pipeline.deploy_cleanup.plan import plan_cleanup
+from pipeline.cleanup.plan import plan_cleanup
+from pipeline.core.pin import PinWrite, plan_pin
+from pipeline.core.plan import PREVIOUS_ANNOTATION, plan_service
+from pipeline.core.settings import DeploySettings, RunSettings, ServiceTarget
 from tests.unit.fake_argocd import merge_patch
 
 U = "argocd-image-updater.argoproj.io/"

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from pipeline.core.plan import plan_service
+from pipeline.core.settings import DeploySettings, RunSettings, ServiceTarget
 from pipeline.deploy.access import check_access
-from pipeline.deploy.plan import plan_service
 from pipeline.deploy.preflight import run_preflight
-from pipeline.deploy.settings import DeploySettings, RunSettings, ServiceTarget
 from pipeline.errors import ExitCode, KubeAccessError, PreflightError
 from tests.unit.fake_argocd import FakeApplications, FakeCluster
 

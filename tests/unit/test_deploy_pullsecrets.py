@@ -1,4 +1,4 @@
-"""Credentials from the pull secret an Application names (pipeline/deploy/pullsecrets.py)."""
+"""Credentials from the pull secret an Application names (pipeline/adapters/pullsecrets.py)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.adapters.credentials import Credentials
-from pipeline.deploy.plan import plan_service
-from pipeline.deploy.ports import NotFound
-from pipeline.deploy.pullsecrets import ApplicationPullSecrets, chain, pull_secret_refs
-from pipeline.deploy.settings import DeploySettings, ServiceTarget
+from pipeline.adapters.pullsecrets import ApplicationPullSecrets, chain, pull_secret_refs
+from pipeline.core.plan import plan_service
+from pipeline.core.ports import Credentials, NotFound
+from pipeline.core.settings import DeploySettings, ServiceTarget
 from pipeline.errors import RegistryError
 from tests.unit.fake_argocd import FakeApplications
 

@@ -1,4 +1,4 @@
-"""The sync loop (pipeline/deploy/sync.py) against an in-memory Applications port: when it writes
+"""The sync loop (pipeline/core/sync.py) against an in-memory Applications port: when it writes
 ``.operation``, what it waits for, and how each ending maps to an error."""
 
 from __future__ import annotations
@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from pipeline.deploy.events import Event, Note
-from pipeline.deploy.plan import plan_service, sync_operation
-from pipeline.deploy.settings import DeploySettings, RunSettings, ServiceTarget
-from pipeline.deploy.sync import follow_sync, request_sync
+from pipeline.core.events import Event, Note
+from pipeline.core.plan import plan_service, sync_operation
+from pipeline.core.settings import DeploySettings, RunSettings, ServiceTarget
+from pipeline.core.sync import follow_sync, request_sync
 from pipeline.errors import DeployTimeoutError, SupersededError, SyncFailedError
 from tests.unit.fake_argocd import FakeApplications, FakeClock
 

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from pipeline.deploy.events import Event, PodObserved
+from pipeline.core.events import Event, PodObserved
 from pipeline.deploy.verify import watch_rollout
 
 DATA = Path(__file__).parent / "data" / "rollout"

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.errors import UsageError
-from pipeline.imageupdater.annotations import (
+from pipeline.core.imageupdater.annotations import (
     PREFIX,
     AnnotationError,
     parse_annotations,
     parse_application,
 )
-from pipeline.imageupdater.credrefs import SecretRef
-from pipeline.imageupdater.strategies import Strategy
-from pipeline.imageupdater.tagfilters import Platform
-from pipeline.imageupdater.writeback import GitBranch, HelmTarget, WriteBack, WriteBackTarget
+from pipeline.core.imageupdater.credrefs import SecretRef
+from pipeline.core.imageupdater.strategies import Strategy
+from pipeline.core.imageupdater.tagfilters import Platform
+from pipeline.core.imageupdater.writeback import GitBranch, HelmTarget, WriteBack, WriteBackTarget
+from pipeline.errors import UsageError
 
 
 def test_defaults() -> None:

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.adapters.credentials import Credentials
-from pipeline.imageupdater.credrefs import (
+from pipeline.core.imageupdater.credrefs import (
     CredentialRef,
     CredentialRefError,
     EnvRef,
@@ -19,6 +18,7 @@ from pipeline.imageupdater.credrefs import (
     parse_credential_ref,
     resolve_credentials,
 )
+from pipeline.core.ports import Credentials
 
 
 def b64(text: str) -> str:

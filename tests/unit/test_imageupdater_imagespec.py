@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pipeline.core.imageupdater.imagespec import ImageSpec, parse_image_list, parse_image_spec
 from pipeline.errors import UsageError
-from pipeline.imageupdater.imagespec import ImageSpec, parse_image_list, parse_image_spec
 
 HEX = "a" * 64
 

@@ -1,11 +1,11 @@
 """Test vector 34 (``Test_mergeKustomizeOverride``, reference section 6) and the Helm override
-merge (vector 36): pipeline/imageupdater/overrides.py."""
+merge (vector 36): pipeline/core/imageupdater/overrides.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from pipeline.imageupdater.overrides import merge_helm_override, merge_kustomize_override
+from pipeline.core.imageupdater.overrides import merge_helm_override, merge_kustomize_override
 
 D_9173 = "sha256:9173" + "a" * 60
 D_1A2F = "sha256:1a2f" + "b" * 60

@@ -1,18 +1,18 @@
 """Test vector 35 (``config_test.go``, reference section 6) and the registries.conf semantics of
-reference 1.8: pipeline/imageupdater/registriesconf.py."""
+reference 1.8: pipeline/core/imageupdater/registriesconf.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from pipeline.errors import ExitCode
-from pipeline.imageupdater.registriesconf import (
+from pipeline.core.imageupdater.registriesconf import (
     RegistriesConfError,
     RegistryConfig,
     endpoint_for,
     parse_go_duration,
     parse_registries_conf,
 )
+from pipeline.errors import ExitCode
 
 EXAMPLE = """
 registries:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.errors import UsageError
-from pipeline.imageupdater.semver import (
+from pipeline.core.imageupdater.semver import (
     InvalidVersion,
     parse_constraint,
     parse_version,
     sort_versions,
 )
+from pipeline.errors import UsageError
 
 
 @pytest.mark.parametrize(

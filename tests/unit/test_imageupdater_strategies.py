@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from pipeline.errors import UsageError
-from pipeline.imageupdater.strategies import (
+from pipeline.core.imageupdater.strategies import (
     Current,
     Decision,
     RegistryNeeds,
@@ -17,7 +16,8 @@ from pipeline.imageupdater.strategies import (
     registry_needs,
     select,
 )
-from pipeline.imageupdater.tagfilters import TagFilter, parse_allow_tags
+from pipeline.core.imageupdater.tagfilters import TagFilter, parse_allow_tags
+from pipeline.errors import UsageError
 
 R = ["0.1", "0.5.1", "0.9", "1.0", "1.0.1", "1.1.2", "2.0.3"]
 D1 = "sha256:" + "1234567890abcdef" * 4

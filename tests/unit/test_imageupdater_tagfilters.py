@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.imageupdater.tagfilters import (
+from pipeline.core.imageupdater.tagfilters import (
     Platform,
     TagFilter,
     compile_glob,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.imageupdater.imagespec import parse_image_spec
-from pipeline.imageupdater.writeback import (
+from pipeline.core.imageupdater.imagespec import parse_image_spec
+from pipeline.core.imageupdater.writeback import (
     HelmTarget,
     helm_parameters,
     kustomize_image_value,

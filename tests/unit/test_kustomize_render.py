@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.adapters.kustomize import KustomizeError, render
+from pipeline.adapters.kustomize import render
+from pipeline.errors import KustomizeError
 from pipeline.sandbox.sample import SampleRepo, create_sample_repo
 
 D = "sha256:" + "d" * 64

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.adapters.kustomize import KustomizeError, append_patches, set_images
+from pipeline.core.kustomize_edit import append_patches, set_images
+from pipeline.errors import KustomizeError
 
 D = "sha256:24a0c4b4a4c0eb97a1aabb8e29f18e917d05abfe1b7a7c07857230879ce7d3d3"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pipeline.deploy.pin import PinWrite, plan_pin
-from pipeline.deploy.plan import plan_service
-from pipeline.deploy.settings import DeploySettings, RunSettings, ServiceTarget
+from pipeline.core.pin import PinWrite, plan_pin
+from pipeline.core.plan import plan_service
+from pipeline.core.settings import DeploySettings, RunSettings, ServiceTarget
 from pipeline.errors import Problem
 
 DIGEST = "sha256:" + "e" * 64

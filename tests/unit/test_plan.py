@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.deploy.plan import operation_is_ours, plan_service, render_template, sync_operation
-from pipeline.deploy.settings import BuildSettings, DeploySettings, RunSettings, ServiceTarget
+from pipeline.core.plan import operation_is_ours, plan_service, render_template, sync_operation
+from pipeline.core.settings import BuildSettings, DeploySettings, RunSettings, ServiceTarget
 from pipeline.errors import UsageError
 
 DIGEST = "sha256:" + "c" * 64

@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.adapters.registry import ManifestNotFound
-from pipeline.errors import RegistryError
-from pipeline.images import parse_image_ref
+from pipeline.core.images import parse_image_ref
+from pipeline.errors import ManifestNotFound, RegistryError
 from pipeline.sandbox.controllers import podstatus as ps
 from pipeline.sandbox.controllers.backoff import Backoff
 from pipeline.sandbox.controllers.containerconfig import ContainerConfigError, container_env

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from pipeline.imageupdater.annotations import parse_annotations
+from pipeline.core.imageupdater.annotations import parse_annotations
 from pipeline.inspect.pins import Pin
 from pipeline.poll.decide import decide, digest_queries, with_digest
 from pipeline.poll.fetch import Answers, parse_created

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from pipeline.adapters.ratelimit import PacedSession, Pacer, default_rate, parse_rates
 from pipeline.commands.poll import parse_interval
 from pipeline.errors import DeployTimeoutError, UsageError
 from pipeline.inspect.refresh import REFRESH, refresh_application
-from pipeline.poll.ratelimit import PacedSession, Pacer, default_rate, parse_rates
 
 
 class FakeClock:

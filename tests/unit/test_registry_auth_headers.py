@@ -12,8 +12,9 @@ from pipeline.adapters.registry_auth import (
     parse_www_authenticate,
     preferred_challenge,
 )
-from pipeline.adapters.registry_limits import RateLimit, parse_rate_limit, parse_retry_after
+from pipeline.adapters.registry_limits import parse_rate_limit, parse_retry_after
 from pipeline.adapters.registry_transport import is_loopback
+from pipeline.core.ports import RateLimit
 from pipeline.services.token_server import parse_scope
 
 

@@ -13,10 +13,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pipeline.adapters.credentials import Credentials
-from pipeline.adapters.registry import ManifestNotFound, RegistryClient
-from pipeline.errors import DeployTimeoutError, RegistryError
-from pipeline.images import parse_image_ref
+from pipeline.adapters.registry import RegistryClient
+from pipeline.core.images import parse_image_ref
+from pipeline.core.ports import Credentials
+from pipeline.errors import DeployTimeoutError, ManifestNotFound, RegistryError
 
 DIGEST = "sha256:" + "ab" * 32
 SECRET = "very-secret-password"

@@ -6,9 +6,9 @@ import io
 import json
 from pathlib import Path
 
-from pipeline.deploy.events import ServiceFinished, ServiceResult, StepFinished
+from pipeline.core.events import ServiceFinished, ServiceResult, StepFinished
+from pipeline.core.rollout import PodObservation
 from pipeline.deploy.orchestrate import worst_exit_code
-from pipeline.deploy.rollout import PodObservation
 from pipeline.report import make_reporter
 from pipeline.report.github import output_lines, summary_markdown
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.deploy.rollout import judge_rollout, labels_match, observe_pod
+from pipeline.core.rollout import judge_rollout, labels_match, observe_pod
 
 DATA = Path(__file__).parent / "data" / "rollout"
 DIGEST = "sha256:" + "a" * 64

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.deploy.settings import ServiceTarget, build_targets
+from pipeline.core.settings import ServiceTarget, build_targets
 from pipeline.errors import UsageError
 
 CONFIG = {

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.imageupdater.annotations import parse_annotations
+from pipeline.core.imageupdater.annotations import parse_annotations
 from pipeline.inspect.agreement import judge
 from pipeline.inspect.pins import AmbiguousPin, Pin, current_pin
 from pipeline.inspect.workloads import PodImage, Workload, pod_images, resolve_workloads

@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from pipeline.adapters.kustomize import KustomizeError, find_kustomization, render
+from pipeline.adapters.kustomize import find_kustomization, render
+from pipeline.errors import KustomizeError
 
 Obj = dict[str, Any]
 

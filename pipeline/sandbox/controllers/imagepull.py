@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.adapters.credentials import PullSecretCredentials
-from pipeline.adapters.registry import ManifestNotFound, RegistryClient
-from pipeline.errors import PipelineError, UsageError
-from pipeline.images import ImageRef, normalized_name, parse_image_ref
+from pipeline.adapters.registry import RegistryClient
+from pipeline.core.images import ImageRef, normalized_name, parse_image_ref
+from pipeline.errors import ManifestNotFound, PipelineError, UsageError
 
 Obj = dict[str, Any]
 

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from pipeline.adapters.credentials import PullSecretCredentials
+from pipeline.core.images import ImageRef
 from pipeline.errors import PipelineError
-from pipeline.images import ImageRef
 from pipeline.sandbox.controllers.containers import RuntimeRefused
 from pipeline.sandbox.controllers.eventrecorder import NORMAL, WARNING
 from pipeline.sandbox.controllers.imagepull import (

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.images import DOCKER_HUB
-from pipeline.imageupdater.imagespec import ImageSpec, parse_image_spec
+from pipeline.core.images import DOCKER_HUB
+from pipeline.core.imageupdater.imagespec import ImageSpec, parse_image_spec
 
 
 def _same_image(a: ImageSpec, b: ImageSpec) -> bool:

@@ -11,14 +11,14 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.deploy.settings import DEFAULT_TAG, DeploySettings, ServiceTarget
+from pipeline.core.images import ImageRef, parse_image_ref
+from pipeline.core.settings import DEFAULT_TAG, DeploySettings, ServiceTarget
 from pipeline.errors import UsageError
-from pipeline.images import ImageRef, parse_image_ref
 
 RUN_ANNOTATION = "pipeline.dev/canary-run"
 DIGEST_ANNOTATION = "pipeline.dev/canary-digest"
 # JSON {"field": "<source path>.<section>.<key>", "entries": [...]}: what the pin replaced,
-# written with the pin and put back by cleanup-canary (pipeline/deploy/previous.py)
+# written with the pin and put back by cleanup-canary (pipeline/core/previous.py)
 PREVIOUS_ANNOTATION = "pipeline.dev/canary-previous"
 INFO_RUN = "pipeline-run"
 INFO_DIGEST = "pipeline-digest"

@@ -1,6 +1,6 @@
 """Decide, without I/O, what removing our pin from an Application writes.
 
-What a pin wrote (pipeline/deploy/pin.py): one list entry under the pinned source plus the
+What a pin wrote (pipeline/core/pin.py): one list entry under the pinned source plus the
 annotations ``pipeline.dev/canary-run`` and ``pipeline.dev/canary-digest``:
 
 - ``kustomize.patches``: an entry targeting the canary Deployment whose strategic-merge patch
@@ -30,16 +30,16 @@ from typing import Any
 
 import yaml
 
-from pipeline.deploy.pin import get_path, source_path
-from pipeline.deploy.plan import (
+from pipeline.core.images import ImageRef
+from pipeline.core.pin import get_path, source_path
+from pipeline.core.plan import (
     DIGEST_ANNOTATION,
     INFO_DIGEST,
     INFO_PR,
     PREVIOUS_ANNOTATION,
     RUN_ANNOTATION,
 )
-from pipeline.deploy.previous import recorded_entries
-from pipeline.images import ImageRef
+from pipeline.core.previous import recorded_entries
 
 PR_ANNOTATION = "pipeline.dev/canary-pr"
 OUR_ANNOTATIONS = (RUN_ANNOTATION, DIGEST_ANNOTATION, PREVIOUS_ANNOTATION, PR_ANNOTATION)

@@ -3,7 +3,7 @@
 image-updater resolves an image's ``pull-secret`` only when it talks to that registry; we go
 one step lazier: the reference is resolved when the registry asks for credentials (a 401
 challenge), so an open registry never needs the Secret and a bad reference only fails the
-images that need it. References follow pipeline/imageupdater/credrefs.py; a
+images that need it. References follow pipeline/core/imageupdater/credrefs.py; a
 ``pullsecret:``/``secret:`` is read from the cluster, ``env:`` from the environment, ``ext:``
 runs the script with image-updater's 10 s timeout.
 """
@@ -17,17 +17,16 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from pipeline.adapters.credentials import Credentials
+from pipeline.adapters.ratelimit import PacedSession
 from pipeline.adapters.registry import RegistryClient
-from pipeline.adapters.registry_limits import RateLimit
-from pipeline.errors import truncate
-from pipeline.imageupdater.credrefs import (
+from pipeline.core.imageupdater.credrefs import (
     EXT_SCRIPT_TIMEOUT,
     CredentialRef,
     CredentialRefError,
     resolve_credentials,
 )
-from pipeline.poll.ratelimit import PacedSession
+from pipeline.core.ports import Credentials, RateLimit
+from pipeline.errors import truncate
 
 GetSecret = Callable[[str, str], Mapping[str, Any]]
 

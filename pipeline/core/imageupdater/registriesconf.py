@@ -32,9 +32,9 @@ from typing import Any
 
 import yaml
 
+from pipeline.core.imageupdater.credrefs import parse_credential_ref
+from pipeline.core.imageupdater.imagespec import parse_image_spec
 from pipeline.errors import Problem, UsageError
-from pipeline.imageupdater.credrefs import parse_credential_ref
-from pipeline.imageupdater.imagespec import parse_image_spec
 
 _STR = (
     "name",

@@ -29,7 +29,7 @@ class ServiceTarget:
     """Where one service's canary goes. Every text may contain ``{service}``.
 
     ``image`` empty means "from the Application": the repository (and, unless ``tag`` is set,
-    the tag) of the image-updater ``alias`` in its ``image-list`` (pipeline/deploy/alias.py).
+    the tag) of the image-updater ``alias`` in its ``image-list`` (pipeline/core/alias.py).
     """
 
     name: str

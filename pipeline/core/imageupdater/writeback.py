@@ -24,8 +24,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pipeline.core.imageupdater.imagespec import ImageSpec
 from pipeline.errors import Problem
-from pipeline.imageupdater.imagespec import ImageSpec
 
 _KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 

@@ -17,11 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.errors import Problem, UsageError
-from pipeline.imageupdater.credrefs import CredentialRef, parse_credential_ref
-from pipeline.imageupdater.imagespec import ImageSpec, parse_image_list
-from pipeline.imageupdater.strategies import Strategy, parse_strategy, require_constraint
-from pipeline.imageupdater.tagfilters import (
+from pipeline.core.imageupdater.credrefs import CredentialRef, parse_credential_ref
+from pipeline.core.imageupdater.imagespec import ImageSpec, parse_image_list
+from pipeline.core.imageupdater.strategies import Strategy, parse_strategy, require_constraint
+from pipeline.core.imageupdater.tagfilters import (
     AllowTags,
     Platform,
     TagFilter,
@@ -29,7 +28,8 @@ from pipeline.imageupdater.tagfilters import (
     parse_ignore_tags,
     parse_platforms,
 )
-from pipeline.imageupdater.writeback import HelmTarget, WriteBack, parse_write_back
+from pipeline.core.imageupdater.writeback import HelmTarget, WriteBack, parse_write_back
+from pipeline.errors import Problem, UsageError
 
 PREFIX = "argocd-image-updater.argoproj.io/"
 IMAGE_LIST = PREFIX + "image-list"

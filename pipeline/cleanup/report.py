@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pipeline.deploy_cleanup.run import CleanupResult
+from pipeline.cleanup.run import CleanupResult
 from pipeline.report.github import output_lines
 
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.deploy.rollout import PodObservation
+from pipeline.core.rollout import PodObservation
 from pipeline.errors import ExitCode
 
 STEPS = ("build", "resolve", "preflight", "pin", "sync", "verify")

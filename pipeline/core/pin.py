@@ -13,14 +13,14 @@ annotations (reference C.1-C.4, image-updater 1.2/2.1):
   ``<image-name>`` = repo and ``<image-tag>`` = ``tag@sha256:...`` (image-updater 2.1 format).
 
 The image-updater settings come from pipeline/imageupdater (``parse_application``, via
-pipeline/deploy/alias.py ``image_config``), and the values and merges are image-updater's own
+pipeline/core/alias.py ``image_config``), and the values and merges are image-updater's own
 (``writeback.kustomize_image_value``/``helm_parameters``, ``merge_*``), so both tools can manage
 one Application without fighting over the format.
 
 The write is a JSON merge patch of only that list plus our run annotations, carrying the
 resourceVersion we read, so a concurrent writer makes it fail with 409 instead of being lost;
 other entries of the list are preserved (read-modify-write). The entries the pin replaced are
-recorded in ``pipeline.dev/canary-previous`` in the same patch (pipeline/deploy/previous.py),
+recorded in ``pipeline.dev/canary-previous`` in the same patch (pipeline/core/previous.py),
 so cleanup-canary restores them.
 """
 
@@ -31,21 +31,21 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.deploy.alias import image_config
-from pipeline.deploy.plan import DIGEST_ANNOTATION, PREVIOUS_ANNOTATION, RUN_ANNOTATION, ServicePlan
-from pipeline.deploy.previous import previous_record
-from pipeline.errors import Problem, UsageError
-from pipeline.images import ImageRef, parse_image_ref
-from pipeline.imageupdater.annotations import PREFIX as UPDATER
-from pipeline.imageupdater.annotations import ImageConfig
-from pipeline.imageupdater.imagespec import ImageSpec
-from pipeline.imageupdater.writeback import (
+from pipeline.core.alias import image_config
+from pipeline.core.images import ImageRef, parse_image_ref
+from pipeline.core.imageupdater.annotations import PREFIX as UPDATER
+from pipeline.core.imageupdater.annotations import ImageConfig
+from pipeline.core.imageupdater.imagespec import ImageSpec
+from pipeline.core.imageupdater.writeback import (
     HelmTarget,
     helm_parameters,
     kustomize_image_value,
     merge_helm_parameters,
     merge_kustomize_images,
 )
+from pipeline.core.plan import DIGEST_ANNOTATION, PREVIOUS_ANNOTATION, RUN_ANNOTATION, ServicePlan
+from pipeline.core.previous import previous_record
+from pipeline.errors import Problem, UsageError
 
 Obj = dict[str, Any]
 

@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from pipeline.deploy.plan import DIGEST_ANNOTATION, PREVIOUS_ANNOTATION
+from pipeline.core.plan import DIGEST_ANNOTATION, PREVIOUS_ANNOTATION
 
 
 def recorded_entries(annotations: Mapping[str, str], field: str) -> list[Any]:

@@ -3,7 +3,7 @@
 1. Read the Application; a PR that never deployed (nothing of ours there), or one cleaned
    already, ends ``nothing-to-clean`` without writing. A pin owned by another PR is left alone.
 2. Write the decision of plan.py with the resourceVersion read; 409 re-reads and decides again.
-3. Request a sync the way deploy-canary does (pipeline/deploy/sync.py, Argo CD
+3. Request a sync the way deploy-canary does (pipeline/core/sync.py, Argo CD
    ``SetAppOperation``) and follow it to Succeeded.
 4. Confirm: the canary Deployment's pod template no longer carries the digest we pinned, and
    its rollout is complete (kubectl ``rollout status`` rule, reference F.3: observedGeneration
@@ -17,12 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipeline.deploy.events import Emit, Note
-from pipeline.deploy.plan import ServicePlan
-from pipeline.deploy.ports import Applications, Cluster, Conflict, Expired, NotFound, Obj
-from pipeline.deploy.rollout import canary_deployments, template_images
-from pipeline.deploy.sync import follow_sync, request_sync
-from pipeline.deploy_cleanup.plan import CleanupWrite, pinned_by_pr, plan_cleanup
+from pipeline.cleanup.plan import CleanupWrite, pinned_by_pr, plan_cleanup
+from pipeline.core.events import Emit, Note
+from pipeline.core.plan import ServicePlan
+from pipeline.core.ports import Applications, Cluster, Conflict, Expired, NotFound, Obj
+from pipeline.core.rollout import canary_deployments, template_images
+from pipeline.core.sync import follow_sync, request_sync
 from pipeline.errors import DeployTimeoutError, PipelineError
 
 Clock = Callable[[], float]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.images import digest_from_image_id, same_digest
+from pipeline.core.images import digest_from_image_id, same_digest
 
 Obj = dict[str, Any]
 REVISION = "deployment.kubernetes.io/revision"

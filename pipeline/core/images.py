@@ -27,6 +27,15 @@ _DOMAIN_RE = re.compile(
 _SHA_IN_TEXT = re.compile(r"sha256:([a-f0-9]{64})")
 
 
+# manifest media types a registry may answer with (OCI image-spec, Docker distribution)
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+MANIFEST_ACCEPT = ", ".join((OCI_INDEX, DOCKER_MANIFEST_LIST, OCI_MANIFEST, DOCKER_MANIFEST))
+INDEX_TYPES = (OCI_INDEX, DOCKER_MANIFEST_LIST)
+
+
 @dataclass(frozen=True)
 class ImageRef:
     """A parsed image reference.

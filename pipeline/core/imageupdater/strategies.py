@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from pipeline.core.imageupdater.semver import parse_constraint, sort_versions
+from pipeline.core.imageupdater.tagfilters import TagFilter
 from pipeline.errors import UsageError
-from pipeline.imageupdater.semver import parse_constraint, sort_versions
-from pipeline.imageupdater.tagfilters import TagFilter
 
 
 class Strategy(StrEnum):

@@ -3,7 +3,7 @@
 When neither ``--image`` nor pipeline.yaml names the repository, deploy-canary reads the
 Application and takes the alias's ``image-list`` entry (``<alias>=<repo>:<tag>``, default alias
 ``canary``; reference 1.2/1.3, ``registry-scanner/pkg/image/image.go NewFromIdentifier``). The
-annotations are read with :func:`pipeline.imageupdater.annotations.parse_application`, the same
+annotations are read with :func:`pipeline.core.imageupdater.annotations.parse_application`, the same
 model ``pipeline poll`` uses, so a bad annotation fails here with every problem named
 (``AnnotationError``, exit 2). Flags still win: ``--tag`` overrides the alias's tag.
 
@@ -17,19 +17,19 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from pipeline.deploy.plan import ServicePlan, application_name
-from pipeline.deploy.ports import Applications, NotFound, Obj
-from pipeline.deploy.settings import DEFAULT_ALIAS, DeploySettings, ServiceTarget
-from pipeline.errors import UsageError
-from pipeline.images import parse_image_ref
-from pipeline.imageupdater.annotations import (
+from pipeline.core.images import parse_image_ref
+from pipeline.core.imageupdater.annotations import (
     IMAGE_LIST,
     PREFIX,
     ImageConfig,
     annotations_of,
     parse_application,
 )
-from pipeline.imageupdater.strategies import Strategy
+from pipeline.core.imageupdater.strategies import Strategy
+from pipeline.core.plan import ServicePlan, application_name
+from pipeline.core.ports import Applications, NotFound, Obj
+from pipeline.core.settings import DEFAULT_ALIAS, DeploySettings, ServiceTarget
+from pipeline.errors import UsageError
 
 
 def _is_tag(repository: str, tag: str) -> bool:

@@ -3,7 +3,7 @@
 An Application says where the credentials of its image live with
 ``argocd-image-updater.argoproj.io/<alias>.pull-secret`` (or the app-wide ``pull-secret``
 key), e.g. ``pullsecret:argocd/registry-creds`` (image-updater docs "Specifying pull secrets";
-grammar in pipeline/imageupdater/credrefs.py). The pipeline reads the same reference, so a
+grammar in pipeline/core/imageupdater/credrefs.py). The pipeline reads the same reference, so a
 CI job with no ``docker login`` for the registry can still read the digest back with the
 credentials Argo CD's own tooling uses.
 
@@ -20,18 +20,16 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from pipeline.adapters.credentials import Credentials
-from pipeline.deploy.ports import Applications, NotFound, Obj
-from pipeline.errors import RegistryError, UsageError
-from pipeline.images import parse_image_ref
-from pipeline.imageupdater.credrefs import (
+from pipeline.core.images import parse_image_ref
+from pipeline.core.imageupdater.credrefs import (
     EXT_SCRIPT_TIMEOUT,
     parse_credential_ref,
     resolve_credentials,
 )
+from pipeline.core.ports import Applications, CredentialLookup, Credentials, NotFound, Obj
+from pipeline.errors import RegistryError, UsageError
 
 UPDATER = "argocd-image-updater.argoproj.io/"
-CredentialLookup = Callable[[str], Credentials | None]
 GetSecret = Callable[[str, str], Obj]
 
 

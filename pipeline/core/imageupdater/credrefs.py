@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.adapters.credentials import Credentials
+from pipeline.core.credentials import Credentials
 from pipeline.errors import UsageError
 
 DOCKERCONFIG_FIELD = ".dockerconfigjson"

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pipeline.deploy.events import Emit, Note
-from pipeline.deploy.plan import RUN_ANNOTATION, ServicePlan, operation_is_ours, sync_operation
-from pipeline.deploy.ports import Applications, Conflict, Expired, Obj
+from pipeline.core.events import Emit, Note
+from pipeline.core.plan import RUN_ANNOTATION, ServicePlan, operation_is_ours, sync_operation
+from pipeline.core.ports import Applications, Conflict, Expired, Obj
 from pipeline.errors import DeployTimeoutError, SupersededError, SyncFailedError
 
 Clock = Callable[[], float]

@@ -5,7 +5,7 @@ Follows ``registry-scanner/pkg/image/image.go`` ``NewFromIdentifier`` (reference
 1. The first ``=`` separates the alias; whitespace around the entry and the ``=`` is trimmed
    (v1.x annotation reader). ``web=`` is an error ("empty image name").
 2. The reference is parsed with the distribution grammar (``ParseNormalizedNamed``; here
-   :func:`pipeline.images.parse_image_ref`). The registry is kept only if written
+   :func:`pipeline.core.images.parse_image_ref`). The registry is kept only if written
    (``docker.io`` dropped otherwise) and Docker Hub's implicit ``library/`` is stripped unless
    written first; other registries keep ``library/`` (HEAD #1783). A tag and a digest are both
    kept (fix of #1357).
@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipeline.core.images import DOCKER_HUB, ImageRef, parse_image_ref
 from pipeline.errors import UsageError
-from pipeline.images import DOCKER_HUB, ImageRef, parse_image_ref
 
 
 @dataclass(frozen=True)
