@@ -4,11 +4,22 @@ Only the CLI turns these into exit codes; the core raises them and never exits.
 
     PipelineError                      (ExitCode.INTERNAL unless a subclass says otherwise)
     ├── UsageError                     bad flags, config file or environment  -> USAGE
+    │   ├── AnnotationError            bad image-updater annotations on an Application
+    │   ├── CredentialRefError         a bad pull-secret / credentials reference
+    │   ├── RegistriesConfError        a bad image-updater registries.conf
+    │   ├── AmbiguousPin               several pins of one repository, no Deployment named
+    │   └── InvalidVersion             not a semantic version (also a ValueError)
     ├── BuildError                     the image build failed                 -> BUILD
     ├── RegistryError                  push, manifest HEAD, registry auth     -> REGISTRY
+    │   ├── ManifestNotFound           no such tag, digest or repository
+    │   ├── TagMovedError              the tag no longer points at our push
     │   └── RateLimitedError           429 past the deadline                  -> RATE_LIMITED
     ├── PreflightError                 misconfiguration found before writing  -> MISCONFIGURED
+    ├── KustomizeError                 kustomize refused the GitOps source    -> MISCONFIGURED
     ├── KubeAccessError                forbidden / not found / unreachable    -> KUBE_ACCESS
+    │   ├── NotFound                   a port's 404 (callers expecting it catch it)
+    │   ├── Conflict                   a port's 409: stale resourceVersion, re-read and retry
+    │   └── Expired                    a port's 410 on a watch: re-list and watch again
     ├── SyncFailedError                Argo CD operation Failed or Error      -> SYNC_FAILED
     ├── ImagePullError                 ErrImagePull, ImagePullBackOff, ...    -> IMAGE_PULL
     ├── CrashLoopError                 CrashLoopBackOff                       -> CRASH_LOOP
@@ -16,6 +27,8 @@ Only the CLI turns these into exit codes; the core raises them and never exits.
     ├── SupersededError                a newer run took over the canary       -> SUPERSEDED
     ├── SandboxError                   the local control plane failed         -> SANDBOX
     └── MismatchError                  registry, Application and pods disagree -> MISMATCH
+
+Subclasses without an arrow exit with their parent's code.
 
 Each error carries a one-line message, a hint that says what to do next, and a stable
 ``reason`` identifier used in JSON reports.
@@ -77,6 +90,49 @@ class PipelineError(Exception):
 class UsageError(PipelineError):
     exit_code = ExitCode.USAGE
     reason = "usage"
+
+
+class AnnotationError(UsageError):
+    """All problems found in one Application's image-updater annotations."""
+
+    reason = "bad-annotation"
+
+    def __init__(self, app: str, problems: list[Problem]) -> None:
+        self.app = app
+        self.problems = problems
+        lines = "; ".join(p.message for p in problems)
+        super().__init__(
+            f"{app or 'the Application'} has {len(problems)} bad image-updater annotation(s): "
+            f"{lines}",
+            hint="\n".join(p.fix for p in problems if p.fix),
+        )
+
+
+class CredentialRefError(UsageError):
+    reason = "bad-credential-ref"
+
+
+class RegistriesConfError(UsageError):
+    reason = "bad-registries-conf"
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__(
+            "registries.conf: " + "; ".join(p.message for p in problems),
+            hint="\n".join(p.fix for p in problems if p.fix),
+        )
+
+
+class AmbiguousPin(UsageError):
+    """Several patches pin the alias's repository and no Deployment was named."""
+
+    reason = "ambiguous-pin"
+
+
+class InvalidVersion(UsageError, ValueError):
+    """The text is not a semantic version (Masterminds ``NewVersion``); also a ValueError."""
+
+    reason = "invalid-version"
 
 
 class BuildError(PipelineError):

@@ -22,11 +22,10 @@ from pipeline.adapters.registry import RegistryClient
 from pipeline.core.imageupdater.credrefs import (
     EXT_SCRIPT_TIMEOUT,
     CredentialRef,
-    CredentialRefError,
     resolve_credentials,
 )
 from pipeline.core.ports import Credentials, RateLimit
-from pipeline.errors import truncate
+from pipeline.errors import CredentialRefError, truncate
 
 GetSecret = Callable[[str, str], Mapping[str, Any]]
 

@@ -27,7 +27,7 @@ from pipeline.core.images import ImageRef, parse_image_ref
 from pipeline.core.imageupdater.annotations import ImageConfig
 from pipeline.core.kustomize_edit import parse_image_arg
 from pipeline.core.pin import get_path, source_path
-from pipeline.errors import KustomizeError, UsageError
+from pipeline.errors import AmbiguousPin, KustomizeError, UsageError
 
 Obj = dict[str, Any]
 
@@ -50,12 +50,6 @@ class Pin:
             "digest": self.digest,
             "deployment": self.deployment,
         }
-
-
-class AmbiguousPin(UsageError):
-    """Several patches pin the alias's repository and no Deployment was named."""
-
-    reason = "ambiguous-pin"
 
 
 def _same_repo(text: str, wanted: ImageRef) -> ImageRef | None:

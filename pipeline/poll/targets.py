@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.core.imageupdater.annotations import ImageUpdaterConfig, parse_application
-from pipeline.errors import PipelineError, PreflightError, Problem, UsageError
-from pipeline.inspect.pins import AmbiguousPin, current_pin, patched_deployments
+from pipeline.errors import AmbiguousPin, PipelineError, PreflightError, Problem, UsageError
+from pipeline.inspect.pins import current_pin, patched_deployments
 from pipeline.inspect.workloads import Workload, resolve_workloads
 from pipeline.poll.plan import AliasTarget
 

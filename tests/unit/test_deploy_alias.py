@@ -11,13 +11,12 @@ import pytest
 
 from pipeline.commands.deploy import build_settings, deploy_canary
 from pipeline.core.alias import image_config, resolve_target, target_from_annotations
-from pipeline.core.imageupdater.annotations import AnnotationError
 from pipeline.core.plan import plan_service
 from pipeline.core.ports import Dependencies
 from pipeline.core.settings import DeploySettings, RunSettings, ServiceTarget, build_targets
 from pipeline.deploy.orchestrate import deploy_service
 from pipeline.deploy.preflight import shared_tag_problems
-from pipeline.errors import ExitCode, UsageError
+from pipeline.errors import AnnotationError, ExitCode, UsageError
 from tests.unit.fake_argocd import FakeApplications, FakeCluster
 
 U = "argocd-image-updater.argoproj.io/"

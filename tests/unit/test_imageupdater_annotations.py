@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.core.imageupdater.annotations import (
-    PREFIX,
-    AnnotationError,
-    parse_annotations,
-    parse_application,
-)
+from pipeline.core.imageupdater.annotations import PREFIX, parse_annotations, parse_application
 from pipeline.core.imageupdater.credrefs import SecretRef
 from pipeline.core.imageupdater.strategies import Strategy
 from pipeline.core.imageupdater.tagfilters import Platform
 from pipeline.core.imageupdater.writeback import GitBranch, HelmTarget, WriteBack, WriteBackTarget
-from pipeline.errors import UsageError
+from pipeline.errors import AnnotationError, UsageError
 
 
 def test_defaults() -> None:

@@ -11,7 +11,6 @@ import pytest
 
 from pipeline.core.imageupdater.credrefs import (
     CredentialRef,
-    CredentialRefError,
     EnvRef,
     ExtScriptRef,
     SecretRef,
@@ -19,6 +18,7 @@ from pipeline.core.imageupdater.credrefs import (
     resolve_credentials,
 )
 from pipeline.core.ports import Credentials
+from pipeline.errors import CredentialRefError
 
 
 def b64(text: str) -> str:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import pytest
 
 from pipeline.core.imageupdater.registriesconf import (
-    RegistriesConfError,
     RegistryConfig,
     endpoint_for,
     parse_go_duration,
     parse_registries_conf,
 )
-from pipeline.errors import ExitCode
+from pipeline.errors import ExitCode, RegistriesConfError
 
 EXAMPLE = """
 registries:

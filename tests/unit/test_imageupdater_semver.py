@@ -4,13 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.core.imageupdater.semver import (
-    InvalidVersion,
-    parse_constraint,
-    parse_version,
-    sort_versions,
-)
-from pipeline.errors import UsageError
+from pipeline.core.imageupdater.semver import parse_constraint, parse_version, sort_versions
+from pipeline.errors import InvalidVersion, UsageError
 
 
 @pytest.mark.parametrize(

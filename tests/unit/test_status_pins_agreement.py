@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 
 from pipeline.core.imageupdater.annotations import parse_annotations
+from pipeline.errors import AmbiguousPin
 from pipeline.inspect.agreement import judge
-from pipeline.inspect.pins import AmbiguousPin, Pin, current_pin
+from pipeline.inspect.pins import Pin, current_pin
 from pipeline.inspect.workloads import PodImage, Workload, pod_images, resolve_workloads
 
 U = "argocd-image-updater.argoproj.io/"

@@ -29,7 +29,7 @@ from pipeline.core.imageupdater.tagfilters import (
     parse_platforms,
 )
 from pipeline.core.imageupdater.writeback import HelmTarget, WriteBack, parse_write_back
-from pipeline.errors import Problem, UsageError
+from pipeline.errors import AnnotationError, Problem, UsageError
 
 PREFIX = "argocd-image-updater.argoproj.io/"
 IMAGE_LIST = PREFIX + "image-list"
@@ -45,22 +45,6 @@ PER_IMAGE = (
 )
 APP_ONLY = ("image-list", "write-back-method", "write-back-target", "git-branch", "git-repository")
 _GO_BOOL = {"1": True, "t": True, "true": True, "0": False, "f": False, "false": False}
-
-
-class AnnotationError(UsageError):
-    """All problems found in one Application's image-updater annotations."""
-
-    reason = "bad-annotation"
-
-    def __init__(self, app: str, problems: list[Problem]) -> None:
-        self.app = app
-        self.problems = problems
-        lines = "; ".join(p.message for p in problems)
-        super().__init__(
-            f"{app or 'the Application'} has {len(problems)} bad image-updater annotation(s): "
-            f"{lines}",
-            hint="\n".join(p.fix for p in problems if p.fix),
-        )
 
 
 @dataclass(frozen=True)

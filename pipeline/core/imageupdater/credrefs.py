@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pipeline.core.credentials import Credentials
-from pipeline.errors import UsageError
+from pipeline.errors import CredentialRefError
 
 DOCKERCONFIG_FIELD = ".dockerconfigjson"
 EXT_SCRIPT_TIMEOUT = 10.0
@@ -58,10 +58,6 @@ class ExtScriptRef:
 
 
 CredentialRef = SecretRef | EnvRef | ExtScriptRef
-
-
-class CredentialRefError(UsageError):
-    reason = "bad-credential-ref"
 
 
 def _bad(text: str, why: str) -> CredentialRefError:

@@ -34,7 +34,7 @@ import yaml
 
 from pipeline.core.imageupdater.credrefs import parse_credential_ref
 from pipeline.core.imageupdater.imagespec import parse_image_spec
-from pipeline.errors import Problem, UsageError
+from pipeline.errors import Problem, RegistriesConfError, UsageError
 
 _STR = (
     "name",
@@ -51,17 +51,6 @@ KEYS = frozenset((*_STR, *_BOOL, "limit", "credsexpire"))
 TAG_SORT_MODES = ("latest-first", "latest-last", "none", "")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 _UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-class RegistriesConfError(UsageError):
-    reason = "bad-registries-conf"
-
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems = problems
-        super().__init__(
-            "registries.conf: " + "; ".join(p.message for p in problems),
-            hint="\n".join(p.fix for p in problems if p.fix),
-        )
 
 
 @dataclass(frozen=True)

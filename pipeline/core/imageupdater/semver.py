@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cmp_to_key
 
-from pipeline.errors import UsageError
+from pipeline.errors import InvalidVersion, UsageError
 
 _WS = r"[\t\n\f\r ]"
 _CV = (
@@ -45,10 +45,6 @@ _VALID_RE = re.compile(
     rf"({_WS}*({_OPS}){_WS}*({_CV}){_WS}*)((?:{_WS}+|,{_WS}*)({_OPS}){_WS}*({_CV}){_WS}*)*"
 )
 _UINT64 = 2**64
-
-
-class InvalidVersion(ValueError):
-    """The text is not a version NewVersion accepts."""
 
 
 @dataclass(frozen=True)
