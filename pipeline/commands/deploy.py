@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import yaml
 from click.core import ParameterSource
 
 from pipeline.core.settings import (
@@ -56,6 +55,8 @@ def github_defaults(env: dict[str, str]) -> dict[str, str]:
 
 def load_config(path: Path | None) -> dict[str, Any]:
     """pipeline.yaml as a mapping; the only file this command reads for settings."""
+    import yaml
+
     if path is None:
         default = Path("pipeline.yaml")
         if not default.is_file():

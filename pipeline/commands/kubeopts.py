@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.adapters.registry_pool import RegistryPool
+if TYPE_CHECKING:
+    from pipeline.adapters.registry_pool import RegistryPool
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -55,6 +56,7 @@ def connect_kube(params: dict[str, Any]) -> tuple[Any, Any]:
 def registry_pool(params: dict[str, Any], cluster: Any) -> RegistryPool:
     from pipeline.adapters.kubereads import read_secret
     from pipeline.adapters.ratelimit import parse_rates
+    from pipeline.adapters.registry_pool import RegistryPool
 
     return RegistryPool(
         get_secret=lambda ns, name: read_secret(cluster, ns, name),

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-import yaml
 
-from pipeline.sandbox import supervisor
-from pipeline.sandbox.sample import SampleRepo
-from pipeline.sandbox.state import SandboxStatus
+from pipeline.errors import UsageError
+
+if TYPE_CHECKING:
+    from pipeline.sandbox.sample import SampleRepo
+    from pipeline.sandbox.state import SandboxStatus
+
+# what only the sandbox imports: pyproject.toml's `sandbox` extra (tests/unit/test_dependencies.py)
+SANDBOX_EXTRA = ("bcrypt", "cryptography")
 
 state_dir_option = click.option(
     "--state-dir",
@@ -29,6 +35,22 @@ output_option = click.option(
 @click.group()
 def sandbox() -> None:
     """A local Kubernetes API server with Argo CD, a Deployment controller and a kubelet."""
+    require_sandbox_extra()
+
+
+def require_sandbox_extra() -> None:
+    """Exit 2 naming the extra to install when the sandbox's own libraries are missing."""
+    missing = []
+    for name in SANDBOX_EXTRA:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise UsageError(
+            f"pipeline sandbox needs {', '.join(missing)}, from the 'sandbox' extra",
+            hint="pip install 'argocd-canary[sandbox]' (scripts/setup installs it)",
+        )
 
 
 def _print_status(status: SandboxStatus, output: str) -> None:
@@ -79,6 +101,8 @@ def up(
     registry_ca: Path | None,
 ) -> None:
     """Start the sandbox in the background (no-op when it already runs)."""
+    from pipeline.sandbox import supervisor
+
     state = supervisor.resolve_state_dir(state_dir)
     status = supervisor.up(
         state,
@@ -95,6 +119,8 @@ def up(
 @state_dir_option
 def down(state_dir: Path | None) -> None:
     """Stop the sandbox and everything it started."""
+    from pipeline.sandbox import supervisor
+
     state = supervisor.resolve_state_dir(state_dir)
     stopped = supervisor.down(state)
     click.echo("sandbox: stopped" if stopped else "sandbox: was not running")
@@ -105,6 +131,8 @@ def down(state_dir: Path | None) -> None:
 @output_option
 def status(state_dir: Path | None, output: str) -> None:
     """Show whether the sandbox runs and how to reach it."""
+    from pipeline.sandbox import supervisor
+
     _print_status(supervisor.status(supervisor.resolve_state_dir(state_dir)), output)
 
 
@@ -120,6 +148,7 @@ def status(state_dir: Path | None, output: str) -> None:
 def sample(state_dir: Path | None, output: str, shared_name_override: bool) -> None:
     """Create the sample GitOps repo and Application, push its images, wait until it runs."""
     from pipeline.errors import SandboxError
+    from pipeline.sandbox import supervisor
     from pipeline.sandbox.kubeclient import KubeClient
     from pipeline.sandbox.seed import seed_sample
 
@@ -166,6 +195,8 @@ def sample(state_dir: Path | None, output: str, shared_name_override: bool) -> N
 
 def write_sample_config(path: Path, repo: SampleRepo) -> Path:
     """A pipeline.yaml that deploys the sample's canary (docs/deploy-canary.md)."""
+    import yaml
+
     service = repo.namespace
     config = {
         "image": repo.image_repository,
@@ -186,6 +217,7 @@ def env(state_dir: Path | None) -> None:
     from shlex import quote
 
     from pipeline.errors import SandboxError
+    from pipeline.sandbox import supervisor
 
     state = supervisor.resolve_state_dir(state_dir)
     current = supervisor.status(state)

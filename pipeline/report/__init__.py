@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
-from pipeline.report.base import Reporter, make_reporter
+from pipeline.report.base import Reporter
+from pipeline.report.factory import make_reporter
 
 __all__ = ["Reporter", "make_reporter"]

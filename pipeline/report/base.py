@@ -1,14 +1,12 @@
-"""The reporter interface and the factory the CLI uses.
+"""The reporter interface and the JSON document (the factory is in factory.py).
 
 Several services report concurrently, so ``emit`` is serialised with a lock here.
 """
 
 from __future__ import annotations
 
-import os
 import threading
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from pipeline.core.events import Event, ServiceResult
 
@@ -50,25 +48,3 @@ def document(
         "services": [r.as_dict() for r in results],
         "requests": requests or {"registry": {}, "kubernetes": {}},
     }
-
-
-def make_reporter(
-    output: str, stdout: TextIO, stderr: TextIO, env: dict[str, str] | None = None
-) -> Reporter:
-    from pipeline.report.github import GitHubReporter
-    from pipeline.report.json_output import JsonReporter
-    from pipeline.report.text import TextReporter
-
-    env = dict(os.environ if env is None else env)
-    if output == "json":
-        return JsonReporter(stdout, TextReporter(stderr))
-    if output == "github":
-        return GitHubReporter(
-            TextReporter(stdout),
-            output_file=Path(env["GITHUB_OUTPUT"]) if env.get("GITHUB_OUTPUT") else None,
-            summary_file=Path(env["GITHUB_STEP_SUMMARY"])
-            if env.get("GITHUB_STEP_SUMMARY")
-            else None,
-            stream=stdout,
-        )
-    return TextReporter(stdout)

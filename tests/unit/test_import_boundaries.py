@@ -1,56 +1,111 @@
-"""Architecture contracts (docs/architecture.md), checked on the source, not by convention:
+"""Architecture contracts (docs/architecture.md), checked on the import graph, not by convention.
 
-- only adapters talk to outside systems through their client libraries;
-- the product never imports the sandbox (only the `pipeline sandbox` command does).
+- The layer contracts live in pyproject.toml (``[tool.importlinter]``); ``lint-imports`` checks
+  them here, so a violation fails the unit tests and CI. Run ``.venv/bin/lint-imports`` to see
+  the offending import chain.
+- No import cycles among ``pipeline`` modules (grimp, which import-linter uses, gives the graph).
+- No module over 400 lines: split it by responsibility (docs/architecture.md).
+- ``pipeline --help`` stays fast: importing ``pipeline.cli`` loads no client library.
 """
 
 from __future__ import annotations
 
-import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[2] / "pipeline"
-CLIENT_LIBRARIES = {"kubernetes", "docker", "python_on_whales"}
-# modules outside pipeline/adapters allowed to use a client library, and why
-CLIENT_EXCEPTIONS = {
-    "sandbox/controllers/containers.py",  # the sandbox kubelet's container runtime is Docker
-    "services/dockerd.py",  # pings an engine when curl is missing
-}
-SANDBOX_USERS = {"commands/sandbox.py"}
+import grimp
+from importlinter.cli import lint_imports
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "pipeline"
+MAX_LINES = 400
+# what `pipeline --help` must not pay for: the client libraries and the template engine
+HEAVY = ("kubernetes", "docker", "python_on_whales", "requests", "urllib3", "jinja2", "yaml")
 
 
-def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(), filename=str(path))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+def test_import_contracts_are_kept() -> None:
+    exit_code = lint_imports(
+        config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True
+    )
+    assert exit_code == 0, "a contract in pyproject.toml is broken: see the output above"
 
 
-def sources() -> list[tuple[str, Path]]:
-    return [(str(p.relative_to(PACKAGE)), p) for p in sorted(PACKAGE.rglob("*.py"))]
+def import_cycles(graph: grimp.ImportGraph) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    edges = {
+        module: sorted(graph.find_modules_directly_imported_by(module) & graph.modules)
+        for module in sorted(graph.modules)
+    }
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    cycles: list[list[str]] = []
+    for root in edges:
+        if root in index:
+            continue
+        work = [(root, iter(edges[root]))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, successors = work[-1]
+            for successor in successors:
+                if successor not in index:
+                    index[successor] = low[successor] = len(index)
+                    stack.append(successor)
+                    on_stack.add(successor)
+                    work.append((successor, iter(edges[successor])))
+                    break
+                if successor in on_stack:
+                    low[node] = min(low[node], index[successor])
+            else:
+                work.pop()
+                if work:
+                    parent = work[-1][0]
+                    low[parent] = min(low[parent], low[node])
+                if low[node] == index[node]:
+                    component = []
+                    while True:
+                        member = stack.pop()
+                        on_stack.discard(member)
+                        component.append(member)
+                        if member == node:
+                            break
+                    if len(component) > 1:
+                        cycles.append(sorted(component))
+    return cycles
 
 
-def test_only_adapters_import_client_libraries() -> None:
-    offenders = [
-        f"{rel} imports {name}"
-        for rel, path in sources()
-        if not rel.startswith("adapters/") and rel not in CLIENT_EXCEPTIONS
-        for name in imported_modules(path)
-        if name.split(".")[0] in CLIENT_LIBRARIES
-    ]
-    assert offenders == []
+def test_import_cycles_are_found() -> None:
+    graph = grimp.ImportGraph()
+    for module in ("a", "b", "c", "d"):
+        graph.add_module(module)
+    graph.add_import(importer="a", imported="b")
+    graph.add_import(importer="b", imported="c")
+    graph.add_import(importer="c", imported="a")
+    graph.add_import(importer="c", imported="d")
+    assert import_cycles(graph) == [["a", "b", "c"]]
 
 
-def test_the_product_does_not_import_the_sandbox() -> None:
-    offenders = [
-        f"{rel} imports {name}"
-        for rel, path in sources()
-        if not rel.startswith("sandbox/") and rel not in SANDBOX_USERS
-        for name in imported_modules(path)
-        if name == "pipeline.sandbox" or name.startswith("pipeline.sandbox.")
-    ]
-    assert offenders == []
+def test_no_import_cycles() -> None:
+    # imports inside functions count (they only postpone the cycle); `if TYPE_CHECKING:` ones not
+    graph = grimp.build_graph("pipeline", exclude_type_checking_imports=True, cache_dir=None)
+    assert import_cycles(graph) == []
+
+
+def test_no_module_over_400_lines() -> None:
+    sizes = {
+        str(path.relative_to(ROOT)): len(path.read_text().splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert {path: n for path, n in sizes.items() if n > MAX_LINES} == {}
+
+
+def test_importing_the_cli_loads_no_client_library() -> None:
+    code = "import sys, json, pipeline.cli; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = {name.split(".")[0] for name in json.loads(out.stdout)}
+    assert sorted(loaded & set(HEAVY)) == []
