@@ -5,7 +5,7 @@ Building the context does no I/O: the CLI reads pipeline.yaml and passes the map
 
     ci:
       label: canary                        # the PR label that asks for a canary
-      pipeline_package: pipeline==0.1.0    # what the GitHub job pip-installs
+      pipeline_package: argocd-canary==0.1.0   # what the GitHub job pip-installs
       pipeline_image: ghcr.io/acme/pipeline:0.1.0   # the image Argo Workflows runs
       buildkit_image: moby/buildkit:v0.16.0-rootless
       git_repo: https://github.com/acme/app.git     # source the WorkflowTemplate clones
@@ -37,7 +37,7 @@ from pipeline.render.validate import (
 
 CI_DEFAULTS = {
     "label": "canary",
-    "pipeline_package": f"pipeline=={__version__}",
+    "pipeline_package": f"argocd-canary=={__version__}",  # this project on PyPI
     "pipeline_image": f"ghcr.io/example/pipeline:{__version__}",
     "buildkit_image": "moby/buildkit:v0.16.0-rootless",
     "git_repo": "https://github.com/example/app.git",
