@@ -3,7 +3,8 @@
 - The layer contracts live in pyproject.toml (``[tool.importlinter]``); ``lint-imports`` checks
   them here, so a violation fails the unit tests and CI. Run ``.venv/bin/lint-imports`` to see
   the offending import chain.
-- No import cycles among ``pipeline`` modules (grimp, which import-linter uses, gives the graph).
+- No import cycles among ``pipeline`` modules (grimp, which import-linter uses, gives the graph;
+  the ``acyclic`` contract also refuses cycles between sibling packages).
 - No module over 400 lines: split it by responsibility (docs/architecture.md).
 - ``pipeline --help`` stays fast: importing ``pipeline.cli`` loads no client library.
 """
