@@ -34,6 +34,7 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from pipeline.core.repositories import (
     SHA,
@@ -49,6 +50,15 @@ from pipeline.errors import SourceUnavailable, truncate
 
 _SHORT_SHA = re.compile(r"^[0-9a-fA-F]{7,39}$")
 GIT_TIMEOUT = 120.0
+
+
+def local_repository(repo_url: str) -> Path | None:
+    """The directory of a local-path or ``file://`` repoURL (read in place), else None."""
+    if repo_url.startswith("file://"):
+        return Path(unquote(urlsplit(repo_url).path))
+    if repo_url.startswith("/"):
+        return Path(repo_url)
+    return None
 
 
 class GitSources:
@@ -135,13 +145,16 @@ class GitSources:
         """The git directory holding ``repo_url``'s objects: the mapped local clone, else a
         bare repository in the cache (created empty on first use)."""
         key = normalize_git_url(repo_url)
-        if key in self._local:
-            local = self._local[key]
+        path = local_repository(repo_url)
+        if key in self._local or path is not None:
+            local = self._local.get(key) or path
+            assert local is not None
             git_dir = local / ".git" if (local / ".git").exists() else local
             if not (git_dir / "HEAD").exists():
+                named = "--source-dir" if key in self._local else "spec.source.repoURL"
                 raise SourceUnavailable(
-                    f"--source-dir {local} is not a git repository",
-                    hint="pass the root of a clone of the GitOps repository",
+                    f"{named} {local} is not a git repository",
+                    hint="point it at the root of a git repository (a clone or a bare one)",
                 )
             return git_dir
         bare = self.cache_dir / "repos" / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".git")
@@ -226,7 +239,8 @@ class GitSources:
                 return target
             what = f"fetching {commit[:12]} of {redact_url(repo_url)}"
             git_dir = self._store(repo_url)
-            if not self._has_commit(git_dir, commit) and key not in self._local:
+            remote = key not in self._local and local_repository(repo_url) is None
+            if remote and not self._has_commit(git_dir, commit):
                 self._fetch_all(repo_url, git_dir, what)
                 if not self._has_commit(git_dir, commit):
                     self._git(
