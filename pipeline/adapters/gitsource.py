@@ -26,6 +26,7 @@ import base64
 import contextlib
 import hashlib
 import os
+import posixpath
 import re
 import shutil
 import subprocess
@@ -34,8 +35,13 @@ import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
+import yaml
+
+from pipeline.adapters.kustomize import KUSTOMIZATION_FILES
+from pipeline.core.kustomize_edit import local_references
 from pipeline.core.repositories import (
     SHA,
     CredentialsFor,
@@ -228,14 +234,15 @@ class GitSources:
             repo_url=repo_url, git_dir=git_dir, what=what,
         )  # fmt: skip
 
-    def tree(self, repo_url: str, commit: str) -> Path:
-        """A read-only export of ``commit`` (every file, no ``.git``), cached per commit."""
+    def tree(self, repo_url: str, commit: str, path: str | None = None) -> Path:
+        """A read-only export of ``commit`` (no ``.git``), cached per commit. With ``path``,
+        only what rendering ``path`` reads: its directory and every local directory its
+        kustomizations reference, found from the commit's own objects; else every file."""
         key = normalize_git_url(repo_url)
         target = self.cache_dir / "trees" / hashlib.sha256(key.encode()).hexdigest()[:16] / commit
-        if target.is_dir():
-            return target
         with self._lock(key):
-            if target.is_dir():
+            done = _exported(target)
+            if "." in done:
                 return target
             what = f"fetching {commit[:12]} of {redact_url(repo_url)}"
             git_dir = self._store(repo_url)
@@ -249,15 +256,20 @@ class GitSources:
                     )  # fmt: skip
             if not self._has_commit(git_dir, commit):
                 raise SourceUnavailable(f"{what}: the commit is not in the repository")
-            self._export(git_dir, commit, target)
+            needed = _needed_dirs(git_dir, commit, path) if path is not None else None
+            wanted = ["."] if needed is None else [d for d in needed if not _covered(d, done)]
+            if wanted:
+                self._export(git_dir, commit, target, wanted)
+                _record_export(target, done | set(wanted))
         return target
 
-    def _export(self, git_dir: Path, commit: str, target: Path) -> None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+    def _export(self, git_dir: Path, commit: str, target: Path, dirs: list[str]) -> None:
+        target.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
         try:
+            spec = [] if dirs == ["."] else ["--", *dirs]
             with subprocess.Popen(
-                ["git", "--git-dir", str(git_dir), "archive", "--format=tar", commit],
+                ["git", "--git-dir", str(git_dir), "archive", "--format=tar", commit, *spec],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
             ) as proc:
@@ -266,10 +278,81 @@ class GitSources:
                     archive.extractall(staging, filter="data")
             if proc.returncode != 0:
                 raise SourceUnavailable(f"git archive {commit[:12]} exited {proc.returncode}")
-            staging.rename(target)
+            shutil.copytree(staging, target, symlinks=True, dirs_exist_ok=True)
         finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+_EXPORTED = ".pipeline-exported"
+
+
+def _exported(target: Path) -> set[str]:
+    """The directories already exported under ``target`` ("." for all of it)."""
+    try:
+        return set((target / _EXPORTED).read_text().split("\n")) - {""}
+    except OSError:
+        return set()
+
+
+def _record_export(target: Path, dirs: set[str]) -> None:
+    (target / _EXPORTED).write_text("\n".join(sorted(dirs)) + "\n")
+
+
+def _covered(directory: str, done: set[str]) -> bool:
+    return any(directory == d or directory.startswith(d + "/") for d in done)
+
+
+def _object_type(git_dir: Path, commit: str, path: str) -> str:
+    proc = subprocess.run(
+        ["git", "--git-dir", str(git_dir), "cat-file", "-t", f"{commit}:{path}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _read_kustomization(git_dir: Path, commit: str, directory: str) -> dict[str, Any] | None:
+    for name in KUSTOMIZATION_FILES:
+        proc = subprocess.run(
+            ["git", "--git-dir", str(git_dir), "show", f"{commit}:{directory}/{name}"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if proc.returncode == 0:
+            loaded = yaml.safe_load(proc.stdout)
+            return loaded if isinstance(loaded, dict) else {}
+    return None
+
+
+def _needed_dirs(git_dir: Path, commit: str, path: str) -> list[str] | None:
+    """The directories a render of ``path`` reads at ``commit``; None when that cannot be told
+    (a reference leaving the repository, an unreadable kustomization): export everything."""
+    start = posixpath.normpath(path or ".")
+    if start == "." or start.startswith(".."):
+        return None
+    if _object_type(git_dir, commit, start) != "tree":
+        return []  # nothing to export: the render reports the missing path
+    needed: set[str] = set()
+    queue = [start]
+    try:
+        while queue:
+            directory = queue.pop()
+            if directory in needed:
+                continue
+            needed.add(directory)
+            kustomization = _read_kustomization(git_dir, commit, directory)
+            for ref in local_references(kustomization or {}):
+                target = posixpath.normpath(posixpath.join(directory, ref))
+                if target == "." or target.startswith(".."):
+                    return None
+                kind = _object_type(git_dir, commit, target)
+                if kind == "tree":
+                    queue.append(target)
+                elif kind == "blob":
+                    needed.add(posixpath.dirname(target) or ".")
+    except yaml.YAMLError:
+        return None
+    if "." in needed:
+        return None
+    return sorted(d for d in needed if not _covered(posixpath.dirname(d), needed - {d}))
 
 
 def _rev_parse(git_dir: Path, rev: str) -> str:

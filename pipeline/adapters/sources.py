@@ -134,7 +134,7 @@ class SourceRenderer:
             cached = self._cache.get(key)
         if cached is not None and not hard:
             return cached
-        tree = self.sources.tree(repo_url, resolved.commit)
+        tree = self.sources.tree(repo_url, resolved.commit, str(source.get("path") or "."))
         source_type, objects = render_in_export(
             tree,
             str(source.get("path") or "."),

@@ -108,3 +108,21 @@ def test_what_cannot_be_rendered_says_why(
     with pytest.raises(KustomizeError) as e:
         renderer.render({"repoURL": url, "targetRevision": "develop", "path": repo.overlay("auth")})
     assert e.value.exit_code == 6
+
+
+def test_only_what_the_render_reads_is_exported(
+    served: tuple[Monorepo, GitServer], tmp_path: Path
+) -> None:
+    repo, server = served
+    sources = GitSources(tmp_path / "cache")
+    renderer = SourceRenderer(sources)
+    url = server.repo_url("platform-gitops")
+    auth = renderer.render(
+        {"repoURL": url, "targetRevision": "develop", "path": repo.overlay("auth")}
+    )
+    tree = sources.tree(url, auth.commit, repo.overlay("auth"))
+    assert (tree / "apps/auth/base/deployment.yaml").is_file()
+    assert not (tree / "apps/users").exists() and not (tree / "argocd").exists()
+    renderer.render({"repoURL": url, "targetRevision": "develop", "path": repo.overlay("users")})
+    assert (tree / "apps/users/base/service.yaml").is_file()
+    assert not (tree / "services").exists()
