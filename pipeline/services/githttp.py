@@ -161,4 +161,6 @@ def publish(work_tree: Path, root: Path, name: str) -> Path:
         run_git("init", "-q", "--bare", str(bare))
     run_git("push", "-q", "--force", str(bare), "refs/heads/*:refs/heads/*", cwd=work_tree)
     run_git("push", "-q", "--force", "--tags", str(bare), cwd=work_tree)
+    branch = run_git("symbolic-ref", "-q", "HEAD", cwd=work_tree).strip()
+    run_git("--git-dir", str(bare), "symbolic-ref", "HEAD", branch)  # the default branch
     return bare
