@@ -16,6 +16,7 @@ Only the CLI turns these into exit codes; the core raises them and never exits.
     │   └── RateLimitedError           429 past the deadline                  -> RATE_LIMITED
     ├── PreflightError                 misconfiguration found before writing  -> MISCONFIGURED
     ├── KustomizeError                 kustomize refused the GitOps source    -> MISCONFIGURED
+    ├── SourceUnavailable              the source cannot be fetched or rendered -> MISCONFIGURED
     ├── KubeAccessError                forbidden / not found / unreachable    -> KUBE_ACCESS
     │   ├── NotFound                   a port's 404 (callers expecting it catch it)
     │   ├── Conflict                   a port's 409: stale resourceVersion, re-read and retry
@@ -202,6 +203,15 @@ class KustomizeError(PipelineError):
     def __init__(self, message: str, *, stderr: str = "", hint: str = "") -> None:
         super().__init__(message, hint=hint)
         self.stderr = stderr
+
+
+class SourceUnavailable(PipelineError):
+    """An Application's source could not be fetched or rendered here (unreachable or private
+    repository, unknown revision, a source type we cannot render): a preflight finding, fatal
+    with ``--require-render``."""
+
+    exit_code = ExitCode.MISCONFIGURED
+    reason = "source-unavailable"
 
 
 class KubeAccessError(PipelineError):

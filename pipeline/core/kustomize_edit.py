@@ -121,3 +121,38 @@ def append_patches(
     if patches:
         result["patches"] = [*(kustomization.get("patches") or []), *map(dict, patches)]
     return result
+
+
+# kustomization fields that name local files or directories (kustomize api/types/kustomization.go)
+_PATH_LISTS = (
+    "resources", "bases", "components", "crds", "patchesStrategicMerge", "generators",
+    "transformers", "validators", "configurations",
+)  # fmt: skip
+_PATH_OBJECTS = ("patches", "patchesJson6902", "replacements")
+_GENERATORS = ("configMapGenerator", "secretGenerator")
+
+
+def local_references(kustomization: dict[str, Any]) -> list[str]:
+    """The relative paths a kustomization reads besides itself (remote URLs excluded), so a
+    render can be given exactly the directories it needs."""
+    refs: list[str] = []
+    for key in _PATH_LISTS:
+        for entry in kustomization.get(key) or []:
+            if isinstance(entry, str) and "\n" not in entry:
+                refs.append(entry)
+    for key in _PATH_OBJECTS:
+        for entry in kustomization.get(key) or []:
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                refs.append(entry["path"])
+    for key in _GENERATORS:
+        for generator in kustomization.get(key) or []:
+            if not isinstance(generator, dict):
+                continue
+            files = [*(generator.get("files") or []), *(generator.get("envs") or [])]
+            if isinstance(generator.get("env"), str):
+                files.append(generator["env"])
+            refs += [f.split("=", 1)[-1] for f in files if isinstance(f, str)]
+    openapi = kustomization.get("openapi")
+    if isinstance(openapi, dict) and isinstance(openapi.get("path"), str):
+        refs.append(openapi["path"])
+    return [r for r in refs if "://" not in r and not r.startswith(("github.com/", "git@"))]

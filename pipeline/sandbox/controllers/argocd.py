@@ -29,7 +29,12 @@ from typing import Any
 from pipeline.sandbox.controllers import argocd_operation as ops
 from pipeline.sandbox.controllers.argocd_compare import TRACKING_ID, with_tracking
 from pipeline.sandbox.controllers.argocd_health import resource_health
-from pipeline.sandbox.controllers.argocd_source import Rendered, SourceError, SourceRenderer
+from pipeline.sandbox.controllers.argocd_source import (
+    SECRET_TYPE_LABEL,
+    Rendered,
+    SourceError,
+    SourceRenderer,
+)
 from pipeline.sandbox.controllers.argocd_status import StatusBuilder
 from pipeline.sandbox.controllers.argocd_sync import (
     COMPLETED,
@@ -70,7 +75,7 @@ class ArgoCDController:
         self._reconcile_seconds = reconcile_seconds
         self._clock = clock
         self._self_heal_backoff = self_heal_backoff
-        self._renderer = SourceRenderer(Path(work_dir), kubectl)
+        self._renderer = SourceRenderer(Path(work_dir), kubectl, self._repository_secrets)
         self._mapper = ResourceMapper(client)
         self._syncer = Syncer(client, self._mapper)
         self._events = EventRecorder(client, "argocd-application-controller", clock=clock)
@@ -294,6 +299,15 @@ class ArgoCDController:
 
     def _patch(self, app: Obj, body: Any, content_type: str) -> None:
         self._client.patch(self._apps_path(app["metadata"]["name"]), body, content_type)
+
+    def _repository_secrets(self) -> list[Obj]:
+        """The Argo CD namespace's repository and repo-creds Secrets, as the repo-server reads
+        them (util/db: label ``argocd.argoproj.io/secret-type``)."""
+        items = self._client.list(
+            f"/api/v1/namespaces/{self._namespace}/secrets",
+            label_selector=f"{SECRET_TYPE_LABEL} in (repository,repo-creds)",
+        ).get("items")
+        return list(items or [])
 
     # ---- refresh and auto-sync ---------------------------------------------------------
     def _refresh(self, app: Obj) -> dict[str, Any] | None:

@@ -1,0 +1,390 @@
+"""An Application's git source at its ``targetRevision``, fetched the way Argo CD's repo-server
+fetches it: resolve the revision to a commit, then read that commit, never a working tree.
+
+What the repo-server does, and what we follow (argo-cd ``util/git/client.go``,
+``reposerver/repository/repository.go``, ``util/db/repository_secrets.go``):
+
+- **Resolving.** A 40-hex ``targetRevision`` is already a commit. Otherwise ``git ls-remote``
+  lists the remote's refs and the revision is looked up as ``HEAD`` (empty or ``HEAD``), a
+  branch, a tag (an annotated tag's peeled ``^{}`` commit) or a full ref name. A revision found
+  nowhere fails with "Unable to resolve '<rev>' to a commit SHA".
+- **Fetching.** One cached bare repository per normalized URL (``NormalizeGitURL``: lower
+  case, ``scp``-style SSH turned into ``ssh://``, ``.git`` suffix dropped); a commit that is not
+  there yet triggers one ``git fetch`` of branches and tags, then of the commit itself.
+- **Credentials.** A ``repository`` Secret (label ``argocd.argoproj.io/secret-type``) whose
+  ``url`` is the same URL wins; else the ``repo-creds`` Secret with the longest URL prefix.
+  Here they may also come from the CI environment (a token), see ``env_credentials``.
+  They reach git through ``GIT_CONFIG_*`` environment variables (an ``http.extraHeader``), so
+  they never appear in a command line, a config file or a message.
+
+A commit is exported once (``git archive``) into the cache and shared by every render of it.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import os
+import posixpath
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import yaml
+
+from pipeline.adapters.kustomize import KUSTOMIZATION_FILES
+from pipeline.core.kustomize_edit import local_references
+from pipeline.core.repositories import (
+    SHA,
+    CredentialsFor,
+    RepoCredentials,
+    Revision,
+    normalize_git_url,
+    parse_ls_remote,
+    pick_ref,
+    redact_url,
+)
+from pipeline.errors import SourceUnavailable, truncate
+
+_SHORT_SHA = re.compile(r"^[0-9a-fA-F]{7,39}$")
+GIT_TIMEOUT = 120.0
+
+
+def local_repository(repo_url: str) -> Path | None:
+    """The directory of a local-path or ``file://`` repoURL (read in place), else None."""
+    if repo_url.startswith("file://"):
+        return Path(unquote(urlsplit(repo_url).path))
+    if repo_url.startswith("/"):
+        return Path(repo_url)
+    return None
+
+
+class GitSources:
+    """Resolve and read git sources, with a cache under ``cache_dir`` shared across runs.
+
+    ``local`` maps a repoURL to a local clone of it (``--source-dir``): its objects are used
+    instead of a cached clone, after fetching the revision from its ``origin`` when reachable;
+    its working tree is never read.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path,
+        *,
+        credentials: CredentialsFor | None = None,
+        local: Mapping[str, Path] | None = None,
+        timeout: float = GIT_TIMEOUT,
+    ) -> None:
+        self.cache_dir = Path(cache_dir)
+        self._credentials = credentials or (lambda url: None)
+        self._local = {normalize_git_url(url): Path(p) for url, p in (local or {}).items()}
+        self._timeout = timeout
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+        self.commands: list[str] = []  # git subcommands run, for tests and benchmarks
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _lock(self, key: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def _git(
+        self, args: list[str], *, repo_url: str, git_dir: Path | None = None, what: str
+    ) -> subprocess.CompletedProcess[bytes]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+        env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="", LC_ALL="C")
+        configs: list[tuple[str, str]] = [("credential.helper", "")]
+        key_file: str | None = None
+        creds = self._credentials(repo_url) if repo_url else None
+        if creds is not None:
+            if creds.bearer_token:
+                configs.append(("http.extraHeader", f"Authorization: Bearer {creds.bearer_token}"))
+            elif creds.password:
+                pair = base64.b64encode(f"{creds.username}:{creds.password}".encode()).decode()
+                configs.append(("http.extraHeader", f"Authorization: Basic {pair}"))
+            if creds.insecure:
+                configs.append(("http.sslVerify", "false"))
+            if creds.ssh_private_key:
+                fd, key_file = tempfile.mkstemp(prefix="pipeline-ssh-")
+                with os.fdopen(fd, "w") as f:
+                    f.write(creds.ssh_private_key.rstrip("\n") + "\n")
+                checking = "no" if creds.insecure else "yes"
+                env["GIT_SSH_COMMAND"] = (
+                    f"ssh -i {key_file} -o IdentitiesOnly=yes -o BatchMode=yes "
+                    f"-o StrictHostKeyChecking={checking}"
+                )
+        env["GIT_CONFIG_COUNT"] = str(len(configs))
+        for i, (name, value) in enumerate(configs):
+            env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = name, value
+        command = ["git", *(["--git-dir", str(git_dir)] if git_dir else []), *args]
+        self.commands.append(args[0])
+        try:
+            proc = subprocess.run(
+                command, env=env, capture_output=True, check=False, timeout=self._timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise SourceUnavailable(
+                f"{what}: git {args[0]} did not finish within {self._timeout:.0f}s",
+                hint=f"check that {redact_url(repo_url)} is reachable from here",
+            ) from None
+        finally:
+            if key_file:
+                os.unlink(key_file)
+        if proc.returncode != 0:
+            stderr = proc.stderr.decode(errors="replace").strip()
+            raise SourceUnavailable(
+                f"{what}: git {args[0]} exited {proc.returncode}: {truncate(stderr, 600)}",
+                hint=_hint(stderr, repo_url, creds),
+            )
+        return proc
+
+    def _store(self, repo_url: str) -> Path:
+        """The git directory holding ``repo_url``'s objects: the mapped local clone, else a
+        bare repository in the cache (created empty on first use)."""
+        key = normalize_git_url(repo_url)
+        path = local_repository(repo_url)
+        if key in self._local or path is not None:
+            local = self._local.get(key) or path
+            assert local is not None
+            git_dir = local / ".git" if (local / ".git").exists() else local
+            if not (git_dir / "HEAD").exists():
+                named = "--source-dir" if key in self._local else "spec.source.repoURL"
+                raise SourceUnavailable(
+                    f"{named} {local} is not a git repository",
+                    hint="point it at the root of a git repository (a clone or a bare one)",
+                )
+            return git_dir
+        bare = self.cache_dir / "repos" / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".git")
+        if not (bare / "HEAD").exists():
+            bare.parent.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+        return bare
+
+    def _has_commit(self, git_dir: Path, commit: str) -> bool:
+        proc = subprocess.run(
+            ["git", "--git-dir", str(git_dir), "cat-file", "-e", f"{commit}^{{commit}}"],
+            capture_output=True,
+            check=False,
+        )
+        return proc.returncode == 0
+
+    # -- the two operations ---------------------------------------------------------------
+
+    def resolve(self, repo_url: str, revision: str) -> Revision:
+        """The commit ``revision`` names in ``repo_url`` now (one ``ls-remote``)."""
+        if SHA.match(revision):
+            return Revision(repo_url, revision, revision.lower(), "")
+        what = f"resolving {revision or 'HEAD'!r} in {redact_url(repo_url)}"
+        key = normalize_git_url(repo_url)
+        if key in self._local:
+            return self._resolve_local(repo_url, revision, what)
+        out = self._git(["ls-remote", repo_url], repo_url=repo_url, what=what).stdout.decode()
+        found = pick_ref(parse_ls_remote(out), revision)
+        if found is None and _SHORT_SHA.match(revision):
+            commit = self._expand_short(repo_url, revision, what)
+            return Revision(repo_url, revision, commit, "")
+        if found is None:
+            raise SourceUnavailable(
+                f"{what}: Unable to resolve '{revision}' to a commit SHA",
+                hint="check spec.source.targetRevision: no branch, tag or commit of that name",
+            )
+        return Revision(repo_url, revision, found[1], found[0])
+
+    def _resolve_local(self, repo_url: str, revision: str, what: str) -> Revision:
+        git_dir = self._store(repo_url)
+        rev = revision or "HEAD"
+        refspec = [f"+{rev}:refs/remotes/origin/{rev}"] if rev != "HEAD" else []
+        # bring the target branch up to date; a clone without a reachable origin is fine
+        with contextlib.suppress(SourceUnavailable):
+            self._git(
+                ["fetch", "--quiet", "--no-tags", "origin", *refspec],
+                repo_url="", git_dir=git_dir, what=what,
+            )  # fmt: skip
+        for candidate in (f"refs/remotes/origin/{rev}", f"refs/tags/{rev}", rev):
+            commit = _rev_parse(git_dir, candidate)
+            if commit:
+                return Revision(repo_url, revision, commit, candidate)
+        raise SourceUnavailable(
+            f"{what}: Unable to resolve '{revision}' to a commit SHA in the clone "
+            f"{self._local[normalize_git_url(repo_url)]}",
+            hint=f"fetch it first: git -C <dir> fetch origin {rev}",
+        )
+
+    def _expand_short(self, repo_url: str, short: str, what: str) -> str:
+        git_dir = self._store(repo_url)
+        self._fetch_all(repo_url, git_dir, what)
+        commit = _rev_parse(git_dir, short)
+        if not commit:
+            raise SourceUnavailable(f"{what}: Unable to resolve '{short}' to a commit SHA")
+        return commit
+
+    def _fetch_all(self, repo_url: str, git_dir: Path, what: str) -> None:
+        self._git(
+            ["fetch", "--quiet", "--force", "--prune", repo_url,
+             "+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"],
+            repo_url=repo_url, git_dir=git_dir, what=what,
+        )  # fmt: skip
+
+    def tree(self, repo_url: str, commit: str, path: str | None = None) -> Path:
+        """A read-only export of ``commit`` (no ``.git``), cached per commit. With ``path``,
+        only what rendering ``path`` reads: its directory and every local directory its
+        kustomizations reference, found from the commit's own objects; else every file."""
+        key = normalize_git_url(repo_url)
+        target = self.cache_dir / "trees" / hashlib.sha256(key.encode()).hexdigest()[:16] / commit
+        with self._lock(key):
+            done = _exported(target)
+            if "." in done:
+                return target
+            what = f"fetching {commit[:12]} of {redact_url(repo_url)}"
+            git_dir = self._store(repo_url)
+            remote = key not in self._local and local_repository(repo_url) is None
+            if remote and not self._has_commit(git_dir, commit):
+                self._fetch_all(repo_url, git_dir, what)
+                if not self._has_commit(git_dir, commit):
+                    self._git(
+                        ["fetch", "--quiet", repo_url, commit],
+                        repo_url=repo_url, git_dir=git_dir, what=what,
+                    )  # fmt: skip
+            if not self._has_commit(git_dir, commit):
+                raise SourceUnavailable(f"{what}: the commit is not in the repository")
+            needed = _needed_dirs(git_dir, commit, path) if path is not None else None
+            wanted = ["."] if needed is None else [d for d in needed if not _covered(d, done)]
+            if wanted:
+                self._export(git_dir, commit, target, wanted)
+                _record_export(target, done | set(wanted))
+        return target
+
+    def _export(self, git_dir: Path, commit: str, target: Path, dirs: list[str]) -> None:
+        target.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
+        try:
+            spec = [] if dirs == ["."] else ["--", *dirs]
+            with subprocess.Popen(
+                ["git", "--git-dir", str(git_dir), "archive", "--format=tar", commit, *spec],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            ) as proc:
+                assert proc.stdout is not None
+                with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+                    archive.extractall(staging, filter="data")
+            if proc.returncode != 0:
+                raise SourceUnavailable(f"git archive {commit[:12]} exited {proc.returncode}")
+            shutil.copytree(staging, target, symlinks=True, dirs_exist_ok=True)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+_EXPORTED = ".pipeline-exported"
+
+
+def _exported(target: Path) -> set[str]:
+    """The directories already exported under ``target`` ("." for all of it)."""
+    try:
+        return set((target / _EXPORTED).read_text().split("\n")) - {""}
+    except OSError:
+        return set()
+
+
+def _record_export(target: Path, dirs: set[str]) -> None:
+    (target / _EXPORTED).write_text("\n".join(sorted(dirs)) + "\n")
+
+
+def _covered(directory: str, done: set[str]) -> bool:
+    return any(directory == d or directory.startswith(d + "/") for d in done)
+
+
+def _object_type(git_dir: Path, commit: str, path: str) -> str:
+    proc = subprocess.run(
+        ["git", "--git-dir", str(git_dir), "cat-file", "-t", f"{commit}:{path}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _read_kustomization(git_dir: Path, commit: str, directory: str) -> dict[str, Any] | None:
+    for name in KUSTOMIZATION_FILES:
+        proc = subprocess.run(
+            ["git", "--git-dir", str(git_dir), "show", f"{commit}:{directory}/{name}"],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if proc.returncode == 0:
+            loaded = yaml.safe_load(proc.stdout)
+            return loaded if isinstance(loaded, dict) else {}
+    return None
+
+
+def _needed_dirs(git_dir: Path, commit: str, path: str) -> list[str] | None:
+    """The directories a render of ``path`` reads at ``commit``; None when that cannot be told
+    (a reference leaving the repository, an unreadable kustomization): export everything."""
+    start = posixpath.normpath(path or ".")
+    if start == "." or start.startswith(".."):
+        return None
+    if _object_type(git_dir, commit, start) != "tree":
+        return []  # nothing to export: the render reports the missing path
+    needed: set[str] = set()
+    queue = [start]
+    try:
+        while queue:
+            directory = queue.pop()
+            if directory in needed:
+                continue
+            needed.add(directory)
+            kustomization = _read_kustomization(git_dir, commit, directory)
+            for ref in local_references(kustomization or {}):
+                target = posixpath.normpath(posixpath.join(directory, ref))
+                if target == "." or target.startswith(".."):
+                    return None
+                kind = _object_type(git_dir, commit, target)
+                if kind == "tree":
+                    queue.append(target)
+                elif kind == "blob":
+                    needed.add(posixpath.dirname(target) or ".")
+    except yaml.YAMLError:
+        return None
+    if "." in needed:
+        return None
+    return sorted(d for d in needed if not _covered(posixpath.dirname(d), needed - {d}))
+
+
+def _rev_parse(git_dir: Path, rev: str) -> str:
+    """The commit ``rev`` names in ``git_dir``, or "" when it names none."""
+    proc = subprocess.run(
+        ["git", "--git-dir", str(git_dir), "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _hint(stderr: str, repo_url: str, creds: RepoCredentials | None) -> str:
+    text = stderr.lower()
+    where = redact_url(repo_url)
+    if "authentication" in text or "could not read username" in text or " 401" in text:
+        if creds is None:
+            return (
+                f"{where} needs credentials: add a repository or repo-creds Secret for it in "
+                "the Argo CD namespace (readable by this identity), or set PIPELINE_GIT_TOKEN"
+            )
+        return f"the credentials from {creds.source} were refused by {where}"
+    if any(
+        s in text
+        for s in (
+            "could not resolve host",
+            "connection refused",
+            "timed out",
+            "failed to connect",
+            "couldn't connect",
+        )
+    ):
+        return f"{where} is not reachable from here; or map it to a local clone with --source-dir"
+    if "not found" in text or "does not appear to be a git repository" in text:
+        return f"check spec.source.repoURL: {where} has no such repository"
+    return f"run: git ls-remote {where}"
