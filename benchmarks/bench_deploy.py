@@ -56,7 +56,7 @@ def change_source(seeded: SeededSample, label: str) -> None:
 
 def measured(run: Run, recorder: Recorder, service: dict[str, Any]) -> dict[str, Any]:
     moments = analyse(run, recorder, service, f"dev-api-{service['service']}")
-    build = service["timings"].get("build", 0.0)
+    build = service["timings"].get("build", 0.0) + service["timings"].get("push", 0.0)
     start = (moments["last_pod_ready"] or 0) - (moments["template_updated"] or 0)
     argo = (moments["template_updated"] or 0) - (moments["sync_requested"] or 0)
     return {

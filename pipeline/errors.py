@@ -12,7 +12,7 @@ Only the CLI turns these into exit codes; the core raises them and never exits.
     ├── BuildError                     the image build failed                 -> BUILD
     ├── RegistryError                  push, manifest HEAD, registry auth     -> REGISTRY
     │   ├── ManifestNotFound           no such tag, digest or repository
-    │   ├── TagMovedError              the tag no longer points at our push
+    │   ├── TagMovedError              another run took the tag over          -> SUPERSEDED
     │   └── RateLimitedError           429 past the deadline                  -> RATE_LIMITED
     ├── PreflightError                 misconfiguration found before writing  -> MISCONFIGURED
     ├── KustomizeError                 kustomize refused the GitOps source    -> MISCONFIGURED
@@ -158,8 +158,10 @@ class ManifestNotFound(RegistryError):
 
 
 class TagMovedError(RegistryError):
-    """The tag now points at a digest other than the one this run pushed."""
+    """The tag now points at a digest other than the one this run pushed: another run (a
+    newer push, or a build of the same tag on the same engine) took it over."""
 
+    exit_code = ExitCode.SUPERSEDED
     reason = "tag-moved"
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.adapters.credentials import DockerConfigCredentials
-from pipeline.core.build import Builder, BuildRequest, PushResult
+from pipeline.core.build import Builder, BuildRequest, BuiltImage, PushResult
 from pipeline.core.images import validate_digest
 from pipeline.core.ports import CredentialLookup
 from pipeline.errors import BuildError
@@ -37,8 +37,14 @@ class PrebuiltImage:
     def __post_init__(self) -> None:
         validate_digest(self.digest)
 
-    def build_and_push(self, request: BuildRequest) -> PushResult:
+    def build(self, request: BuildRequest) -> BuiltImage:
+        return BuiltImage(request)
+
+    def push(self, built: BuiltImage) -> PushResult:
         return PushResult(self.digest, (), self.name)
+
+    def build_and_push(self, request: BuildRequest) -> PushResult:
+        return self.push(self.build(request))
 
 
 def buildx_version(docker_host: str) -> str | None:

@@ -5,6 +5,10 @@ The pushed digest is read from ``--metadata-file``: a JSON object whose
 ``reference/cli/docker/buildx/build/#metadata-file``). With provenance attestations (buildx's
 default for pushes) that is an image index even for one platform, which is also what containerd
 records as the pod's imageID (reference F.1).
+
+``build`` runs the build without pushing (the result stays in BuildKit's cache); ``push`` runs
+the same build with ``--push``, which BuildKit answers from that cache, so nothing leaves the
+machine before a run decides to push.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.core.build import BuildRequest, PushResult
+from pipeline.core.build import BuildRequest, BuiltImage, PushResult
 from pipeline.errors import BuildError, RegistryError, truncate
 
 _AUTH_WORDS = ("unauthorized", "authentication required", "denied", "401")
@@ -47,6 +51,16 @@ class BuildxBuilder:
     name: str = "buildx"
 
     def build_and_push(self, request: BuildRequest) -> PushResult:
+        return self.push(self.build(request))
+
+    def build(self, request: BuildRequest) -> BuiltImage:
+        self._run(request, push=False)
+        return BuiltImage(request)
+
+    def push(self, built: BuiltImage) -> PushResult:
+        return self._run(built.request, push=True)
+
+    def _run(self, request: BuildRequest, *, push: bool) -> PushResult:
         from python_on_whales import DockerClient
         from python_on_whales.exceptions import DockerException
 
@@ -66,12 +80,13 @@ class BuildxBuilder:
                     cache_to=request.cache_to,
                     network=request.network,
                     metadata_file=metadata_path,
-                    push=True,
+                    push=push,
                     progress="plain",
                 )
             except DockerException as e:
                 stderr = truncate((e.stderr or "")[-1500:].strip(), 1500)
-                command = f"docker buildx build --push -t {tags[0]} {request.context}"
+                flag = " --push" if push else ""
+                command = f"docker buildx build{flag} -t {tags[0]} {request.context}"
                 if "push" in stderr.lower() and any(w in stderr.lower() for w in _AUTH_WORDS):
                     raise RegistryError(
                         f"{command}: the registry denied the push",
@@ -81,5 +96,7 @@ class BuildxBuilder:
                 raise BuildError(
                     f"{command} failed with exit code {e.return_code}", hint=stderr
                 ) from None
-            metadata = json.loads(metadata_path.read_text())
+            metadata = json.loads(metadata_path.read_text()) if push else {}
+        if not push:
+            return PushResult("", (), self.name)
         return PushResult(digest_from_metadata(metadata), tuple(tags), self.name)

@@ -1,5 +1,10 @@
 """The classic builder through the Docker Engine API (docker SDK), then push.
 
+The build leaves the image untagged (known by its ID only); the push step tags it and pushes
+each tag, so another build of the same tag on the same engine cannot swap images between our
+build and our push unnoticed: after the push the engine's ``RepoDigests`` of our image must
+hold the pushed digest, or the tag moved (``TagMovedError``, reported as superseded).
+
 Used where the buildx plugin is missing. The build runs with ``network_mode`` from the request
 (``host`` by default: engines started with ``--bridge=none`` have no bridge network). The push
 sends credentials as ``X-Registry-Auth`` (``auth_config``), so no config file is written, and
@@ -19,10 +24,10 @@ import docker.errors
 import requests
 
 from pipeline.adapters.registry_transport import auth_hint
-from pipeline.core.build import BuildRequest, PushResult
+from pipeline.core.build import BuildRequest, BuiltImage, PushResult
 from pipeline.core.images import ImageRef
 from pipeline.core.ports import CredentialLookup
-from pipeline.errors import BuildError, RegistryError, truncate
+from pipeline.errors import BuildError, RegistryError, TagMovedError, truncate
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +60,9 @@ class DockerApiBuilder:
     name: str = "docker"
 
     def build_and_push(self, request: BuildRequest) -> PushResult:
+        return self.push(self.build(request))
+
+    def build(self, request: BuildRequest) -> BuiltImage:
         if len(request.platforms) > 1:
             raise BuildError(
                 f"building for {len(request.platforms)} platforms needs docker buildx",
@@ -64,24 +72,37 @@ class DockerApiBuilder:
             log.warning("--cache-to is ignored: the classic builder cannot export a cache")
         client = docker.DockerClient(base_url=self.docker_host, timeout=600)
         try:
-            image_id = self._build(client, request)
+            return BuiltImage(request, self._build(client, request))
+        finally:
+            client.close()
+
+    def push(self, built: BuiltImage) -> PushResult:
+        request = built.request
+        client = docker.DockerClient(base_url=self.docker_host, timeout=600)
+        try:
             digest = ""
             for ref in request.all_refs():
+                self._tag(client, built.image_id, ref)
                 digest = self._push(client, ref, expected=digest or None)
-            self._confirm_ours(client, image_id, request.image, digest)
+            self._confirm_ours(client, built.image_id, request.image, digest)
         finally:
             client.close()
         return PushResult(digest, tuple(str(r) for r in request.all_refs()), self.name)
 
+    def _tag(self, client: docker.DockerClient, image_id: str, ref: ImageRef) -> None:
+        try:
+            client.api.tag(image_id, ref.name, ref.tag, force=True)
+        except (docker.errors.APIError, requests.RequestException) as e:
+            raise BuildError(f"docker tag {image_id[:19]} {ref}: {truncate(str(e), 300)}") from None
+
     def _build(self, client: docker.DockerClient, request: BuildRequest) -> str:
-        """Build and tag; return the image ID."""
+        """Build without a tag; return the image ID."""
         dockerfile = str(request.dockerfile) if request.dockerfile else None
         command = f"docker build --network {request.network} -t {request.image} {request.context}"
         try:
             image, _logs = client.images.build(
                 path=str(request.context),
                 dockerfile=dockerfile,
-                tag=str(request.image),
                 labels=dict(request.labels),
                 buildargs=dict(request.build_args),
                 network_mode=request.network,
@@ -97,8 +118,6 @@ class DockerApiBuilder:
             ) from None
         except (docker.errors.APIError, requests.RequestException) as e:
             raise BuildError(f"{command} failed: {truncate(str(e), 500)}") from None
-        for ref in request.all_refs()[1:]:
-            image.tag(ref.name, ref.tag)
         return str(image.id)
 
     def _confirm_ours(
@@ -113,12 +132,11 @@ class DockerApiBuilder:
             message = truncate(str(e), 300)
             raise RegistryError(f"cannot inspect the image just built: {message}") from None
         if not any(str(entry).endswith(f"@{digest}") for entry in repo_digests):
-            raise RegistryError(
+            raise TagMovedError(
                 f"the push of {ref} stored {digest}, which is not the image this run built "
                 f"({image_id[:19]}): another build re-tagged {ref} on the same engine meanwhile",
-                hint="run again; builds of one tag on one engine must not overlap "
-                "(the shipped workflows use one concurrency group per service and PR)",
-                reason="tag-moved",
+                hint="a newer run of this service owns the tag now; run again to take it back "
+                "(the shipped workflows use one concurrency group per service)",
             )
 
     def _auth_config(self, ref: ImageRef) -> dict[str, str] | None:
@@ -147,7 +165,10 @@ class DockerApiBuilder:
                 hint="check the engine's log; the push may have been cut short",
             )
         if expected and digest != expected:
-            raise RegistryError(f"pushing {ref} stored {digest}, not {expected} like the others")
+            raise TagMovedError(
+                f"pushing {ref} stored {digest}, not {expected} like this run's other tags: "
+                "another build re-tagged it on the same engine meanwhile"
+            )
         log.info("pushed %s (%s)", ref, digest)
         return digest
 
@@ -156,6 +177,11 @@ class DockerApiBuilder:
         if creds is not None:
             message = message.replace(creds.password, "<redacted>")
         message = truncate(message, 400)
+        if "does not exist locally" in message or "no such image" in message.lower():
+            raise TagMovedError(
+                f"docker push {ref}: {message}",
+                hint="another build on the same engine took this tag meanwhile; run again",
+            )
         if any(word in message.lower() for word in _AUTH_WORDS):
             raise RegistryError(
                 f"docker push {ref} was denied: {message}",

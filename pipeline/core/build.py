@@ -43,9 +43,28 @@ class PushResult:
     builder: str
 
 
+@dataclass(frozen=True)
+class BuiltImage:
+    """A build that has not been pushed: nothing left this machine yet. ``image_id`` is the
+    engine's image ID when the builder keeps one (the classic builder), else ""."""
+
+    request: BuildRequest
+    image_id: str = ""
+
+
 class Builder(Protocol):
+    """Build, then push: two steps, so a run can refuse (preflight) between them and leave the
+    registry as it was."""
+
     name: str
     why: str
+
+    def build(self, request: BuildRequest) -> BuiltImage: ...
+
+    def push(self, built: BuiltImage) -> PushResult:
+        """Push ``built`` under every tag of its request; raises TagMovedError when another
+        build took one of those tags on the same engine meanwhile."""
+        ...
 
     def build_and_push(self, request: BuildRequest) -> PushResult: ...
 

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipeline.core.alias import resolve_target
-from pipeline.core.build import BuildRequest, oci_labels
+from pipeline.core.build import Builder, BuildRequest, BuiltImage, oci_labels
 from pipeline.core.events import (
     Emit,
     Note,
@@ -63,18 +63,12 @@ class _Steps:
             self.emit(StepFinished(self.result.service, name, seconds, "; ".join(detail), ok))
 
 
-def _produce_digest(
+def _build(
     target: ServiceTarget, plan: ServicePlan, settings: DeploySettings, deps: Dependencies,
     steps: _Steps,
-) -> str:  # fmt: skip
+) -> tuple[Builder, BuiltImage]:  # fmt: skip
+    """Build the image; nothing is pushed yet."""
     build = settings.build
-    if build.no_build:
-        if not build.digest:
-            raise UsageError("--no-build needs --digest sha256:...", hint="or drop --no-build")
-        with steps.step("resolve") as detail:
-            deps.registry.head_digest(plan.repository.with_digest(build.digest))
-            detail.append(f"{plan.repository}@{build.digest} exists")
-        return build.digest
     if deps.builder is None:
         raise UsageError("no builder available", hint="pass --no-build --digest sha256:...")
     with steps.step("build") as detail:
@@ -91,12 +85,33 @@ def _produce_digest(
             cache_from=build.cache_from,
             cache_to=build.cache_to[0] if build.cache_to else None,
         )
-        pushed = builder.build_and_push(request)
+        built = builder.build(request)
+        detail.append(f"built {built.image_id[:19] or plan.image} with {builder.name}")
+    return builder, built
+
+
+def _push(plan: ServicePlan, deps: Dependencies, builder: Builder, built: BuiltImage,
+          steps: _Steps) -> str:  # fmt: skip
+    """Push what was built and read the digest back from the registry (the source of truth)."""
+    with steps.step("push") as detail:
+        pushed = builder.push(built)
         detail.append(f"pushed {pushed.digest} with {builder.name}")
     with steps.step("resolve") as detail:
         info = deps.registry.confirm_digest(plan.image, pushed.digest)
         detail.append(f"registry says {plan.image} = {info.digest}")
     return str(pushed.digest)
+
+
+def _prebuilt_digest(plan: ServicePlan, settings: DeploySettings, deps: Dependencies,
+                     steps: _Steps) -> str:  # fmt: skip
+    """--no-build: the digest given, after checking the registry has it."""
+    digest = settings.build.digest
+    if not digest:
+        raise UsageError("--no-build needs --digest sha256:...", hint="or drop --no-build")
+    with steps.step("resolve") as detail:
+        deps.registry.head_digest(plan.repository.with_digest(digest))
+        detail.append(f"{plan.repository}@{digest} exists")
+    return digest
 
 
 def _planned(
@@ -159,11 +174,14 @@ def _dry_run(
     result.digest = settings.build.digest or ""
     check_access(deps.cluster, plan)
     with steps.step("preflight"):
-        pre = run_preflight(
-            deps.applications, deps.cluster, plan, digest,
-            pin_method=settings.run.pin_method, render=deps.render,
-            pushes=not settings.build.no_build,
-        )  # fmt: skip
+        try:
+            pre = run_preflight(
+                deps.applications, deps.cluster, plan, digest,
+                pin_method=settings.run.pin_method, render=deps.render,
+                pushes=not settings.build.no_build,
+            )  # fmt: skip
+        except PreflightError as e:
+            raise without_placeholder(e) from None
     name = pre.deployment["metadata"]["name"]
     result.plan.update(
         digest_known=bool(settings.build.digest),
@@ -214,10 +232,10 @@ def _preflight_and_digest(
     target: ServiceTarget, plan: ServicePlan, settings: DeploySettings, deps: Dependencies,
     steps: _Steps,
 ) -> tuple[Preflight, str]:  # fmt: skip
-    """Preflight runs while the image builds: every check but the digest's own value is known
-    before the push, so a misconfiguration costs no cluster write and a good setup costs no
-    wait (the local render takes as long as a small build step). The pin is then re-decided
-    with the pushed digest, a pure step. With --no-build the digest comes first, as before."""
+    """The preflight runs while the image builds: every check but the digest's own value is
+    known before the push. The push waits for the preflight, so a refused run leaves the
+    registry exactly as it was. The pin is then re-decided with the pushed digest, a pure step.
+    With --no-build the digest comes first."""
     method, render = settings.run.pin_method, deps.render
     check_access(deps.cluster, plan)  # before anything reads, builds or writes
 
@@ -229,17 +247,34 @@ def _preflight_and_digest(
             )  # fmt: skip
 
     if settings.build.no_build:
-        digest = _produce_digest(target, plan, settings, deps, steps)
+        digest = _prebuilt_digest(plan, settings, deps, steps)
         return preflight(digest), digest
     refuse_shared_tags(deps.cluster, plan)  # the push must not move another workload's tag
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"preflight-{plan.service}") as pool:
         early = pool.submit(preflight, PLACEHOLDER_DIGEST)
-        digest = _produce_digest(target, plan, settings, deps, steps)
-        pre = early.result()
+        builder, built = _build(target, plan, settings, deps, steps)
+        try:
+            pre = early.result()
+        except PreflightError as e:
+            raise without_placeholder(e) from None
+    digest = _push(plan, deps, builder, built, steps)
     pin = plan_pin(pre.app, plan, digest, pre.deployment, method)
     if isinstance(pin, Problem):  # cannot happen: the digest does not change the decision
         raise PreflightError([pin])
     return replace(pre, pin=pin), digest
+
+
+def without_placeholder(error: PreflightError) -> PreflightError:
+    """The preflight ran before the push with a stand-in digest; say what it stands for."""
+    problems = [
+        Problem(
+            p.reason,
+            p.message.replace(PLACEHOLDER_DIGEST, "<the digest this run pushes>"),
+            p.fix.replace(PLACEHOLDER_DIGEST, "<the digest this run pushes>"),
+        )
+        for p in error.problems
+    ]
+    return PreflightError(problems)
 
 
 def deploy_all(settings: DeploySettings, deps: Dependencies, emit: Emit) -> list[ServiceResult]:

@@ -12,7 +12,7 @@ from pipeline.adapters.builder import PrebuiltImage, buildx_version, select_buil
 from pipeline.adapters.registry import RegistryClient
 from pipeline.core.build import BuildRequest, oci_labels
 from pipeline.core.images import parse_image_ref
-from pipeline.errors import BuildError, ExitCode, RegistryError
+from pipeline.errors import BuildError, ExitCode, TagMovedError
 from pipeline.services.dockerd import DockerEngine
 from pipeline.services.registry import Registry
 from tests.fixtures.services import write_busybox_context
@@ -113,8 +113,8 @@ def test_concurrent_builds_of_one_tag_never_report_the_other_image(
                 BuildRequest(context=write_busybox_context(tmp_path / marker, marker), image=ref)
             )
             outcomes[marker] = result.digest
-        except RegistryError as e:
-            assert e.reason == "tag-moved"
+        except TagMovedError as e:
+            assert (e.reason, e.exit_code) == ("tag-moved", ExitCode.SUPERSEDED)
             outcomes[marker] = "tag-moved"
 
     for _ in range(3):

@@ -87,7 +87,15 @@ def test_canary_runs_the_pushed_digest_and_stable_is_untouched(
     assert running_digests(sandbox, repo.namespace, repo.selectors["stable"]) == {
         seeded.digests["stable"]
     }
-    assert set(service["timings"]) == {"build", "resolve", "preflight", "pin", "sync", "verify"}
+    assert set(service["timings"]) == {
+        "build",
+        "push",
+        "resolve",
+        "preflight",
+        "pin",
+        "sync",
+        "verify",
+    }
 
 
 def test_second_run_with_changed_source_deploys_the_new_digest(

@@ -3,11 +3,14 @@ each with its documented exit code and reason."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from pipeline.adapters.registry import RegistryClient
+from pipeline.core.images import parse_image_ref
 from pipeline.errors import ExitCode
 from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.sample import sample_applicationset
@@ -51,6 +54,14 @@ def test_misconfiguration_fails_before_any_write(
     assert [p["reason"] for p in service["problems"]] == [reason]
     assert service["problems"][0]["fix"]
     assert_not_written(sandbox, seeded)
+    assert_not_pushed(seeded)
+
+
+def assert_not_pushed(seeded: SeededSample) -> None:
+    """The canary tag still names the digest the sample pushed: the refused run built its
+    image (a new digest: the created label differs) but never pushed it."""
+    tag = parse_image_ref(f"{seeded.repo.image_repository}:{seeded.repo.namespace}-api-dev-canary")
+    assert RegistryClient().head_digest(tag).digest == seeded.digests["canary"]
 
 
 def test_all_problems_are_reported_at_once(sandbox: SandboxHandle, seeded: SeededSample) -> None:
@@ -58,6 +69,7 @@ def test_all_problems_are_reported_at_once(sandbox: SandboxHandle, seeded: Seede
         sandbox, seeded, "--app", "dev-api-missing", "--selector", "app=nothing"
     )
     assert code == ExitCode.MISCONFIGURED
+    assert_not_pushed(seeded)
     assert sorted(p["reason"] for p in report["services"][0]["problems"]) == [
         "application-not-found",
         "canary-workload-not-found",
@@ -81,7 +93,9 @@ def test_overlay_rewriting_the_canary_tag_is_caught(
     assert code == ExitCode.MISCONFIGURED
     assert [p["reason"] for p in service["problems"]] == ["override-rewrote-image"]
     assert "images" in service["problems"][0]["fix"]
+    assert "sha256:000000" not in json.dumps(service)  # the stand-in digest never shows
     assert_not_written(sandbox, shared)
+    assert_not_pushed(shared)
 
 
 def test_applicationset_without_ignore_differences_is_caught(

@@ -86,5 +86,5 @@ def test_one_crashing_service_does_not_hide_the_other(
         }
     # both ran at once: each one's verify overlaps the other's build or verify
     assert set(ok["timings"]) == set(crashed["timings"]) == {
-        "build", "resolve", "preflight", "pin", "sync", "verify"
+        "build", "push", "resolve", "preflight", "pin", "sync", "verify"
     }  # fmt: skip
