@@ -5,15 +5,20 @@
   ``lookupV2Endpoints`` lists https then http); the choice is cached per host.
 * Auth: on 401 the ``WWW-Authenticate`` challenge decides Basic or a Bearer token (see
   ``registry_auth``); one retry with credentials, then a ``registry-auth`` error.
-* 429: wait ``Retry-After`` when that ends before the deadline, else RateLimitedError.
+* 429: wait ``Retry-After`` when that ends before the deadline (without a deadline: when it is
+  no longer than one request's timeout), else RateLimitedError at once, saying when to retry.
+* 5xx answers (500, 502, 503, 504) and connections refused or reset: retried with jittered
+  exponential back-off, at most ``_MAX_TRANSIENT_RETRIES`` times and only inside the deadline.
 * Nothing secret is logged or put in an error: bodies are truncated and redacted.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
 import ipaddress
 import logging
+import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -35,6 +40,9 @@ log = logging.getLogger(__name__)
 
 _MAX_429_RETRIES = 5
 _DEFAULT_RETRY_SECONDS = 1.0
+_MAX_TRANSIENT_RETRIES = 3
+_TRANSIENT_STATUS = frozenset((500, 502, 503, 504))
+_BACKOFF_SECONDS = 0.5
 
 
 def is_loopback(host: str) -> bool:
@@ -53,6 +61,14 @@ def auth_hint(host: str) -> str:
         f"and check that the imagePullSecret / Image Updater pull secret for {host} holds a user "
         "with pull access"
     )
+
+
+class _Unreachable(Exception):
+    """A connection refused or reset: ``error`` is what to raise when retries run out."""
+
+    def __init__(self, error: RegistryError) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class RegistryTransport:
@@ -105,9 +121,19 @@ class RegistryTransport:
     ) -> requests.Response:
         """Send with auth and 429 handling; return any response below 400 or 404."""
         authed_once = False
-        throttled = 0
+        throttled = transient = 0
         while True:
-            response = self._send(method, host, path, kind, scope, headers, deadline)
+            try:
+                response = self._send(method, host, path, kind, scope, headers, deadline)
+            except _Unreachable as e:
+                if transient >= _MAX_TRANSIENT_RETRIES or not self._back_off(transient, deadline):
+                    raise e.error from None
+                transient += 1
+                continue
+            retry = response.status_code in _TRANSIENT_STATUS and transient < _MAX_TRANSIENT_RETRIES
+            if retry and self._back_off(transient, deadline):
+                transient += 1
+                continue
             if response.status_code == 401 and not authed_once:
                 authed_once = True
                 self._authenticate(host, scope, response, deadline)
@@ -184,10 +210,15 @@ class RegistryTransport:
                     hint="pass the registry's CA bundle (--registry-ca) or fix its certificate",
                 ) from None
             except requests.RequestException as e:
-                raise RegistryError(
+                error = RegistryError(
                     f"cannot reach registry {host}: {type(e).__name__}",
                     hint="check the registry address and that it is running",
-                ) from None
+                )
+                if isinstance(e, requests.ConnectionError) and not isinstance(
+                    e, requests.exceptions.ConnectTimeout
+                ):
+                    raise _Unreachable(error) from None  # refused or reset: worth a retry
+                raise error from None
             self._schemes[host] = candidate
             self.stats.requests[(method, kind)] += 1
             limit = parse_rate_limit(response.headers)
@@ -196,6 +227,16 @@ class RegistryTransport:
             log.debug("%s %s -> %s", method, url, response.status_code)
             return response
         raise AssertionError("unreachable: no scheme candidates")  # pragma: no cover
+
+    def _back_off(self, attempt: int, deadline: float | None) -> bool:
+        """Sleep before retry ``attempt + 1`` (jittered exponential back-off); False when the
+        pause would end past the deadline, so the caller gives up now."""
+        pause = _BACKOFF_SECONDS * (2**attempt) * (0.5 + random.random())
+        if deadline is not None and self.clock() + pause >= deadline:
+            return False
+        self._sleep(pause)
+        self.stats.waited_seconds += pause
+        return True
 
     def _scheme_candidates(self, host: str) -> list[str]:
         if host in self._insecure or is_loopback(host):
@@ -295,10 +336,12 @@ class RegistryTransport:
         delay = parse_retry_after(response.headers.get("Retry-After"), self._wall_clock())
         wait = _DEFAULT_RETRY_SECONDS if delay is None else delay
         self.stats.throttled += 1
-        if deadline is not None and self.clock() + wait >= deadline:
+        limit = deadline - self.clock() if deadline is not None else self._timeout
+        if wait >= limit:
+            when = datetime.datetime.fromtimestamp(self._wall_clock() + wait, datetime.UTC)
             raise RateLimitedError(
                 f"{host} is rate limiting (429) and asks to wait {wait:.0f}s, past the deadline",
-                hint="wait for the limit window to pass, log in to raise the limit, "
+                hint=f"retry after {when:%Y-%m-%dT%H:%M:%SZ}; or log in to raise the limit, "
                 "or use a registry mirror",
             )
         log.info("registry %s answered 429; waiting %.1fs as Retry-After asks", host, wait)
