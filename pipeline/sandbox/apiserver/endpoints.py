@@ -139,7 +139,7 @@ class Endpoints:
             except ValueError as e:
                 raise st.bad_request(f"error decoding patch: {e}") from e
             if ctype == STRATEGIC:
-                return lambda current: strategic_merge(current, patch)
+                return lambda current: strategic_merge(current, patch, route.rt.kind)
             if not isinstance(patch, dict):
                 raise st.bad_request(
                     "error decoding patch: json: cannot unmarshal array into Go value of type "
