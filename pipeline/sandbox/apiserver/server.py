@@ -7,7 +7,8 @@
 
 On first start it creates the namespaces ``default``, ``kube-system``, ``kube-public`` and
 ``argocd``, each with its ``default`` ServiceAccount, as a fresh cluster (plus Argo CD) has,
-and (on every start, when missing) the bootstrap RBAC policy.
+and (on every start, when missing) the bootstrap RBAC policy, the ``default/kubernetes``
+Service and Argo CD's ``default`` AppProject.
 
 Every request passes the access gate first (``access.py``): no credentials is the loopback
 admin; ``Authorization: Bearer`` tokens are ServiceAccount tokens checked by RBAC.
@@ -51,6 +52,22 @@ def _is_sandbox_log(parts: list[str]) -> bool:
         and parts[:3] == ["sandbox", "v1", "namespaces"]
         and (parts[4] == "pods" and parts[6] == "log")
     )
+
+
+def default_app_project() -> Obj:
+    """The ``default`` AppProject argocd-server creates at start when it is missing
+    (``server/server.go`` initializeDefaultProject): any repository, any destination, every
+    cluster-scoped kind."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": "default", "namespace": "argocd"},
+        "spec": {
+            "sourceRepos": ["*"],
+            "destinations": [{"server": "*", "namespace": "*"}],
+            "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
+        },
+    }
 
 
 class Router(Dispatcher):
@@ -208,6 +225,10 @@ class APIServer:
         for name in BOOTSTRAP_NAMESPACES:
             if self.store.find(NAMESPACES, "", name) is None:
                 ops.create(NAMESPACES, "", {"metadata": {"name": name}})
+        projects = ops.store.catalog.find("argoproj.io", "v1alpha1", "appprojects")
+        assert projects is not None
+        if self.store.find(projects, "argocd", "default") is None:
+            ops.create(projects, "argocd", default_app_project())
         services = ops.store.catalog.find("", "v1", "services")
         assert services is not None
         if self.store.find(services, "default", "kubernetes") is None:
