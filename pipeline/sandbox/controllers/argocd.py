@@ -13,6 +13,8 @@ Application in its namespace (reference/argocd-kubernetes.md A.3-A.6):
    patch on the main resource (no status subresource) that also removes the refresh annotation.
 3. Auto-sync when ``syncPolicy.automated`` asks, once per (revision, source); selfHeal re-syncs
    drift with backoff.
+An Application whose ``spec.project`` names no AppProject is neither compared nor synced: its
+refresh writes the InvalidSpecError condition, its operations end in Error.
 Rendering, health, comparison and operation rules live in the ``argocd_*`` modules.
 """
 
