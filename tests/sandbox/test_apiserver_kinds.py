@@ -459,3 +459,47 @@ def test_crds_and_their_objects_survive_a_restart(tmp_path: Path) -> None:
         )
         assert got.status_code == 200
         assert got.json()["spec"] == {"host": "web"}
+
+
+def test_custom_resource_values_are_validated_against_the_schema(server: APIServer) -> None:
+    schema: Obj = {
+        "type": "object",
+        "required": ["spec"],
+        "properties": {
+            "spec": {
+                "type": "object",
+                "required": ["host"],
+                "properties": {
+                    "host": {"type": "string"},
+                    "replicas": {"type": "integer"},
+                    "mode": {"type": "string", "enum": ["SIMPLE", "ISTIO_MUTUAL"]},
+                    "port": {"x-kubernetes-int-or-string": True},
+                },
+            }
+        },
+    }
+    url = server.url + "/apis/networking.istio.io/v1/namespaces/default/destinationrules"
+    requests.post(
+        server.url + "/apis/apiextensions.k8s.io/v1/customresourcedefinitions",
+        json=crd(schema),
+        timeout=5,
+    ).raise_for_status()
+    bad = rule(replicas="three", mode="PLAIN", port=[1])
+    del bad["spec"]["host"]
+    resp = requests.post(url, json=bad, timeout=5)
+    assert resp.status_code == 422
+    assert resp.json()["message"] == (
+        'DestinationRule.networking.istio.io "web" is invalid: ['
+        "spec.host: Required value, "
+        'spec.replicas: Invalid value: "string": spec.replicas in body must be of type '
+        'integer: "string", '
+        'spec.mode: Unsupported value: "PLAIN": supported values: "SIMPLE", "ISTIO_MUTUAL", '
+        'spec.port: Invalid value: "array": spec.port in body must be of type '
+        'integer,string: "array"]'
+    )
+    no_spec = requests.post(url, json={**rule(), "spec": None}, timeout=5)
+    assert no_spec.json()["details"]["causes"] == [
+        {"reason": "FieldValueRequired", "message": "Required value", "field": "spec"}
+    ]
+    ok = requests.post(url, json=rule(replicas=2, mode="SIMPLE", port="http"), timeout=5)
+    assert ok.status_code == 201, ok.text

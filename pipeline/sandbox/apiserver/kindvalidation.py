@@ -6,7 +6,8 @@ messages: ``pkg/apis/core/validation`` (Service ports and type), ``pkg/apis/apps
 ``pkg/apis/batch/validation`` (Job restartPolicy OnFailure|Never, CronJob schedule),
 ``pkg/apis/autoscaling/validation`` (scaleTargetRef, maxReplicas) and
 ``pkg/apis/networking/validation`` (Ingress pathType and backend). Values are checked after
-defaulting, as upstream.
+defaulting, as upstream. Kinds served by a CRD are checked against its schema
+(``schemavalidation.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from pipeline.sandbox.apiserver import status as st
 from pipeline.sandbox.apiserver.resources import ResourceType
+from pipeline.sandbox.apiserver.schemavalidation import schema_causes
 
 Obj = dict[str, Any]
 Cause = tuple[str, str]
@@ -177,7 +179,10 @@ _VALIDATORS: dict[str, Callable[[Obj], list[Cause]]] = {
 
 def validate_object(rt: ResourceType, obj: Obj) -> None:
     """422 Invalid listing every problem found, or nothing."""
-    validator = _VALIDATORS.get(rt.kind) if rt.builtin else None
-    causes = validator(obj) if validator is not None else []
+    if rt.schema is not None:  # a kind served by a CRD
+        causes = schema_causes(rt.schema, obj)
+    else:
+        validator = _VALIDATORS.get(rt.kind) if rt.builtin else None
+        causes = validator(obj) if validator is not None else []
     if causes:
         raise st.invalid(rt, obj["metadata"].get("name", ""), causes)

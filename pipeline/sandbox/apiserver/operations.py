@@ -112,12 +112,12 @@ class Operations:
                 raise st.already_exists(rt, name)
             prepare_create(rt, obj)
             apply_defaults(rt.kind, obj)
-            validate_object(rt, obj)
             fresh = initial_status(rt.kind, obj)
             if fresh is not None:
                 obj["status"] = fresh
             elif rt.has_status_subresource:
                 obj.pop("status", None)
+            validate_object(rt, obj)
             for admit in self.admission:
                 admit(rt, obj)
             if dry_run:  # ?dryRun=All: validated and defaulted, never stored
@@ -168,6 +168,7 @@ class Operations:
                         "Invalid value: 0x0: must be specified for an update",
                     )
                 ],
+                by_resource=True,
             )
         return self.write(rt, namespace, name, lambda _: copy.deepcopy(body), subresource, dry_run)
 
