@@ -29,15 +29,14 @@ from typing import Any
 
 from pipeline.sandbox.apiserver import status as st
 from pipeline.sandbox.apiserver.objectmeta import now_rfc3339
-from pipeline.sandbox.apiserver.resources import ResourceType, find
+from pipeline.sandbox.apiserver.resources import ResourceType, served
 from pipeline.sandbox.apiserver.store import Store
 from pipeline.sandbox.apiserver.watchers import Change
 
 Obj = dict[str, Any]
 CLEANUP_FINALIZER = "customresourcecleanup.apiextensions.k8s.io"
 _ONE_STORAGE = "must have exactly one version marked as storage version"
-CRDS = find("apiextensions.k8s.io", "v1", "customresourcedefinitions")
-assert CRDS is not None
+CRDS = served("apiextensions.k8s.io", "v1", "customresourcedefinitions")
 
 
 def _condition(kind: str, status: str, reason: str, message: str) -> Obj:
@@ -154,7 +153,7 @@ class CustomResourceDefinitions:
         _default(crd)
         causes = _validate(crd)
         if causes:
-            raise st.invalid(CRDS, crd["metadata"].get("name", ""), causes)  # type: ignore[arg-type]
+            raise st.invalid(CRDS, crd["metadata"].get("name", ""), causes)
 
     @staticmethod
     def _status(crd: Obj, previous: Obj | None) -> Obj:
