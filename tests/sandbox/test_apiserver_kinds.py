@@ -503,3 +503,35 @@ def test_custom_resource_values_are_validated_against_the_schema(server: APIServ
     ]
     ok = requests.post(url, json=rule(replicas=2, mode="SIMPLE", port="http"), timeout=5)
     assert ok.status_code == 201, ok.text
+
+
+def test_every_served_version_shares_the_objects(server: APIServer, api: client.ApiClient) -> None:
+    two = crd()
+    v1 = two["spec"]["versions"][0]
+    two["spec"]["versions"] = [{**v1, "name": "v1beta1", "storage": False}, v1]
+    client.ApiextensionsV1Api(api).create_custom_resource_definition(two)
+    group = requests.get(server.url + "/apis/networking.istio.io", timeout=5).json()
+    assert group["preferredVersion"]["version"] == "v1"
+    assert [v["version"] for v in group["versions"]] == ["v1", "v1beta1"]
+    custom = client.CustomObjectsApi(api)
+    beta = ("networking.istio.io", "v1beta1")
+    created = custom.create_namespaced_custom_object(
+        *beta,
+        "default",
+        "destinationrules",
+        {**rule(), "apiVersion": "networking.istio.io/v1beta1"},
+    )
+    assert created["apiVersion"] == "networking.istio.io/v1beta1"
+    read = custom.get_namespaced_custom_object(*ISTIO, "default", "destinationrules", "web")
+    assert read["apiVersion"] == "networking.istio.io/v1"
+    assert read["metadata"]["uid"] == created["metadata"]["uid"]
+    listed = custom.list_namespaced_custom_object(*beta, "default", "destinationrules")
+    assert [i["apiVersion"] for i in listed["items"]] == ["networking.istio.io/v1beta1"]
+    # a write through v1 of what v1beta1 created is an update, not a new object
+    patched = custom.patch_namespaced_custom_object(
+        *ISTIO, "default", "destinationrules", "web", {"spec": {"host": "web2"}}
+    )
+    assert patched["apiVersion"] == "networking.istio.io/v1"
+    again = custom.get_namespaced_custom_object(*beta, "default", "destinationrules", "web")
+    assert again["spec"]["host"] == "web2"
+    assert again["apiVersion"] == "networking.istio.io/v1beta1"

@@ -102,6 +102,7 @@ def served_kinds(crd: Obj) -> list[ResourceType]:
     """One resource type per served version of ``crd``."""
     spec = crd.get("spec") or {}
     names = spec.get("names") or {}
+    storage = next((v.get("name", "") for v in spec.get("versions") or [] if v.get("storage")), "")
     kinds = []
     for version in spec.get("versions") or []:
         if not version.get("served"):
@@ -121,6 +122,7 @@ def served_kinds(crd: Obj) -> list[ResourceType]:
                 categories=tuple(names.get("categories") or ()),
                 schema=schema,
                 printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
+                storage_version=storage,
             )
         )  # fmt: skip
     return kinds

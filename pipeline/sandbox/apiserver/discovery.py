@@ -8,6 +8,7 @@ back to these documents when the answer is a plain ``APIGroupList``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pipeline.sandbox.apiserver.resources import Catalog, ResourceType
@@ -41,10 +42,24 @@ def core_versions(server_address: str) -> Obj:
     }
 
 
+_KUBE_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
+
+
+def kube_aware_order(version: str) -> tuple[int, int, int, str]:
+    """Sort key of ``version.CompareKubeAwareVersionStrings`` (k8s.io/apimachinery): GA before
+    beta before alpha, higher numbers first, other strings last alphabetically."""
+    match = _KUBE_VERSION.match(version)
+    if match is None:
+        return (3, 0, 0, version)
+    major, level, minor = match.groups()
+    stability = {None: 0, "beta": 1, "alpha": 2}[level]
+    return (stability, -int(major), -int(minor or 0), "")
+
+
 def _group(catalog: Catalog, name: str) -> Obj:
-    versions = [
-        {"groupVersion": f"{g}/{v}", "version": v} for g, v in catalog.group_versions() if g == name
-    ]
+    """The group's versions, preferred (highest kube-aware) first, as for CRD groups."""
+    served = sorted((v for g, v in catalog.group_versions() if g == name), key=kube_aware_order)
+    versions = [{"groupVersion": f"{name}/{v}", "version": v} for v in served]
     return {"name": name, "versions": versions, "preferredVersion": versions[0]}
 
 

@@ -122,6 +122,7 @@ class Operations:
                 admit(rt, obj)
             if dry_run:  # ?dryRun=All: validated and defaulted, never stored
                 return obj
+            obj["apiVersion"] = rt.stored_api_version
             created = self.store.commit(rt, None, obj)
             if rt.kind == "Namespace":
                 self._default_service_account(name)
@@ -185,7 +186,7 @@ class Operations:
         ns_key = namespace if rt.namespaced else ""
         with self.store.lock:
             old = self.store.get(rt, ns_key, name)
-            new = change(old)
+            new = change(rt.view(old))
             if not isinstance(new, dict):
                 raise st.bad_request("the patched object is not a JSON object")
             new = drop_nulls(new)
@@ -214,6 +215,7 @@ class Operations:
             apply_defaults(rt.kind, new)  # before the generation check: defaults are no change
             validate_object(rt, new)
             prepare_update(rt, old, new)
+            new["apiVersion"] = rt.stored_api_version
             if dry_run:
                 return old if same_object(old, new) else new
             return self.store.commit(rt, old, new)

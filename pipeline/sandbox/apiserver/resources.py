@@ -44,8 +44,9 @@ _EVENT_FIELDS = (
 class ResourceType:
     """One served resource (a row of ``kubectl api-resources``).
 
-    Identity is (group, version, plural): a CRD update that changes short names, columns or
-    the schema still addresses the same stored objects."""
+    Identity is (group, plural): every served version of a CRD addresses the same stored
+    objects (as they share one etcd prefix upstream), and a CRD update that changes short
+    names, columns or the schema still does."""
 
     group: str
     version: str
@@ -68,18 +69,34 @@ class ResourceType:
     # CRD's additionalPrinterColumns; None/() for built-ins
     schema: dict[str, Any] | None = None
     printer_columns: tuple[dict[str, Any], ...] = ()
+    # custom resources: the CRD's storage version (objects are stored in it)
+    storage_version: str = ""
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ResourceType):
             return NotImplemented
-        return self.key == other.key
+        return (self.group, self.plural) == (other.group, other.plural)
 
     def __hash__(self) -> int:
-        return hash(self.key)
+        return hash((self.group, self.plural))
 
     @property
     def key(self) -> tuple[str, str, str]:
         return (self.group, self.version, self.plural)
+
+    @property
+    def stored_api_version(self) -> str:
+        """The apiVersion objects of this resource are stored with."""
+        if not self.storage_version:
+            return self.api_version
+        return f"{self.group}/{self.storage_version}" if self.group else self.storage_version
+
+    def view(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """``obj`` as this version serves it: conversion strategy ``None`` only rewrites
+        ``apiVersion`` (``apiextensions-apiserver/pkg/apiserver/conversion/nop_converter.go``)."""
+        if obj.get("apiVersion") in (None, self.api_version):
+            return obj
+        return {**obj, "apiVersion": self.api_version}
 
     @property
     def singular(self) -> str:
@@ -271,3 +288,7 @@ class Catalog:
         return next(
             (rt for rt in self.all() if rt.api_version == api_version and rt.kind == kind), None
         )
+
+    def by_group_kind(self, group: str, kind: str) -> ResourceType | None:
+        """Any served version of ``kind`` in ``group`` (objects are shared by all)."""
+        return next((rt for rt in self.all() if rt.group == group and rt.kind == kind), None)

@@ -221,7 +221,8 @@ class Store:
             if crds and self.on_load_definitions is not None:
                 self.on_load_definitions(crds)  # serve their kinds before loading their objects
             for obj in objects:
-                rt = self.catalog.by_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
+                group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+                rt = self.catalog.by_group_kind(group, obj.get("kind", ""))
                 if rt is not None:
                     self.add_kind(rt)
                     meta = obj["metadata"]
