@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.sandbox.test_kubectl_commands import MANIFEST as APP_AND_DEPLOYMENT
 from tests.sandbox.test_kubectl_commands import Kubectl, kubectl
 
 __all__ = ["kubectl"]
@@ -199,3 +200,21 @@ def test_custom_resource_unknown_fields_pruned_and_kind_gone_with_its_crd(
     gone = kubectl("get", "destinationrules.networking.istio.io", check=False)
     assert gone.returncode != 0
     assert 'the server doesn\'t have a resource type "destinationrules"' in gone.stderr
+
+
+def test_imperative_service_commands_send_protobuf(kubectl: Kubectl) -> None:
+    deployment = kubectl.workdir / "deploy.yaml"
+    deployment.write_text(APP_AND_DEPLOYMENT.split("---")[1])
+    kubectl("apply", "-f", str(deployment))
+    kubectl("create", "service", "nodeport", "np", "--tcp=80:8080", "--node-port=30080")
+    kubectl("create", "service", "clusterip", "headless", "--clusterip=None")
+    out = kubectl("expose", "deployment", "web", "--port=81", "--target-port=8081", "--name=ex")
+    assert out.stdout.strip() == "service/ex exposed"
+    rows = {
+        line.split()[0]: line.split()[1:5] for line in kubectl("get", "svc").stdout.splitlines()[1:]
+    }
+    assert rows["np"][0] == "NodePort" and rows["np"][3] == "80:30080/TCP"
+    assert rows["headless"] == ["ClusterIP", "None", "<none>", "<none>"]
+    exposed = json.loads(kubectl("get", "svc", "ex", "-o", "json").stdout)["spec"]
+    assert exposed["selector"] == {"app": "web"}
+    assert exposed["ports"] == [{"port": 81, "protocol": "TCP", "targetPort": 8081}]
