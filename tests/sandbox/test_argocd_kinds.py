@@ -221,3 +221,18 @@ def test_missing_app_project_is_an_invalid_spec_error_and_never_syncs(
     assert app["status"]["health"]["status"] == "Unknown"
     assert argo.deployment("auth-api") is None
     assert argo.kube.list(DEPLOYMENTS)["items"] == []
+
+
+def test_kind_served_only_in_another_version_names_that_version(argo: ArgoHarness) -> None:
+    beta = copy.deepcopy(CRD)
+    beta["spec"]["versions"][0]["name"] = "v1beta1"
+    argo.kube.create(CRDS, beta)
+    add_to_base(argo, {"destinationrule.yaml": DESTINATION_RULE})
+    argo.kube.create(APPS, manual_app(argo, "beta-only"))
+    state = finished_state(argo)["status"]["operationState"]
+    assert state["phase"] == "Failed"
+    assert [r["message"] for r in state["syncResult"]["resources"]] == [
+        'The Kubernetes API could not find version "v1" of networking.istio.io/DestinationRule '
+        'for requested resource auth/auth-api. Version "v1beta1" of '
+        "networking.istio.io/DestinationRule is installed on the destination cluster."
+    ]
