@@ -122,7 +122,7 @@ def test_put_custom_resource_without_resource_version_is_invalid(api: client.Api
         co.replace_namespaced_custom_object(*ARGO, "argocd", "applications", "auth", application())
     assert err.value.status == 422
     assert status_of(err.value)["message"] == (
-        'Application "auth" is invalid: metadata.resourceVersion: Invalid value: 0x0: '
+        'applications.argoproj.io "auth" is invalid: metadata.resourceVersion: Invalid value: 0x0: '
         "must be specified for an update"
     )
 

@@ -32,7 +32,12 @@ def test_discovery_documents(url: str) -> None:
         "apps",
         "authentication.k8s.io",
         "authorization.k8s.io",
+        "autoscaling",
+        "batch",
+        "networking.k8s.io",
+        "policy",
         "rbac.authorization.k8s.io",
+        "apiextensions.k8s.io",
         "argoproj.io",
     ]
     argo = requests.get(url + "/apis/argoproj.io/v1alpha1", timeout=5).json()

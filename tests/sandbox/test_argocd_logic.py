@@ -15,7 +15,12 @@ from pipeline.sandbox.controllers.argocd_compare import (
     with_last_applied,
     with_tracking,
 )
-from pipeline.sandbox.controllers.argocd_health import deployment_health, summary_images, worst
+from pipeline.sandbox.controllers.argocd_health import (
+    deployment_health,
+    resource_health,
+    summary_images,
+    worst,
+)
 
 
 def deployment(**status: Any) -> dict[str, Any]:
@@ -53,6 +58,25 @@ def test_paused_deployment_is_suspended() -> None:
     d = deployment()
     d["spec"]["paused"] = True
     assert deployment_health(d) == ("Suspended", "Deployment is paused")
+
+
+@pytest.mark.parametrize(
+    ("spec", "status", "expected"),
+    [
+        ({"type": "ClusterIP"}, {"loadBalancer": {}}, "Healthy"),
+        ({"type": "LoadBalancer"}, {"loadBalancer": {}}, "Progressing"),
+        ({"type": "LoadBalancer"}, {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}, "Healthy"),
+    ],
+)
+def test_service_health(spec: dict[str, Any], status: dict[str, Any], expected: str) -> None:
+    service = {"apiVersion": "v1", "kind": "Service", "spec": spec, "status": status}
+    assert resource_health(service) == (expected, "")
+
+
+def test_kinds_without_a_health_check() -> None:
+    assert (
+        resource_health({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler"}) is None
+    )
 
 
 def test_worst_health_order() -> None:

@@ -42,17 +42,30 @@ def _urls(verbs: list[str], urls: list[str]) -> Obj:
 
 
 _VIEW = [
-    _rule(READ, "", "configmaps", "events", "pods", "pods/log", "pods/status",
-          "serviceaccounts", "namespaces", "namespaces/status"),
-    _rule(READ, "apps", "deployments", "deployments/scale", "deployments/status",
-          "replicasets", "replicasets/scale", "replicasets/status"),
+    _rule(READ, "", "configmaps", "endpoints", "events", "limitranges", "namespaces",
+          "namespaces/status", "persistentvolumeclaims", "persistentvolumeclaims/status",
+          "pods", "pods/log", "pods/status", "resourcequotas", "resourcequotas/status",
+          "serviceaccounts", "services", "services/status"),
+    _rule(READ, "apps", "daemonsets", "daemonsets/status", "deployments", "deployments/scale",
+          "deployments/status", "replicasets", "replicasets/scale", "replicasets/status",
+          "statefulsets", "statefulsets/scale", "statefulsets/status"),
+    _rule(READ, "autoscaling", "horizontalpodautoscalers", "horizontalpodautoscalers/status"),
+    _rule(READ, "batch", "cronjobs", "cronjobs/status", "jobs", "jobs/status"),
+    _rule(READ, "policy", "poddisruptionbudgets", "poddisruptionbudgets/status"),
+    _rule(READ, "networking.k8s.io", "ingresses", "ingresses/status", "networkpolicies"),
 ]  # fmt: skip
+# no writes on endpoints: removed from edit/admin upstream in 1.22 (CVE-2021-25740)
 _EDIT = [
-    _rule([*READ, *WRITE], "", "configmaps", "pods", "secrets", "serviceaccounts"),
+    _rule([*READ, *WRITE], "", "configmaps", "persistentvolumeclaims", "pods", "secrets",
+          "serviceaccounts", "services"),
     _rule(["create"], "", "serviceaccounts/token"),
     _rule(["impersonate"], "", "serviceaccounts"),
-    _rule([*READ, *WRITE], "apps", "deployments", "deployments/scale", "replicasets",
-          "replicasets/scale"),
+    _rule([*READ, *WRITE], "apps", "daemonsets", "deployments", "deployments/scale",
+          "replicasets", "replicasets/scale", "statefulsets", "statefulsets/scale"),
+    _rule([*READ, *WRITE], "autoscaling", "horizontalpodautoscalers"),
+    _rule([*READ, *WRITE], "batch", "cronjobs", "jobs"),
+    _rule([*READ, *WRITE], "policy", "poddisruptionbudgets"),
+    _rule([*READ, *WRITE], "networking.k8s.io", "ingresses", "networkpolicies"),
     *_VIEW,
 ]  # fmt: skip
 _ADMIN = [

@@ -8,9 +8,10 @@ back to these documents when the answer is a plain ``APIGroupList``.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from pipeline.sandbox.apiserver.resources import RESOURCES, ResourceType, group_versions
+from pipeline.sandbox.apiserver.resources import Catalog, ResourceType
 
 Obj = dict[str, Any]
 
@@ -41,25 +42,40 @@ def core_versions(server_address: str) -> Obj:
     }
 
 
-def _group(name: str) -> Obj:
-    versions = [
-        {"groupVersion": f"{g}/{v}", "version": v} for g, v in group_versions() if g == name
-    ]
+_KUBE_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
+
+
+def kube_aware_order(version: str) -> tuple[int, int, int, str]:
+    """Sort key of ``version.CompareKubeAwareVersionStrings`` (k8s.io/apimachinery): GA before
+    beta before alpha, higher numbers first, other strings last alphabetically."""
+    match = _KUBE_VERSION.match(version)
+    if match is None:
+        return (3, 0, 0, version)
+    major, level, minor = match.groups()
+    stability = {None: 0, "beta": 1, "alpha": 2}[level]
+    return (stability, -int(major), -int(minor or 0), "")
+
+
+def _group(catalog: Catalog, name: str) -> Obj:
+    """The group's versions, preferred (highest kube-aware) first, as for CRD groups."""
+    served = sorted((v for g, v in catalog.group_versions() if g == name), key=kube_aware_order)
+    versions = [{"groupVersion": f"{name}/{v}", "version": v} for v in served]
     return {"name": name, "versions": versions, "preferredVersion": versions[0]}
 
 
-def group_list() -> Obj:
+def group_list(catalog: Catalog) -> Obj:
     names: list[str] = []
-    for g, _ in group_versions():
+    for g, _ in catalog.group_versions():
         if g and g not in names:
             names.append(g)
-    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": [_group(n) for n in names]}
+    groups = [_group(catalog, n) for n in names]
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
-def group(name: str) -> Obj | None:
-    if not any(g == name for g, _ in group_versions()):
+def group(catalog: Catalog, name: str) -> Obj | None:
+    if not any(g == name for g, _ in catalog.group_versions()):
         return None
-    return {"kind": "APIGroup", "apiVersion": "v1", **_group(name)}
+    return {"kind": "APIGroup", "apiVersion": "v1", **_group(catalog, name)}
 
 
 def _entries(rt: ResourceType) -> list[Obj]:
@@ -92,8 +108,8 @@ def _entries(rt: ResourceType) -> list[Obj]:
     return entries
 
 
-def resource_list(group_name: str, version_name: str) -> Obj | None:
-    rts = [rt for rt in RESOURCES if rt.group == group_name and rt.version == version_name]
+def resource_list(catalog: Catalog, group_name: str, version_name: str) -> Obj | None:
+    rts = catalog.in_group_version(group_name, version_name)
     if not rts:
         return None
     gv = f"{group_name}/{version_name}" if group_name else version_name

@@ -103,7 +103,7 @@ class Endpoints:
             obj = self.store.get(route.rt, route.store_namespace, route.name)
             if wants_table(req) and route.subresource is None:
                 return list_response(self.store, route, req, table=True, single=obj)
-            return Response.json(200, obj)
+            return Response.json(200, route.rt.view(obj))
         if m == "PUT":
             return self._update(req, route)
         if m == "PATCH":
@@ -116,7 +116,7 @@ class Endpoints:
         body = decode_body(req, route.rt.kind)
         warnings = apply_field_validation(route.rt, body, req.param("fieldValidation"))
         obj = self.ops.create(route.rt, route.store_namespace, body, _dry_run(req))
-        return Response.json(201, obj, _warnings(warnings))
+        return Response.json(201, route.rt.view(obj), _warnings(warnings))
 
     def _update(self, req: Request, route: Route) -> Response:
         assert route.name is not None
@@ -125,7 +125,7 @@ class Endpoints:
         obj = self.ops.update(
             route.rt, route.store_namespace, route.name, body, route.subresource, _dry_run(req)
         )
-        return Response.json(200, obj, _warnings(warnings))
+        return Response.json(200, route.rt.view(obj), _warnings(warnings))
 
     def _patcher(self, req: Request, route: Route) -> Callable[[Obj], Any]:
         ctype = req.content_type
@@ -139,7 +139,7 @@ class Endpoints:
             except ValueError as e:
                 raise st.bad_request(f"error decoding patch: {e}") from e
             if ctype == STRATEGIC:
-                return lambda current: strategic_merge(current, patch)
+                return lambda current: strategic_merge(current, patch, route.rt.kind)
             if not isinstance(patch, dict):
                 raise st.bad_request(
                     "error decoding patch: json: cannot unmarshal array into Go value of type "
@@ -171,7 +171,7 @@ class Endpoints:
         obj = self.ops.write(
             route.rt, route.store_namespace, route.name, change, route.subresource, _dry_run(req)
         )
-        return Response.json(200, obj, _warnings(warnings))
+        return Response.json(200, route.rt.view(obj), _warnings(warnings))
 
     def _delete_options(self, req: Request) -> Obj:
         options: Obj = {}
@@ -190,14 +190,15 @@ class Endpoints:
         assert route.name is not None
         options = self._delete_options(req)
         if _dry_run(req) or options.get("dryRun") == ["All"]:  # kubectl puts it in the body
-            return Response.json(200, self.store.get(route.rt, route.store_namespace, route.name))
+            current = self.store.get(route.rt, route.store_namespace, route.name)
+            return Response.json(200, route.rt.view(current))
         obj = self.ops.lifecycle.delete(route.rt, route.store_namespace, route.name, options)
         gone = self.store.find(route.rt, route.store_namespace, route.name) is None
         if route.rt.builtin and route.rt.kind not in _RETURNS_DELETED and gone:
             return Response.json(
                 200, st.success_status(route.rt, route.name, obj["metadata"]["uid"])
             )
-        return Response.json(200, obj)
+        return Response.json(200, route.rt.view(obj))
 
     def _delete_collection(self, req: Request, route: Route) -> Response:
         if "deletecollection" not in route.rt.verbs:
@@ -216,5 +217,5 @@ class Endpoints:
             except st.ApiStatusError as e:
                 if e.code != 404:
                     raise
-        listing["items"] = deleted
+        listing["items"] = [route.rt.view(obj) for obj in deleted]
         return Response.json(200, listing)

@@ -153,8 +153,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _event(self, event_type: str, obj: Obj, stream: WatchStream, table: bool) -> None:
-        if table and event_type not in ("ERROR", "BOOKMARK"):
-            obj = table_for(stream.rt, {"metadata": {}, "items": [obj]})
+        if event_type not in ("ERROR", "BOOKMARK"):
+            obj = stream.rt.view(obj)
+            if table:
+                obj = table_for(stream.rt, {"metadata": {}, "items": [obj]})
         line = json.dumps({"type": event_type, "object": obj}, separators=(",", ":"))
         self._chunk(line.encode() + b"\n")
 

@@ -34,6 +34,11 @@ class Lifecycle:
         # controllers that delete objects when another goes (e.g. token Secrets with their
         # ServiceAccount): each returns the objects to delete for a removed (rt, obj)
         self.cascades: list[Callable[[ResourceType, Obj], list[tuple[ResourceType, Obj]]]] = []
+        # in-server finalizer controllers, run when an object with finalizers gets its
+        # deletionTimestamp: (rt, obj, delete) (e.g. a CRD deleting its custom resources)
+        self.finalizers: list[
+            Callable[[ResourceType, Obj, Callable[[ResourceType, Obj], Obj]], None]
+        ] = []
         store.on_remove = self._on_removed
 
     def delete(self, rt: ResourceType, namespace: str, name: str, options: Obj) -> Obj:
@@ -68,8 +73,15 @@ class Lifecycle:
         if rt.kind == "Namespace":
             return self._terminate_namespace(obj)
         if obj["metadata"].get("finalizers"):
-            return self.store.mark_deleting(rt, obj)
+            marked = self.store.mark_deleting(rt, obj)
+            for finalize in self.finalizers:
+                finalize(rt, marked, self._delete_background)
+            meta = marked["metadata"]
+            return self.store.find(rt, meta.get("namespace", ""), meta["name"]) or marked
         return self.store.remove(rt, obj)
+
+    def _delete_background(self, rt: ResourceType, obj: Obj) -> Obj:
+        return self._delete(rt, obj, "Background")
 
     def _terminate_namespace(self, ns: Obj) -> Obj:
         name = ns["metadata"]["name"]

@@ -77,7 +77,7 @@ def list_object(store: Store, route: Route, req: Request) -> Obj:
         "kind": f"{route.rt.kind}List",
         "apiVersion": route.rt.api_version,
         "metadata": meta,
-        "items": items,
+        "items": [route.rt.view(obj) for obj in items],
     }
 
 
@@ -86,7 +86,7 @@ def list_response(
 ) -> Response:
     if single is not None:
         listing: Obj = {"metadata": {"resourceVersion": single["metadata"]["resourceVersion"]}}
-        listing["items"] = [single]
+        listing["items"] = [route.rt.view(single)]
     else:
         listing = list_object(store, route, req)
     if table:

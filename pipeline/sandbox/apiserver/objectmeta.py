@@ -27,8 +27,15 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# k8s.io/apiserver/pkg/storage/names: 63 (a DNS label) minus the 5 random characters
+MAX_GENERATED_PREFIX = 58
+
+
 def generated_name(prefix: str) -> str:
-    return prefix + "".join(random.choice(_ALPHANUMS) for _ in range(5))
+    """``SimpleNameGenerator.GenerateName``: the prefix cut to 58 characters, then 5 random
+    ones, so generated names (e.g. a ReplicaSet's pods) never exceed 63 characters."""
+    base = prefix[:MAX_GENERATED_PREFIX]
+    return base + "".join(random.choice(_ALPHANUMS) for _ in range(5))
 
 
 def prepare_create(rt: ResourceType, obj: Obj) -> None:

@@ -4,18 +4,20 @@ kubectl (``k8s.io/cli-runtime/pkg/resource/query_param_verifier_v3.go``) trusts 
 field validation for a kind when the PATCH operation of a path carries
 ``x-kubernetes-group-version-kind`` for it and a ``fieldValidation`` query parameter; then
 ``kubectl create -f`` sends ``?fieldValidation=Strict`` and never asks for ``/openapi/v2``.
-Schemas are minimal (``type: object`` with the known top-level properties).
+Built-in schemas are minimal (``type: object`` with the known top-level properties); kinds
+served by a CRD publish the CRD's ``openAPIV3Schema``.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from typing import Any
 
 from pipeline.sandbox.apiserver import status as st
 from pipeline.sandbox.apiserver.messages import Request, Response
-from pipeline.sandbox.apiserver.resources import RESOURCES, ResourceType, group_versions
+from pipeline.sandbox.apiserver.resources import Catalog, ResourceType
 
 Obj = dict[str, Any]
 _QUERY = ("dryRun", "fieldManager", "fieldValidation", "pretty", "force")
@@ -88,7 +90,15 @@ def _paths(rt: ResourceType) -> dict[str, Obj]:
 
 
 def _schema(rt: ResourceType) -> Obj:
-    props: Obj = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}}
+    if rt.schema is not None:  # a kind served by a CRD: its own openAPIV3Schema
+        schema: Obj = copy.deepcopy(rt.schema)
+        props = schema.setdefault("properties", {})
+        props.setdefault("apiVersion", {"type": "string"})
+        props.setdefault("kind", {"type": "string"})
+        props["metadata"] = {"type": "object"}
+        schema["x-kubernetes-group-version-kind"] = _gvk(rt)
+        return schema
+    props = {"apiVersion": {"type": "string"}, "kind": {"type": "string"}}
     props["metadata"] = {"type": "object"}
     for field in rt.fields:
         props[field] = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
@@ -99,8 +109,8 @@ def _schema(rt: ResourceType) -> Obj:
     }
 
 
-def document(group: str, version: str) -> Obj | None:
-    rts = [rt for rt in RESOURCES if rt.group == group and rt.version == version]
+def document(catalog: Catalog, group: str, version: str) -> Obj | None:
+    rts = catalog.in_group_version(group, version)
     if not rts:
         return None
     paths: Obj = {}
@@ -114,29 +124,29 @@ def document(group: str, version: str) -> Obj | None:
     }
 
 
-def _hash(group: str, version: str) -> str:
-    body = json.dumps(document(group, version), sort_keys=True).encode()
+def _hash(catalog: Catalog, group: str, version: str) -> str:
+    body = json.dumps(document(catalog, group, version), sort_keys=True).encode()
     return hashlib.sha512(body).hexdigest()[:128].upper()
 
 
-def index() -> Obj:
+def index(catalog: Catalog) -> Obj:
     return {
         "paths": {
             _gv_path(g, v): {
-                "serverRelativeURL": f"/openapi/v3/{_gv_path(g, v)}?hash={_hash(g, v)}"
+                "serverRelativeURL": f"/openapi/v3/{_gv_path(g, v)}?hash={_hash(catalog, g, v)}"
             }
-            for g, v in group_versions()
+            for g, v in catalog.group_versions()
         }
     }
 
 
-def serve(rest: list[str], req: Request) -> Response:
+def serve(catalog: Catalog, rest: list[str], req: Request) -> Response:
     if not rest:
-        return Response.json(200, index())
+        return Response.json(200, index(catalog))
     if rest[0] == "api" and len(rest) == 2:
-        doc = document("", rest[1])
+        doc = document(catalog, "", rest[1])
     elif rest[0] == "apis" and len(rest) == 3:
-        doc = document(rest[1], rest[2])
+        doc = document(catalog, rest[1], rest[2])
     else:
         doc = None
     if doc is None:

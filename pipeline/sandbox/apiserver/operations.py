@@ -19,6 +19,7 @@ from typing import Any
 
 from pipeline.sandbox.apiserver import status as st
 from pipeline.sandbox.apiserver.defaults import apply_defaults, initial_status
+from pipeline.sandbox.apiserver.kindvalidation import validate_object
 from pipeline.sandbox.apiserver.lifecycle import Lifecycle
 from pipeline.sandbox.apiserver.objectmeta import (
     generated_name,
@@ -69,6 +70,8 @@ class Operations:
         self.lifecycle = Lifecycle(store)
         # admission-time mutators/validators run on every create after defaulting
         self.admission: list[Callable[[ResourceType, Obj], None]] = []
+        # and on every update/patch, with (rt, stored, wanted) before defaulting
+        self.update_admission: list[Callable[[ResourceType, Obj, Obj], None]] = []
 
     def _check_namespace(self, rt: ResourceType, namespace: str, name: str) -> None:
         if not rt.namespaced:
@@ -109,15 +112,17 @@ class Operations:
                 raise st.already_exists(rt, name)
             prepare_create(rt, obj)
             apply_defaults(rt.kind, obj)
-            for admit in self.admission:
-                admit(rt, obj)
             fresh = initial_status(rt.kind, obj)
             if fresh is not None:
                 obj["status"] = fresh
             elif rt.has_status_subresource:
                 obj.pop("status", None)
+            validate_object(rt, obj)
+            for admit in self.admission:
+                admit(rt, obj)
             if dry_run:  # ?dryRun=All: validated and defaulted, never stored
                 return obj
+            obj["apiVersion"] = rt.stored_api_version
             created = self.store.commit(rt, None, obj)
             if rt.kind == "Namespace":
                 self._default_service_account(name)
@@ -164,6 +169,7 @@ class Operations:
                         "Invalid value: 0x0: must be specified for an update",
                     )
                 ],
+                by_resource=True,
             )
         return self.write(rt, namespace, name, lambda _: copy.deepcopy(body), subresource, dry_run)
 
@@ -180,7 +186,7 @@ class Operations:
         ns_key = namespace if rt.namespaced else ""
         with self.store.lock:
             old = self.store.get(rt, ns_key, name)
-            new = change(old)
+            new = change(rt.view(old))
             if not isinstance(new, dict):
                 raise st.bad_request("the patched object is not a JSON object")
             new = drop_nulls(new)
@@ -204,8 +210,12 @@ class Operations:
                     new["status"] = copy.deepcopy(old["status"])
                 else:
                     new.pop("status", None)
+            for admit_update in self.update_admission:
+                admit_update(rt, old, new)
             apply_defaults(rt.kind, new)  # before the generation check: defaults are no change
+            validate_object(rt, new)
             prepare_update(rt, old, new)
+            new["apiVersion"] = rt.stored_api_version
             if dry_run:
                 return old if same_object(old, new) else new
             return self.store.commit(rt, old, new)

@@ -4,8 +4,8 @@ Imperative kubectl commands (``kubectl create namespace|secret|configmap``) send
 do not fall back to JSON. The envelope is the magic ``k8s\\0`` followed by a
 ``runtime.Unknown`` (``k8s.io/apimachinery/pkg/runtime/generated.proto``: typeMeta=1, raw=2,
 contentEncoding=3, contentType=4); ``raw`` is the object in the field numbering of
-``k8s.io/api/core/v1/generated.proto``. Only Namespace, Secret, ConfigMap and
-ServiceAccount (with the ObjectMeta fields people set), plus the RBAC, TokenRequest and
+``k8s.io/api/core/v1/generated.proto``. Only Namespace, Secret, ConfigMap, ServiceAccount and
+Service (with the ObjectMeta fields people set), plus the RBAC, TokenRequest and
 self-review kinds (``authprotobuf.py``), are decoded; other kinds answer 415.
 """
 
@@ -81,7 +81,79 @@ def _service_account(data: bytes) -> Obj:
     return obj
 
 
+def _int_or_string(data: bytes) -> int | str | None:
+    """``intstr.IntOrString`` (type=1: 0 int, 1 string; intVal=2; strVal=3); None when zero."""
+    kind, number, text = 0, 0, ""
+    for field, _, raw in fields(data):
+        if field == 1:
+            kind = raw
+        elif field == 2:
+            number = raw
+        elif field == 3:
+            text = raw.decode()
+    if kind == 1:
+        return text or None
+    return number or None
+
+
+def _service_port(data: bytes) -> Obj:
+    port: Obj = {}
+    for number, _, raw in fields(data):
+        if number in (1, 2, 6) and raw:
+            port[{1: "name", 2: "protocol", 6: "appProtocol"}[number]] = raw.decode()
+        elif number in (3, 5) and raw:
+            port["port" if number == 3 else "nodePort"] = raw
+        elif number == 4:
+            target = _int_or_string(raw)
+            if target is not None:
+                port["targetPort"] = target
+    return port
+
+
+_SERVICE_STRINGS = {
+    3: "clusterIP", 4: "type", 7: "sessionAffinity", 8: "loadBalancerIP", 10: "externalName",
+    11: "externalTrafficPolicy", 17: "ipFamilyPolicy", 21: "loadBalancerClass",
+    22: "internalTrafficPolicy", 23: "trafficDistribution",
+}  # fmt: skip
+_SERVICE_LISTS = {5: "externalIPs", 9: "loadBalancerSourceRanges", 18: "clusterIPs",
+                  19: "ipFamilies"}  # fmt: skip
+
+
+def _service_spec(data: bytes) -> Obj:
+    """``ServiceSpec`` (``kubectl create service``, ``kubectl expose``); Go sends zero values
+    of non-pointer fields, which JSON would omit, so empty strings and zeros are dropped."""
+    spec: Obj = {}
+    for number, _, raw in fields(data):
+        if number == 1:
+            spec.setdefault("ports", []).append(_service_port(raw))
+        elif number == 2:
+            key, value = string_map(raw)
+            spec.setdefault("selector", {})[key] = value
+        elif number in _SERVICE_STRINGS and raw:
+            spec[_SERVICE_STRINGS[number]] = raw.decode()
+        elif number in _SERVICE_LISTS:
+            spec.setdefault(_SERVICE_LISTS[number], []).append(raw.decode())
+        elif number == 12 and raw:
+            spec["healthCheckNodePort"] = raw
+        elif number == 13 and raw:
+            spec["publishNotReadyAddresses"] = True
+        elif number == 20:
+            spec["allocateLoadBalancerNodePorts"] = bool(raw)
+    return spec
+
+
+def _service(data: bytes) -> Obj:
+    obj: Obj = {}
+    for number, _, raw in fields(data):
+        if number == 1:
+            obj["metadata"] = object_meta(raw)
+        elif number == 2:
+            obj["spec"] = _service_spec(raw)
+    return obj
+
+
 DECODERS: dict[str, Callable[[bytes], Obj]] = {
+    "Service": _service,
     "Namespace": _namespace,
     "ServiceAccount": _service_account,
     "Secret": _secret,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from pipeline.sandbox.apiserver import status as st
-from pipeline.sandbox.apiserver.resources import ResourceType, find
+from pipeline.sandbox.apiserver.resources import Catalog, ResourceType
 
 
 @dataclass(frozen=True)
@@ -36,19 +36,19 @@ def split_group_version(parts: list[str]) -> tuple[str, str, list[str]] | None:
     return None
 
 
-def parse_resource_path(group: str, version: str, rest: list[str]) -> Route:
+def parse_resource_path(catalog: Catalog, group: str, version: str, rest: list[str]) -> Route:
     """Resolve the part after the group-version; 404 (no such resource) when it is unknown."""
     rest = [unquote(p) for p in rest]
     watch_prefix = bool(rest) and rest[0] == "watch"
     if watch_prefix:
         rest = rest[1:]
     if len(rest) >= 3 and rest[0] == "namespaces":
-        rt = find(group, version, rest[2])
+        rt = catalog.find(group, version, rest[2])
         if rt is not None and rt.namespaced:
             return _route(rt, rest[1], rest[3:], watch_prefix)
     if not rest:
         raise st.no_such_resource()
-    rt = find(group, version, rest[0])
+    rt = catalog.find(group, version, rest[0])
     if rt is None:
         raise st.no_such_resource()
     if rt.namespaced:

@@ -7,7 +7,8 @@
 
 On first start it creates the namespaces ``default``, ``kube-system``, ``kube-public`` and
 ``argocd``, each with its ``default`` ServiceAccount, as a fresh cluster (plus Argo CD) has,
-and (on every start, when missing) the bootstrap RBAC policy.
+and (on every start, when missing) the bootstrap RBAC policy, the ``default/kubernetes``
+Service and Argo CD's ``default`` AppProject.
 
 Every request passes the access gate first (``access.py``): no credentials is the loopback
 admin; ``Authorization: Bearer`` tokens are ServiceAccount tokens checked by RBAC.
@@ -23,6 +24,7 @@ from typing import Any
 from pipeline.sandbox.apiserver import bootstrappolicy, discovery, openapi
 from pipeline.sandbox.apiserver import status as st
 from pipeline.sandbox.apiserver.access import AccessControl
+from pipeline.sandbox.apiserver.crds import CustomResourceDefinitions
 from pipeline.sandbox.apiserver.endpoints import Endpoints
 from pipeline.sandbox.apiserver.http import APIHTTPServer, Dispatcher
 from pipeline.sandbox.apiserver.messages import Request, Response, WatchStream
@@ -33,6 +35,7 @@ from pipeline.sandbox.apiserver.rbac import CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES
 from pipeline.sandbox.apiserver.reviews import handle_review
 from pipeline.sandbox.apiserver.routing import parse_resource_path, split_group_version
 from pipeline.sandbox.apiserver.serviceaccounttokens import TokenIssuer
+from pipeline.sandbox.apiserver.services import ServiceAllocator, kubernetes_service
 from pipeline.sandbox.apiserver.store import HISTORY_LIMIT, Store
 from pipeline.sandbox.apiserver.tokens import TokenSigner, load_or_create_key
 from pipeline.services.tls import KeyPair
@@ -51,12 +54,39 @@ def _is_sandbox_log(parts: list[str]) -> bool:
     )
 
 
+def default_app_project() -> Obj:
+    """The ``default`` AppProject argocd-server creates at start when it is missing
+    (``server/server.go`` initializeDefaultProject): any repository, any destination, every
+    cluster-scoped kind."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {"name": "default", "namespace": "argocd"},
+        "spec": {
+            "sourceRepos": ["*"],
+            "destinations": [{"server": "*", "namespace": "*"}],
+            "clusterResourceWhitelist": [{"group": "*", "kind": "*"}],
+        },
+    }
+
+
 class Router(Dispatcher):
     def __init__(
-        self, store: Store, address: str, signer: TokenSigner, root_ca: bytes | None = None
+        self,
+        store: Store,
+        address: str,
+        signer: TokenSigner,
+        root_ca: bytes | None = None,
+        crds: CustomResourceDefinitions | None = None,
     ) -> None:
         self.store = store
         self.ops = Operations(store)
+        crds = crds or CustomResourceDefinitions(store)
+        services = ServiceAllocator(store)
+        self.ops.admission += [crds.on_create, services.on_create]
+        self.ops.update_admission += [crds.on_update, services.on_update]
+        self.ops.lifecycle.finalizers.append(crds.finalize)
+        store.observers.append(crds.observe)
         self.endpoints = Endpoints(self.ops)
         self.address = address
         self.access = AccessControl(store, signer)
@@ -83,11 +113,11 @@ class Router(Dispatcher):
             raise st.no_such_resource()
         group, version, rest = split
         if not rest:
-            doc = discovery.resource_list(group, version)
+            doc = discovery.resource_list(self.store.catalog, group, version)
             if doc is None:
                 raise st.no_such_resource()
             return Response.json(200, doc)
-        route = parse_resource_path(group, version, rest)
+        route = parse_resource_path(self.store.catalog, group, version, rest)
         if route.subresource == "token":
             return self.tokens.token_request(req, route)
         if not route.rt.stored:
@@ -100,16 +130,16 @@ class Router(Dispatcher):
         if path == "/api":
             return Response.json(200, discovery.core_versions(self.address))
         if path == "/apis":
-            return Response.json(200, discovery.group_list())
+            return Response.json(200, discovery.group_list(self.store.catalog))
         if len(parts) == 2 and parts[0] == "apis":
-            doc = discovery.group(parts[1])
+            doc = discovery.group(self.store.catalog, parts[1])
             if doc is None:
                 raise st.no_such_resource()
             return Response.json(200, doc)
         if path in _HEALTH:
             return Response(200, b"ok", content_type="text/plain")
         if parts[:2] == ["openapi", "v3"]:
-            return openapi.serve(parts[2:], req)
+            return openapi.serve(self.store.catalog, parts[2:], req)
         if parts[:1] == ["openapi"]:
             raise st.no_such_resource()
         if _is_sandbox_log(parts) and req.method in ("PUT", "POST"):
@@ -156,13 +186,16 @@ class APIServer:
         return f"https://{self.host}:{self.secure_port}"
 
     def start(self) -> None:
+        crds = CustomResourceDefinitions(self.store)
+        self.store.on_load_definitions = crds.serve_loaded
         if self.state_file is not None:
             self._snapshotter = Snapshotter(self.store, self.state_file)
             self._snapshotter.load()
         key_file = None
         if self.state_file is not None:
             key_file = self.state_file.with_name(self.state_file.name + ".sa-key")
-        router = Router(self.store, "", TokenSigner(load_or_create_key(key_file)), self.root_ca)
+        signer = TokenSigner(load_or_create_key(key_file))
+        router = Router(self.store, "", signer, self.root_ca, crds)
         self._bootstrap(router.ops)
         self.port = self._listen(router, self.port, None)
         router.address = f"{self.host}:{self.port}"
@@ -192,6 +225,14 @@ class APIServer:
         for name in BOOTSTRAP_NAMESPACES:
             if self.store.find(NAMESPACES, "", name) is None:
                 ops.create(NAMESPACES, "", {"metadata": {"name": name}})
+        projects = ops.store.catalog.find("argoproj.io", "v1alpha1", "appprojects")
+        assert projects is not None
+        if self.store.find(projects, "argocd", "default") is None:
+            ops.create(projects, "argocd", default_app_project())
+        services = ops.store.catalog.find("", "v1", "services")
+        assert services is not None
+        if self.store.find(services, "default", "kubernetes") is None:
+            ops.create(services, "default", kubernetes_service())
         for rt, objects in (
             (CLUSTER_ROLES, bootstrappolicy.cluster_roles()),
             (CLUSTER_ROLE_BINDINGS, bootstrappolicy.cluster_role_bindings()),

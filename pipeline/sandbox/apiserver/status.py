@@ -98,8 +98,29 @@ def conflict(rt: ResourceType, name: str, why: str = CONFLICT_TAIL) -> ApiStatus
     )
 
 
-def invalid(rt: ResourceType, name: str, causes: list[tuple[str, str]]) -> ApiStatusError:
-    """422 Invalid; ``causes`` are (field, "Invalid value: ...: why") pairs."""
+# field.ErrorType -> the cause reason (``k8s.io/apimachinery/pkg/util/validation/field``)
+_CAUSE_REASONS = (
+    ("Required value", "FieldValueRequired"),
+    ("Unsupported value", "FieldValueNotSupported"),
+    ("Forbidden", "FieldValueForbidden"),
+    ("Duplicate value", "FieldValueDuplicate"),
+    ("Too long", "FieldValueTooLong"),
+    ("Not found", "FieldValueNotFound"),
+)
+
+
+def _reason(message: str) -> str:
+    return next((r for p, r in _CAUSE_REASONS if message.startswith(p)), "FieldValueInvalid")
+
+
+def invalid(
+    rt: ResourceType, name: str, causes: list[tuple[str, str]], by_resource: bool = False
+) -> ApiStatusError:
+    """422 Invalid; ``causes`` are (field, "Invalid value: ...: why") pairs. The message names
+    the kind as ``NewInvalid(GroupKind)`` prints it (``StatefulSet.apps "db" is invalid``), or,
+    with ``by_resource``, the resource (``applications.argoproj.io "x"``: the generic store's
+    update checks qualify by resource)."""
+    qualified = rt.qualified if by_resource else (f"{rt.kind}.{rt.group}" if rt.group else rt.kind)
     joined = ", ".join(f"{f}: {m}" for f, m in causes)
     if len(causes) > 1:
         joined = f"[{joined}]"
@@ -107,10 +128,8 @@ def invalid(rt: ResourceType, name: str, causes: list[tuple[str, str]]) -> ApiSt
     if rt.group:
         details["group"] = rt.group
     details["kind"] = rt.kind
-    details["causes"] = [
-        {"reason": "FieldValueInvalid", "message": m, "field": f} for f, m in causes
-    ]
-    return ApiStatusError(422, "Invalid", f'{rt.kind} "{name}" is invalid: {joined}', details)
+    details["causes"] = [{"reason": _reason(m), "message": m, "field": f} for f, m in causes]
+    return ApiStatusError(422, "Invalid", f'{qualified} "{name}" is invalid: {joined}', details)
 
 
 def bad_request(message: str) -> ApiStatusError:

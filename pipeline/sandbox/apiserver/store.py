@@ -15,7 +15,7 @@ from typing import Any
 
 from pipeline.sandbox.apiserver import status as st
 from pipeline.sandbox.apiserver.objectmeta import now_rfc3339, same_object
-from pipeline.sandbox.apiserver.resources import RESOURCES, ResourceType
+from pipeline.sandbox.apiserver.resources import RESOURCES, Catalog, ResourceType
 from pipeline.sandbox.apiserver.watchers import Change, History, Matcher, Watcher
 
 Obj = dict[str, Any]
@@ -41,22 +41,47 @@ class Store:
             rt: History(history_limit) for rt in RESOURCES
         }
         self._watchers: dict[ResourceType, set[Watcher]] = {rt: set() for rt in RESOURCES}
+        # the kinds served: built-ins plus those CustomResourceDefinitions add
+        self.catalog = Catalog()
         self.logs: dict[tuple[str, str, str, bool], str] = {}
         self.closed = False
         self.on_commit: Callable[[], None] | None = None
         self.on_remove: Callable[[ResourceType, Obj], None] | None = None
+        self.on_load_definitions: Callable[[list[Obj]], None] | None = None
+        # called for every committed change, under the lock (CRDs serve their kinds)
+        self.observers: list[Callable[[ResourceType, Change], None]] = []
+
+    # ---- kinds served by CRDs ----------------------------------------------------------
+    def add_kind(self, rt: ResourceType) -> None:
+        """Make room for a custom kind (caller holds the lock); its history starts now, so a
+        watch from an older resourceVersion is 410 Expired."""
+        self._objects.setdefault(rt, {})
+        self._history.setdefault(rt, History(self._history_limit, self.rv))
+        self._watchers.setdefault(rt, set())
+
+    def drop_kind(self, rt: ResourceType) -> None:
+        """Forget a custom kind that is no longer served (caller holds the lock): its open
+        watches end, as they do when a CRD goes."""
+        self._objects.pop(rt, None)
+        self._history.pop(rt, None)
+        for watcher in self._watchers.pop(rt, set()):
+            watcher.close()
+
+    def objects_of(self, rt: ResourceType) -> list[Obj]:
+        with self.lock:
+            return list(self._objects.get(rt, {}).values())
 
     # ---- reads -------------------------------------------------------------------------
     def get(self, rt: ResourceType, namespace: str, name: str) -> Obj:
         with self.lock:
-            obj = self._objects[rt].get((namespace, name))
+            obj = self._objects.get(rt, {}).get((namespace, name))
         if obj is None:
             raise st.not_found(rt, name)
         return obj
 
     def find(self, rt: ResourceType, namespace: str, name: str) -> Obj | None:
         with self.lock:
-            return self._objects[rt].get((namespace, name))
+            return self._objects.get(rt, {}).get((namespace, name))
 
     def list_objects(
         self, rt: ResourceType, namespace: str | None, matches: Matcher
@@ -64,7 +89,7 @@ class Store:
         with self.lock:
             items = [
                 obj
-                for (ns, _), obj in sorted(self._objects[rt].items())
+                for (ns, _), obj in sorted(self._objects.get(rt, {}).items())
                 if (not namespace or ns == namespace) and matches(obj)
             ]
             return items, self.rv
@@ -81,6 +106,8 @@ class Store:
         if old is not None and same_object(old, new):
             return old
         meta = new["metadata"]
+        if rt not in self._objects:  # its CRD went away meanwhile
+            raise st.not_found(rt, meta["name"])
         key = (meta.get("namespace", ""), meta["name"])
         self.rv += 1
         meta["resourceVersion"] = str(self.rv)
@@ -116,6 +143,8 @@ class Store:
         self._history[rt].append(change)
         for watcher in self._watchers[rt]:
             watcher.offer(change)
+        for observe in self.observers:
+            observe(rt, change)
         if self.on_commit is not None:
             self.on_commit()
 
@@ -142,6 +171,8 @@ class Store:
         otherwise replays history after ``since`` or raises 410 Expired."""
         watcher = Watcher(namespace, matches)
         with self.lock:
+            if rt not in self._history:  # its CRD went away meanwhile
+                raise st.no_such_resource()
             if since is None:
                 items, _ = self.list_objects(rt, namespace, matches)
                 initial = [("ADDED", obj) for obj in items]
@@ -162,7 +193,7 @@ class Store:
 
     def unwatch(self, rt: ResourceType, watcher: Watcher) -> None:
         with self.lock:
-            self._watchers[rt].discard(watcher)
+            self._watchers.get(rt, set()).discard(watcher)
 
     def close(self) -> None:
         with self.lock:
@@ -183,15 +214,19 @@ class Store:
 
     def load(self, data: Obj) -> None:
         """Restore a snapshot; history restarts empty, so older RVs are expired."""
-        from pipeline.sandbox.apiserver.resources import by_kind
-
         with self.lock:
             self.rv = int(data.get("resourceVersion", 0))
-            for obj in data.get("objects", []):
-                rt = by_kind(obj.get("apiVersion", ""), obj.get("kind", ""))
+            objects = data.get("objects", [])
+            crds = [o for o in objects if o.get("kind") == "CustomResourceDefinition"]
+            if crds and self.on_load_definitions is not None:
+                self.on_load_definitions(crds)  # serve their kinds before loading their objects
+            for obj in objects:
+                group = str(obj.get("apiVersion", "")).rpartition("/")[0]
+                rt = self.catalog.by_group_kind(group, obj.get("kind", ""))
                 if rt is not None:
+                    self.add_kind(rt)
                     meta = obj["metadata"]
                     self._objects[rt][(meta.get("namespace", ""), meta["name"])] = obj
             for ns, pod, container, previous, text in data.get("logs", []):
                 self.logs[(ns, pod, container, bool(previous))] = text
-            self._history = {rt: History(self._history_limit, self.rv) for rt in RESOURCES}
+            self._history = {rt: History(self._history_limit, self.rv) for rt in self._objects}

@@ -46,15 +46,26 @@ _DELETE_PRIMITIVE = "$deleteFromPrimitiveList/"
 _ELEMENT_ORDER = "$setElementOrder/"
 
 
-def strategic_merge(original: Obj, patch: Any) -> Obj:
-    """Apply a strategic merge patch to a copy of ``original``."""
+# (kind, field path) whose merge key differs from the one its field name has elsewhere
+KIND_MERGE_KEYS: dict[tuple[str, str], str] = {
+    ("Service", "spec.ports"): "port",  # core/v1 ServiceSpec.Ports patchMergeKey:"port"
+}
+
+
+def strategic_merge(original: Obj, patch: Any, kind: str = "") -> Obj:
+    """Apply a strategic merge patch to a copy of ``original`` (an object of ``kind``)."""
     if not isinstance(patch, dict):
         raise bad_request("error decoding patch: strategic merge patch must be a JSON object")
-    result = _merge_map(copy.deepcopy(original), patch)
+    result = _merge_map(copy.deepcopy(original), patch, (kind, ""))
     return result if result is not None else {}
 
 
-def _merge_map(original: Obj | None, patch: Obj) -> Obj | None:
+def _at(where: tuple[str, str], key: str) -> tuple[str, str]:
+    kind, path = where
+    return kind, f"{path}.{key}" if path else key
+
+
+def _merge_map(original: Obj | None, patch: Obj, where: tuple[str, str]) -> Obj | None:
     directive = patch.get(_DIRECTIVE)
     if directive == "delete":
         return None
@@ -78,13 +89,13 @@ def _merge_map(original: Obj | None, patch: Obj) -> Obj | None:
         if value is None:
             result.pop(key, None)
         elif isinstance(value, dict):
-            merged = _merge_map(result.get(key), value)
+            merged = _merge_map(result.get(key), value, _at(where, key))
             if merged is None:
                 result.pop(key, None)
             else:
                 result[key] = merged
         elif isinstance(value, list):
-            result[key] = _merge_list(key, result.get(key), value)
+            result[key] = _merge_list(key, result.get(key), value, _at(where, key))
         else:
             result[key] = value
     if isinstance(retain, list):
@@ -92,13 +103,13 @@ def _merge_map(original: Obj | None, patch: Obj) -> Obj | None:
     return result
 
 
-def _merge_list(field: str, original: Any, patch: list[Any]) -> list[Any]:
+def _merge_list(field: str, original: Any, patch: list[Any], where: tuple[str, str]) -> list[Any]:
     current = list(original) if isinstance(original, list) else []
     if any(isinstance(i, dict) and i.get(_DIRECTIVE) == "replace" for i in patch):
         return [_strip_directives(i) for i in patch if not _is_directive_only(i)]
     if field in PRIMITIVE_MERGE_LISTS:
         return current + [v for v in patch if v not in current]
-    key = MERGE_KEYS.get(field)
+    key = KIND_MERGE_KEYS.get(where) or MERGE_KEYS.get(field)
     if key is None or not all(isinstance(i, dict) for i in patch):
         return [_strip_directives(i) for i in patch]
     for item in patch:
@@ -117,7 +128,7 @@ def _merge_list(field: str, original: Any, patch: list[Any]) -> list[Any]:
         if index is None:
             current.append(_strip_directives(item))
         else:
-            merged = _merge_map(current[index], item)
+            merged = _merge_map(current[index], item, where)
             if merged is None:
                 current.pop(index)
             else:

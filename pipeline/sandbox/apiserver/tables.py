@@ -1,61 +1,33 @@
 """``meta.k8s.io/v1`` Table responses for ``kubectl get`` (``Accept: ...;as=Table;...``).
 
-Columns follow ``pkg/printers/internalversion/printers.go`` (pods, deployments, replicasets,
-namespaces, events, secrets, configmaps, serviceaccounts) and Argo CD's CRD
-``additionalPrinterColumns`` (Application: Sync Status, Health Status, Revision and Project at
-priority 10). Kinds without a printer get the default Name/Age table. Rows carry a
+Columns follow ``pkg/printers/internalversion/printers.go`` (every built-in kind served) and
+Argo CD's CRD ``additionalPrinterColumns`` (Application: Sync Status, Health Status, Revision
+and Project at priority 10); kinds served by a CRD get its ``additionalPrinterColumns``.
+Kinds without a printer get the default Name/Age table. Rows carry a
 ``PartialObjectMetadata`` unless ``includeObject=Object`` (or ``None``) is asked for.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
-
+from pipeline.sandbox.apiserver.kindcolumns import KIND_COLUMNS
 from pipeline.sandbox.apiserver.messages import Request
+from pipeline.sandbox.apiserver.printcells import (
+    AGE,
+    NAME,
+    Cell,
+    Column,
+    Obj,
+    custom_columns,
+    get_path,
+    human_age,
+    images,
+    num,
+)
 from pipeline.sandbox.apiserver.resources import ResourceType
-
-Obj = dict[str, Any]
-Cell = Callable[[Obj], Any]
-Column = tuple[str, str, int, Cell]  # name, type, priority, cell
 
 
 def wants_table(req: Request) -> bool:
     return "as=Table" in req.accept
-
-
-def human_age(timestamp: str | None) -> str:
-    """``duration.HumanDuration`` of now - timestamp (``5s``, ``3m``, ``2h``, ``4d``)."""
-    if not timestamp:
-        return "<unknown>"
-    then = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    seconds = max(int((datetime.now(UTC) - then).total_seconds()), 0)
-    if seconds < 120:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    if minutes < 10:
-        return f"{minutes}m{seconds % 60}s" if seconds % 60 else f"{minutes}m"
-    if minutes < 180:
-        return f"{minutes}m"
-    hours = minutes // 60
-    if hours < 48:
-        return f"{hours}h"
-    return f"{hours // 24}d"
-
-
-def _get(path: str) -> Cell:
-    def cell(obj: Obj) -> Any:
-        current: Any = obj
-        for part in path.split("."):
-            current = current.get(part) if isinstance(current, dict) else None
-        return "" if current is None else current
-
-    return cell
-
-
-def _num(path: str) -> Cell:
-    return lambda obj: _get(path)(obj) or 0
 
 
 def _pod_status(pod: Obj) -> str:
@@ -90,17 +62,8 @@ def _event_object(event: Obj) -> str:
     return f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}"
 
 
-def _age(obj: Obj) -> str:
-    return human_age(obj["metadata"].get("creationTimestamp"))
-
-
 def _deploy_ready(obj: Obj) -> str:
-    return f"{_num('status.readyReplicas')(obj)}/{_num('spec.replicas')(obj)}"
-
-
-def _images(obj: Obj) -> str:
-    containers = _get("spec.template.spec.containers")(obj) or []
-    return ",".join(str(c.get("image", "")) for c in containers)
+    return f"{num('status.readyReplicas')(obj)}/{num('spec.replicas')(obj)}"
 
 
 def _event_last_seen(event: Obj) -> str:
@@ -111,57 +74,55 @@ def _count(*fields: str) -> Cell:
     return lambda obj: sum(len(obj.get(f) or {}) for f in fields)
 
 
-_NAME: Column = ("Name", "string", 0, lambda o: o["metadata"]["name"])
-_AGE: Column = ("Age", "string", 0, _age)
-
 COLUMNS: dict[str, list[Column]] = {
     "Pod": [
-        _NAME,
+        NAME,
         ("Ready", "string", 0, _pod_ready),
         ("Status", "string", 0, _pod_status),
         ("Restarts", "string", 0, _restarts),
-        _AGE,
-        ("IP", "string", 1, _get("status.podIP")),
-        ("Node", "string", 1, lambda o: _get("spec.nodeName")(o) or "<none>"),
+        AGE,
+        ("IP", "string", 1, get_path("status.podIP")),
+        ("Node", "string", 1, lambda o: get_path("spec.nodeName")(o) or "<none>"),
     ],
     "Deployment": [
-        _NAME,
+        NAME,
         ("Ready", "string", 0, _deploy_ready),
-        ("Up-to-date", "integer", 0, _num("status.updatedReplicas")),
-        ("Available", "integer", 0, _num("status.availableReplicas")),
-        _AGE,
-        ("Images", "string", 1, _images),
+        ("Up-to-date", "integer", 0, num("status.updatedReplicas")),
+        ("Available", "integer", 0, num("status.availableReplicas")),
+        AGE,
+        ("Images", "string", 1, images),
     ],
     "ReplicaSet": [
-        _NAME,
-        ("Desired", "integer", 0, _num("spec.replicas")),
-        ("Current", "integer", 0, _num("status.replicas")),
-        ("Ready", "integer", 0, _num("status.readyReplicas")),
-        _AGE,
+        NAME,
+        ("Desired", "integer", 0, num("spec.replicas")),
+        ("Current", "integer", 0, num("status.replicas")),
+        ("Ready", "integer", 0, num("status.readyReplicas")),
+        AGE,
     ],
-    "Namespace": [_NAME, ("Status", "string", 0, _get("status.phase")), _AGE],
+    "Namespace": [NAME, ("Status", "string", 0, get_path("status.phase")), AGE],
     "Event": [
         ("Last Seen", "string", 0, _event_last_seen),
-        ("Type", "string", 0, _get("type")),
-        ("Reason", "string", 0, _get("reason")),
+        ("Type", "string", 0, get_path("type")),
+        ("Reason", "string", 0, get_path("reason")),
         ("Object", "string", 0, _event_object),
-        ("Message", "string", 0, _get("message")),
+        ("Message", "string", 0, get_path("message")),
         ("Name", "string", 1, lambda o: o["metadata"]["name"]),
     ],
     "Secret": [
-        _NAME,
-        ("Type", "string", 0, _get("type")),
+        NAME,
+        ("Type", "string", 0, get_path("type")),
         ("Data", "integer", 0, _count("data")),
-        _AGE,
+        AGE,
     ],
-    "ConfigMap": [_NAME, ("Data", "integer", 0, _count("data", "binaryData")), _AGE],
-    "ServiceAccount": [_NAME, ("Secrets", "integer", 0, _count("secrets")), _AGE],
+    "ConfigMap": [NAME, ("Data", "integer", 0, _count("data", "binaryData")), AGE],
+    "ServiceAccount": [NAME, ("Secrets", "integer", 0, _count("secrets")), AGE],
+    **KIND_COLUMNS,
     "Application": [
-        _NAME,
-        ("Sync Status", "string", 0, _get("status.sync.status")),
-        ("Health Status", "string", 0, _get("status.health.status")),
-        ("Revision", "string", 10, _get("status.sync.revision")),
-        ("Project", "string", 10, _get("spec.project")),
+        NAME,
+        ("Sync Status", "string", 0, get_path("status.sync.status")),
+        ("Health Status", "string", 0, get_path("status.health.status")),
+        ("Revision", "string", 10, get_path("status.sync.revision")),
+        ("Project", "string", 10, get_path("spec.project")),
     ],
 }
 
@@ -182,7 +143,8 @@ def table_for(
     rt: ResourceType, listing: Obj, include: str = "Metadata", headers: bool = True
 ) -> Obj:
     """A Table of ``listing["items"]`` with the kind's columns."""
-    columns = COLUMNS.get(rt.kind, [_NAME, _AGE])
+    custom = rt.schema is not None
+    columns = custom_columns(rt) if custom else COLUMNS.get(rt.kind, [NAME, AGE])
     rows = []
     for obj in listing.get("items", []):
         row: Obj = {"cells": [cell(obj) for _, _, _, cell in columns]}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pipeline.sandbox.apiserver import pruning
 from pipeline.sandbox.apiserver.resources import RBAC, ResourceType
 from pipeline.sandbox.apiserver.status import bad_request, invalid
 
@@ -88,6 +89,14 @@ def validate_name(rt: ResourceType, name: str) -> None:
 
 def unknown_fields(rt: ResourceType, obj: Obj) -> list[str]:
     """Dotted paths of fields the kind's schema does not have."""
+    if rt.schema is not None:  # a kind served by a CRD: its structural schema decides
+        meta = obj.get("metadata")
+        extra = (
+            [f"metadata.{k}" for k in meta if k not in OBJECT_META_FIELDS]
+            if isinstance(meta, dict)
+            else []
+        )
+        return pruning.unknown_fields(rt.schema, obj) + extra
     known_top = {"apiVersion", "kind", "metadata", *rt.fields}
     unknown = [k for k in obj if k not in known_top]
     meta = obj.get("metadata")
@@ -115,6 +124,12 @@ def apply_field_validation(rt: ResourceType, obj: Obj, directive: str | None) ->
         raise bad_request(
             "strict decoding error: " + ", ".join(f'unknown field "{f}"' for f in unknown)
         )
+    if rt.schema is not None:
+        pruning.prune(rt.schema, obj)
+        if isinstance(obj.get("metadata"), dict):
+            for key in [k for k in obj["metadata"] if k not in OBJECT_META_FIELDS]:
+                del obj["metadata"][key]
+        return [f'unknown field "{f}"' for f in unknown] if mode == "Warn" else []
     for path in unknown:
         parent: Any = obj
         *heads, last = path.split(".")

@@ -13,6 +13,8 @@ Application in its namespace (reference/argocd-kubernetes.md A.3-A.6):
    patch on the main resource (no status subresource) that also removes the refresh annotation.
 3. Auto-sync when ``syncPolicy.automated`` asks, once per (revision, source); selfHeal re-syncs
    drift with backoff.
+An Application whose ``spec.project`` names no AppProject is neither compared nor synced: its
+refresh writes the InvalidSpecError condition, its operations end in Error.
 Rendering, health, comparison and operation rules live in the ``argocd_*`` modules.
 """
 
@@ -56,6 +58,12 @@ from pipeline.sandbox.kubeclient import (
 Obj = dict[str, Any]
 REFRESH = "argocd.argoproj.io/refresh"
 APPS = "/apis/argoproj.io/v1alpha1/namespaces/{ns}/applications"
+PROJECTS = "/apis/argoproj.io/v1alpha1/namespaces/{ns}/appprojects"
+
+
+def project_name(app: Obj) -> str:
+    """``spec.project``; empty means ``default`` (ApplicationSpec.GetProject)."""
+    return str((app.get("spec") or {}).get("project") or "default")
 
 
 class ArgoCDController:
@@ -161,10 +169,21 @@ class ArgoCDController:
             dirty = name in self._dirty
             self._dirty.discard(name)
         if finished or dirty or self._needs_refresh(app):
+            if self._project_missing(app):
+                message = (
+                    f"Application referencing project {project_name(app)} which does not exist"
+                )
+                self._status.write_invalid_spec(app, message, self._apps_path(name))
+                self._queue.add_after(name, self._reconcile_seconds)
+                return
             comparison = self._refresh(app)
             if comparison is not None:
                 self._auto_sync(app, comparison)
         self._queue.add_after(name, self._reconcile_seconds)
+
+    def _project_missing(self, app: Obj) -> bool:
+        path = PROJECTS.format(ns=self._namespace) + "/" + project_name(app)
+        return self._client.get_or_none(path) is None
 
     def _needs_refresh(self, app: Obj) -> bool:
         status = app.get("status") or {}
@@ -234,6 +253,14 @@ class ArgoCDController:
         sync = (state.get("operation") or {}).get("sync") or {}
         source = sync.get("source") or (app.get("spec") or {}).get("source") or {}
         attempt = {k: v for k, v in state.items() if k != "finishedAt"}
+        if self._project_missing(app):  # controller/sync.go SyncAppState
+            project = project_name(app)
+            attempt.update(
+                phase=ERROR,
+                message=f"Failed to load application project: error getting app project "
+                f'"{project}": appproject.argoproj.io "{project}" not found',
+            )
+            return attempt
         try:
             rendered = self._renderer.render(source, sync.get("revision") or None)
         except SourceError as e:

@@ -1,10 +1,11 @@
 """Resource and application health, as Argo CD computes it (pure functions).
 
 Sources (reference/argocd-kubernetes.md A.5): ``gitops-engine/pkg/health/health_deployment.go``
-(a copy of kubectl's rollout-status logic), ``health_pod.go``, and app health as the worst of the
-managed (top-level) resources, ordered Healthy < Suspended < Progressing < Missing < Degraded <
-Unknown. ``status.summary.images`` is the sorted union of the *spec* image strings of every pod
-in the app's tree (``controller/cache/info.go populatePodInfo``), never imageIDs.
+(a copy of kubectl's rollout-status logic), ``health_pod.go``, ``health_service.go``, and app
+health as the worst of the managed (top-level) resources, ordered Healthy < Suspended <
+Progressing < Missing < Degraded < Unknown. ``status.summary.images`` is the sorted union of the
+*spec* image strings of every pod in the app's tree (``controller/cache/info.go
+populatePodInfo``), never imageIDs.
 """
 
 from __future__ import annotations
@@ -98,7 +99,18 @@ def resource_health(obj: Obj | None) -> tuple[str, str] | None:
         return deployment_health(obj)
     if kind == "Pod":
         return pod_health(obj)
+    if kind == "Service" and (obj.get("apiVersion") or "v1") == "v1":
+        return service_health(obj)
     return None
+
+
+def service_health(service: Obj) -> tuple[str, str]:
+    """``health_service.go``: Healthy, except a LoadBalancer without an ingress address yet
+    (Progressing; no load-balancer controller runs in the sandbox, so it stays so)."""
+    if (service.get("spec") or {}).get("type") != "LoadBalancer":
+        return HEALTHY, ""
+    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress")
+    return (HEALTHY, "") if ingress else (PROGRESSING, "")
 
 
 def worst(statuses: Iterable[str]) -> str:

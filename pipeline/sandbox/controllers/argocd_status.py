@@ -3,7 +3,9 @@
 One merge patch on the main resource (the CRD has no status subresource) writes
 ``status.{sync, health, resources, summary, reconciledAt, sourceType, conditions}`` and removes
 the ``argocd.argoproj.io/refresh`` annotation (v3.5 ``persistAppStatus``). A source that cannot
-be rendered gives sync status ``Unknown`` and a ``ComparisonError`` condition.
+be rendered gives sync status ``Unknown`` and a ``ComparisonError`` condition; an Application
+whose ``spec.project`` names no AppProject gets sync and health ``Unknown`` and an
+``InvalidSpecError`` condition "Application referencing project X which does not exist".
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pipeline.sandbox.kubeclient import MERGE_PATCH, ApiError, KubeClient
 
 Obj = dict[str, Any]
 REFRESH = "argocd.argoproj.io/refresh"
+# condition types every refresh evaluates again (appcontroller.go refreshAppConditions)
+_REEVALUATED = ("ComparisonError", "InvalidSpecError")
 
 
 def _condition(kind: str, message: str, now: float, old: list[Obj]) -> Obj:
@@ -102,7 +106,7 @@ class StatusBuilder:
             else rfc3339(now)
         )
         old_conditions = [
-            c for c in old.get("conditions") or [] if c.get("type") != "ComparisonError"
+            c for c in old.get("conditions") or [] if c.get("type") not in _REEVALUATED
         ]
         status: Obj = {
             "sync": {
@@ -152,4 +156,29 @@ class StatusBuilder:
             "reconciledAt": rfc3339(now),
             "conditions": [*others, condition],
         }
+        self._client.patch(path, self._base_patch(app, status), MERGE_PATCH)
+
+    def write_invalid_spec(self, app: Obj, message: str, path: str) -> None:
+        """``refreshAppConditions`` found a spec error (e.g. a missing AppProject): sync and
+        health ``Unknown``, an ``InvalidSpecError`` condition, nothing compared or synced."""
+        now = self._clock()
+        spec = app.get("spec") or {}
+        old = app.get("status") or {}
+        others = [c for c in old.get("conditions") or [] if c.get("type") not in _REEVALUATED]
+        condition = _condition("InvalidSpecError", message, now, old.get("conditions") or [])
+        status: Obj = {
+            "sync": {
+                "status": "Unknown",
+                "comparedTo": {
+                    "source": spec.get("source"),
+                    "destination": spec.get("destination"),
+                },
+            },
+            "health": {"status": "Unknown", "lastTransitionTime": rfc3339(now)},
+            "reconciledAt": rfc3339(now),
+            "conditions": [*others, condition],
+        }
+        old_health = old.get("health") or {}
+        if old_health.get("status") == "Unknown" and old_health.get("lastTransitionTime"):
+            status["health"]["lastTransitionTime"] = old_health["lastTransitionTime"]
         self._client.patch(path, self._base_patch(app, status), MERGE_PATCH)

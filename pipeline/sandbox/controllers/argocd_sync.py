@@ -4,7 +4,11 @@ Follows ``gitops-engine/pkg/sync/sync_context.go`` for a plain (hook-less, wave-
 (reference/argocd-kubernetes.md A.3): the operation succeeds as soon as every apply is accepted,
 "EVEN if those objects subsequently degrade"; an apply the API server rejects marks that
 resource ``SyncFailed`` and the operation ``Failed`` ("one or more objects failed to apply,
-reason: ..."). ``sync.resources`` restricts the sync to the listed objects; ``dryRun`` writes
+reason: ..."). An object whose kind the cluster does not serve fails the whole operation
+before anything is applied: "one or more synchronization tasks are not valid", the object's
+result carrying Argo CD's "Make sure the "X" CRD is installed on the destination cluster."
+(``util/argo/argo.go`` AugmentSyncMsg), unless its CRD is in the same sync. ``sync.resources``
+restricts the sync to the listed objects; ``dryRun`` writes
 nothing; ``CreateNamespace=true`` creates the destination namespace first.
 """
 
@@ -43,6 +47,25 @@ class SyncOutcome:
     resources: list[Obj] = field(default_factory=list)
 
 
+class KindNotServed(LookupError):
+    """The API server does not serve ``kind`` in ``api_version``; ``message`` is the error
+    gitops-engine's ``ServerResourceForGroupVersionKind`` reports for it."""
+
+    def __init__(self, api_version: str, kind: str, group_version_missing: bool) -> None:
+        self.api_version = api_version
+        self.kind = kind
+        self.group_version_missing = group_version_missing
+        group, _ = group_version(api_version)
+        resource = f"{kind}.{group}" if group else kind
+        self.message = (
+            NOT_FOUND if group_version_missing else f'{resource} "" not found'
+        )  # apierrors.NewNotFound(GroupResource{group, kind}, "")
+        super().__init__(f'no matches for kind "{kind}" in version "{api_version}"')
+
+
+NOT_FOUND = "the server could not find the requested resource"
+
+
 class ResourceMapper:
     """kind -> (plural, namespaced), from the API server's discovery documents."""
 
@@ -60,7 +83,9 @@ class ResourceMapper:
         try:
             listing = self._client.get(path)
         except ApiError as e:
-            raise LookupError(f"the server could not find the requested resource {path}") from e
+            if e.status == 404:
+                raise KindNotServed(api_version, kind, True) from e
+            raise
         for resource in listing.get("resources", []):
             if "/" not in resource.get("name", ""):
                 with self._lock:
@@ -71,8 +96,26 @@ class ResourceMapper:
         with self._lock:
             found = self._known.get((api_version, kind))
         if found is None:
-            raise LookupError(f'no matches for kind "{kind}" in version "{api_version}"')
+            raise KindNotServed(api_version, kind, False)
         return found
+
+    def forget(self) -> None:
+        """Drop what discovery said (CRDs come and go)."""
+        with self._lock:
+            self._known.clear()
+
+    def served_versions(self, group: str, kind: str) -> list[str]:
+        """Versions of ``group`` that serve ``kind`` now (for the "version" message)."""
+        groups = self._client.get("/apis").get("groups", []) if group else []
+        versions = []
+        for entry in groups:
+            if entry.get("name") != group:
+                continue
+            for version in entry.get("versions", []):
+                listing = self._client.get_or_none(f"/apis/{version['groupVersion']}") or {}
+                if any(r.get("kind") == kind for r in listing.get("resources", [])):
+                    versions.append(str(version["version"]))
+        return versions
 
     def path(self, obj: Obj, *, with_name: bool = True) -> str:
         api_version = obj.get("apiVersion", "")
@@ -168,6 +211,51 @@ class Syncer:
         except LookupError as e:
             return "SyncFailed", str(e)
 
+    def invalid_tasks(self, objects: list[Obj]) -> list[Obj]:
+        """gitops-engine ``getSyncTasks``: every object whose kind the cluster does not serve
+        is a SyncFailed result (message as Argo CD's ``AugmentSyncMsg`` words it), unless
+        the CRD defining it is part of the same sync (then it is applied after the CRD)."""
+        self._mapper.forget()
+        defined = {
+            (
+                (o.get("spec") or {}).get("group"),
+                ((o.get("spec") or {}).get("names") or {}).get("kind"),
+            )
+            for o in objects
+            if o.get("kind") == "CustomResourceDefinition"
+        }
+        results = []
+        for obj in objects:
+            group, version = group_version(obj.get("apiVersion", ""))
+            try:
+                self._mapper.lookup(obj.get("apiVersion", ""), obj.get("kind", ""))
+            except KindNotServed as e:
+                if (group, obj.get("kind")) in defined:
+                    continue
+                message = e.message
+                if e.group_version_missing:
+                    message = self._augmented(obj, group, version)
+                results.append(
+                    {**resource_ref(obj), "status": "SyncFailed", "message": message,
+                     "syncPhase": "Sync"}
+                )  # fmt: skip
+        return results
+
+    def _augmented(self, obj: Obj, group: str, version: str) -> str:
+        ref = resource_ref(obj)
+        kind, where = ref["kind"], f"{ref['namespace']}/{ref['name']}"
+        others = self._mapper.served_versions(group, kind)
+        if not others:
+            return (
+                f"The Kubernetes API could not find {group}/{kind} for requested resource "
+                f'{where}. Make sure the "{kind}" CRD is installed on the destination cluster.'
+            )
+        return (
+            f'The Kubernetes API could not find version "{version}" of {group}/{kind} for '
+            f'requested resource {where}. Version "{others[0]}" of {group}/{kind} is installed '
+            "on the destination cluster."
+        )
+
     def sync(self, desired: list[Obj], operation_sync: Obj) -> SyncOutcome:
         """Apply ``desired`` (already namespaced and tracked) per ``operation.sync``."""
         dry_run = bool(operation_sync.get("dryRun"))
@@ -176,6 +264,9 @@ class Syncer:
             (o for o in desired if selected(o, wanted)),
             key=lambda o: _KIND_ORDER.index(o["kind"]) if o.get("kind") in _KIND_ORDER else 99,
         )
+        invalid = self.invalid_tasks(objects)
+        if invalid:  # nothing is applied (sync_context.go: "tasks are not valid")
+            return SyncOutcome(FAILED, "one or more synchronization tasks are not valid", invalid)
         results: list[Obj] = []
         failures: list[str] = []
         for obj in objects:
