@@ -32,10 +32,10 @@ from pipeline.sandbox.controllers import argocd_operation as ops
 from pipeline.sandbox.controllers.argocd_compare import TRACKING_ID, with_tracking
 from pipeline.sandbox.controllers.argocd_health import resource_health
 from pipeline.sandbox.controllers.argocd_source import (
-    SECRET_TYPE_LABEL,
     Rendered,
     SourceError,
     SourceRenderer,
+    repository_secrets,
 )
 from pipeline.sandbox.controllers.argocd_status import StatusBuilder
 from pipeline.sandbox.controllers.argocd_sync import (
@@ -49,11 +49,7 @@ from pipeline.sandbox.controllers.argocd_sync import (
 )
 from pipeline.sandbox.controllers.eventrecorder import NORMAL, WARNING, EventRecorder
 from pipeline.sandbox.controllers.workqueue import WorkQueue, run_controller
-from pipeline.sandbox.kubeclient import (
-    JSON_PATCH,
-    ApiError,
-    KubeClient,
-)
+from pipeline.sandbox.kubeclient import JSON_PATCH, ApiError, KubeClient
 
 Obj = dict[str, Any]
 REFRESH = "argocd.argoproj.io/refresh"
@@ -83,7 +79,9 @@ class ArgoCDController:
         self._reconcile_seconds = reconcile_seconds
         self._clock = clock
         self._self_heal_backoff = self_heal_backoff
-        self._renderer = SourceRenderer(Path(work_dir), kubectl, self._repository_secrets)
+        self._renderer = SourceRenderer(
+            Path(work_dir), kubectl, repository_secrets(client, namespace)
+        )
         self._mapper = ResourceMapper(client)
         self._syncer = Syncer(client, self._mapper)
         self._events = EventRecorder(client, "argocd-application-controller", clock=clock)
@@ -326,15 +324,6 @@ class ArgoCDController:
 
     def _patch(self, app: Obj, body: Any, content_type: str) -> None:
         self._client.patch(self._apps_path(app["metadata"]["name"]), body, content_type)
-
-    def _repository_secrets(self) -> list[Obj]:
-        """The Argo CD namespace's repository and repo-creds Secrets, as the repo-server reads
-        them (util/db: label ``argocd.argoproj.io/secret-type``)."""
-        items = self._client.list(
-            f"/api/v1/namespaces/{self._namespace}/secrets",
-            label_selector=f"{SECRET_TYPE_LABEL} in (repository,repo-creds)",
-        ).get("items")
-        return list(items or [])
 
     # ---- refresh and auto-sync ---------------------------------------------------------
     def _refresh(self, app: Obj) -> dict[str, Any] | None:

@@ -22,9 +22,24 @@ from pipeline.adapters.gitsource import GitSources
 from pipeline.adapters.sources import SourceRenderer as ProductRenderer
 from pipeline.core.repositories import SECRET_TYPE_LABEL, RepoCredentials, credentials_from_secrets
 from pipeline.errors import KustomizeError, SourceUnavailable
+from pipeline.sandbox.kubeclient import KubeClient
 
 Obj = dict[str, Any]
 ListSecrets = Callable[[], list[Obj]]
+
+
+def repository_secrets(client: KubeClient, namespace: str) -> ListSecrets:
+    """The Argo CD namespace's repository and repo-creds Secrets, read when asked, as the
+    repo-server reads them (argo-cd util/db: label ``argocd.argoproj.io/secret-type``)."""
+
+    def read() -> list[Obj]:
+        items = client.list(
+            f"/api/v1/namespaces/{namespace}/secrets",
+            label_selector=f"{SECRET_TYPE_LABEL} in (repository,repo-creds)",
+        ).get("items")
+        return list(items or [])
+
+    return read
 
 
 class SourceError(Exception):
@@ -63,4 +78,4 @@ class SourceRenderer:
         return Rendered(rendered.commit, rendered.source_type, rendered.objects)
 
 
-__all__ = ["SECRET_TYPE_LABEL", "Rendered", "SourceError", "SourceRenderer"]
+__all__ = ["Rendered", "SourceError", "SourceRenderer", "repository_secrets"]
