@@ -26,22 +26,15 @@ import base64
 import contextlib
 import hashlib
 import os
-import posixpath
 import re
-import shutil
 import subprocess
-import tarfile
 import tempfile
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import yaml
-
-from pipeline.adapters.kustomize import KUSTOMIZATION_FILES
-from pipeline.core.kustomize_edit import local_references
+from pipeline.adapters.gitexport import covered, export, exported, needed_dirs, record_export
 from pipeline.core.repositories import (
     SHA,
     CredentialsFor,
@@ -88,6 +81,7 @@ class GitSources:
         self._local = {normalize_git_url(url): Path(p) for url, p in (local or {}).items()}
         self._timeout = timeout
         self._locks: dict[str, threading.Lock] = {}
+        self._known: dict[str, RepoCredentials | None] = {}
         self._guard = threading.Lock()
         self.commands: list[str] = []  # git subcommands run, for tests and benchmarks
 
@@ -97,14 +91,50 @@ class GitSources:
         with self._guard:
             return self._locks.setdefault(key, threading.Lock())
 
+    def _creds_for(self, repo_url: str) -> RepoCredentials | None:
+        """Credentials for ``repo_url`` (only asked after git was refused), kept once found;
+        none found is not kept, so a Secret created later is seen."""
+        key = normalize_git_url(repo_url)
+        if key not in self._known:
+            found = self._credentials(repo_url)
+            if found is None:
+                return None
+            self._known[key] = found
+        return self._known[key]
+
     def _git(
         self, args: list[str], *, repo_url: str, git_dir: Path | None = None, what: str
+    ) -> subprocess.CompletedProcess[bytes]:
+        """Run git; like Argo CD's repo-server, anonymously until the server asks for
+        credentials, then once more with the repository's credentials (looked up then)."""
+        key = normalize_git_url(repo_url) if repo_url else ""
+        creds = self._known.get(key) if key else None
+        proc = self._run(args, repo_url, git_dir, what, creds)
+        refused = proc.returncode != 0 and _refused(proc.stderr.decode(errors="replace"))
+        if refused and key and key not in self._known:
+            creds = self._creds_for(repo_url)
+            if creds is not None:
+                proc = self._run(args, repo_url, git_dir, what, creds)
+        if proc.returncode != 0:
+            stderr = proc.stderr.decode(errors="replace").strip()
+            raise SourceUnavailable(
+                f"{what}: git {args[0]} exited {proc.returncode}: {truncate(stderr, 600)}",
+                hint=_hint(stderr, repo_url, creds),
+            )
+        return proc
+
+    def _run(
+        self,
+        args: list[str],
+        repo_url: str,
+        git_dir: Path | None,
+        what: str,
+        creds: RepoCredentials | None,
     ) -> subprocess.CompletedProcess[bytes]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="", SSH_ASKPASS="", LC_ALL="C")
         configs: list[tuple[str, str]] = [("credential.helper", "")]
         key_file: str | None = None
-        creds = self._credentials(repo_url) if repo_url else None
         if creds is not None:
             if creds.bearer_token:
                 configs.append(("http.extraHeader", f"Authorization: Bearer {creds.bearer_token}"))
@@ -128,7 +158,7 @@ class GitSources:
         command = ["git", *(["--git-dir", str(git_dir)] if git_dir else []), *args]
         self.commands.append(args[0])
         try:
-            proc = subprocess.run(
+            return subprocess.run(
                 command, env=env, capture_output=True, check=False, timeout=self._timeout
             )
         except subprocess.TimeoutExpired:
@@ -139,13 +169,6 @@ class GitSources:
         finally:
             if key_file:
                 os.unlink(key_file)
-        if proc.returncode != 0:
-            stderr = proc.stderr.decode(errors="replace").strip()
-            raise SourceUnavailable(
-                f"{what}: git {args[0]} exited {proc.returncode}: {truncate(stderr, 600)}",
-                hint=_hint(stderr, repo_url, creds),
-            )
-        return proc
 
     def _store(self, repo_url: str) -> Path:
         """The git directory holding ``repo_url``'s objects: the mapped local clone, else a
@@ -241,7 +264,7 @@ class GitSources:
         key = normalize_git_url(repo_url)
         target = self.cache_dir / "trees" / hashlib.sha256(key.encode()).hexdigest()[:16] / commit
         with self._lock(key):
-            done = _exported(target)
+            done = exported(target)
             if "." in done:
                 return target
             what = f"fetching {commit[:12]} of {redact_url(repo_url)}"
@@ -256,103 +279,12 @@ class GitSources:
                     )  # fmt: skip
             if not self._has_commit(git_dir, commit):
                 raise SourceUnavailable(f"{what}: the commit is not in the repository")
-            needed = _needed_dirs(git_dir, commit, path) if path is not None else None
-            wanted = ["."] if needed is None else [d for d in needed if not _covered(d, done)]
+            needed = needed_dirs(git_dir, commit, path) if path is not None else None
+            wanted = ["."] if needed is None else [d for d in needed if not covered(d, done)]
             if wanted:
-                self._export(git_dir, commit, target, wanted)
-                _record_export(target, done | set(wanted))
+                export(git_dir, commit, target, wanted)
+                record_export(target, done | set(wanted))
         return target
-
-    def _export(self, git_dir: Path, commit: str, target: Path, dirs: list[str]) -> None:
-        target.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
-        try:
-            spec = [] if dirs == ["."] else ["--", *dirs]
-            with subprocess.Popen(
-                ["git", "--git-dir", str(git_dir), "archive", "--format=tar", commit, *spec],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL,
-            ) as proc:
-                assert proc.stdout is not None
-                with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-                    archive.extractall(staging, filter="data")
-            if proc.returncode != 0:
-                raise SourceUnavailable(f"git archive {commit[:12]} exited {proc.returncode}")
-            shutil.copytree(staging, target, symlinks=True, dirs_exist_ok=True)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-
-_EXPORTED = ".pipeline-exported"
-
-
-def _exported(target: Path) -> set[str]:
-    """The directories already exported under ``target`` ("." for all of it)."""
-    try:
-        return set((target / _EXPORTED).read_text().split("\n")) - {""}
-    except OSError:
-        return set()
-
-
-def _record_export(target: Path, dirs: set[str]) -> None:
-    (target / _EXPORTED).write_text("\n".join(sorted(dirs)) + "\n")
-
-
-def _covered(directory: str, done: set[str]) -> bool:
-    return any(directory == d or directory.startswith(d + "/") for d in done)
-
-
-def _object_type(git_dir: Path, commit: str, path: str) -> str:
-    proc = subprocess.run(
-        ["git", "--git-dir", str(git_dir), "cat-file", "-t", f"{commit}:{path}"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    return proc.stdout.strip() if proc.returncode == 0 else ""
-
-
-def _read_kustomization(git_dir: Path, commit: str, directory: str) -> dict[str, Any] | None:
-    for name in KUSTOMIZATION_FILES:
-        proc = subprocess.run(
-            ["git", "--git-dir", str(git_dir), "show", f"{commit}:{directory}/{name}"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
-        if proc.returncode == 0:
-            loaded = yaml.safe_load(proc.stdout)
-            return loaded if isinstance(loaded, dict) else {}
-    return None
-
-
-def _needed_dirs(git_dir: Path, commit: str, path: str) -> list[str] | None:
-    """The directories a render of ``path`` reads at ``commit``; None when that cannot be told
-    (a reference leaving the repository, an unreadable kustomization): export everything."""
-    start = posixpath.normpath(path or ".")
-    if start == "." or start.startswith(".."):
-        return None
-    if _object_type(git_dir, commit, start) != "tree":
-        return []  # nothing to export: the render reports the missing path
-    needed: set[str] = set()
-    queue = [start]
-    try:
-        while queue:
-            directory = queue.pop()
-            if directory in needed:
-                continue
-            needed.add(directory)
-            kustomization = _read_kustomization(git_dir, commit, directory)
-            for ref in local_references(kustomization or {}):
-                target = posixpath.normpath(posixpath.join(directory, ref))
-                if target == "." or target.startswith(".."):
-                    return None
-                kind = _object_type(git_dir, commit, target)
-                if kind == "tree":
-                    queue.append(target)
-                elif kind == "blob":
-                    needed.add(posixpath.dirname(target) or ".")
-    except yaml.YAMLError:
-        return None
-    if "." in needed:
-        return None
-    return sorted(d for d in needed if not _covered(posixpath.dirname(d), needed - {d}))
 
 
 def _rev_parse(git_dir: Path, rev: str) -> str:
@@ -362,6 +294,20 @@ def _rev_parse(git_dir: Path, rev: str) -> str:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def _refused(stderr: str) -> bool:
+    """git's words for a server that wants (other) credentials."""
+    text = stderr.lower()
+    words = (
+        "authentication",
+        "could not read username",
+        "403",
+        "401",
+        "permission denied",
+        "repository not found",
+    )
+    return any(word in text for word in words)
 
 
 def _hint(stderr: str, repo_url: str, creds: RepoCredentials | None) -> str:

@@ -22,13 +22,15 @@ import json
 import shutil
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pipeline.adapters.gitsource import GitSources
 from pipeline.adapters.kustomize import find_kustomization, render
+from pipeline.core.ports import Render
+from pipeline.core.repositories import CredentialsFor
 from pipeline.errors import SourceUnavailable
 
 Obj = dict[str, Any]
@@ -147,3 +149,25 @@ class SourceRenderer:
         with self._lock:
             self._cache[key] = result
         return result
+
+
+def default_cache_dir(env: Mapping[str, str]) -> Path:
+    """``$PIPELINE_CACHE_DIR``, else ``$XDG_CACHE_HOME/pipeline``, else ``~/.cache/pipeline``."""
+    if env.get("PIPELINE_CACHE_DIR"):
+        return Path(env["PIPELINE_CACHE_DIR"])
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "pipeline"
+
+
+def make_render(
+    cache_dir: Path,
+    *,
+    credentials: CredentialsFor | None = None,
+    local: Mapping[str, Path] | None = None,
+    kubectl: str | None = None,
+) -> Render:
+    """The ``Render`` port: one renderer (and its caches) for the whole run."""
+    renderer = SourceRenderer(
+        GitSources(cache_dir / "git", credentials=credentials, local=local), kubectl
+    )
+    return lambda source: renderer.render(source).objects

@@ -234,9 +234,9 @@ def _dependencies(params: dict[str, Any], settings: DeploySettings) -> Any:
     from pipeline.adapters.builder import PrebuiltImage, select_builder
     from pipeline.adapters.credentials import DockerConfigCredentials
     from pipeline.adapters.kube import KubeCluster, RequestStats, connect
-    from pipeline.adapters.kustomize import render
     from pipeline.adapters.pullsecrets import ApplicationPullSecrets, chain
     from pipeline.adapters.registry import RegistryClient
+    from pipeline.adapters.sources import default_cache_dir, make_render
     from pipeline.core.plan import application_name
     from pipeline.core.ports import Dependencies
 
@@ -265,7 +265,7 @@ def _dependencies(params: dict[str, Any], settings: DeploySettings) -> Any:
         cluster=cluster,
         registry=registry,
         builder=builder,
-        render=render,
+        render=make_render(default_cache_dir(os.environ)),
     )
 
 

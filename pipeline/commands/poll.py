@@ -8,6 +8,7 @@ Application was read and every due update succeeded, else the worst failure's co
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import time
@@ -61,7 +62,7 @@ def render_text(document: dict[str, Any]) -> str:
 def poll(ctx: click.Context, /, **params: Any) -> None:
     """Update every annotated Application whose image moved (docs/poll-status.md)."""
     from pipeline.adapters.kubereads import list_applications
-    from pipeline.adapters.kustomize import render
+    from pipeline.adapters.sources import default_cache_dir, make_render
     from pipeline.core.ports import Dependencies
     from pipeline.poll.cycle import CycleDeps, PollSettings, run_cycle
     from pipeline.poll.execute import UpdateRun
@@ -88,6 +89,7 @@ def poll(ctx: click.Context, /, **params: Any) -> None:
     def deployments_of(namespace: str) -> list[dict[str, Any]]:
         return list(cluster.list_objects("deployments", namespace)[0])
 
+    render = make_render(default_cache_dir(os.environ))  # one cache for every cycle
     while True:
         started = time.monotonic()
         pool = registry_pool(params, cluster)
@@ -96,7 +98,10 @@ def poll(ctx: click.Context, /, **params: Any) -> None:
             deployments_of=cached(deployments_of),
             pool=pool,
             deploy=lambda digests: Dependencies(
-                applications=apps, cluster=cluster, registry=digests, render=render
+                applications=apps,
+                cluster=cluster,
+                registry=digests,
+                render=render,
             ),
         )
         try:

@@ -67,6 +67,7 @@ class ServiceResult:
     logs: str = ""
     events: list[str] = field(default_factory=list)
     plan: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)  # {"rendered": bool, "note": str}
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -86,6 +87,7 @@ class ServiceResult:
             "problems": self.problems,
             "diagnostics": {"logs": self.logs, "events": self.events},
             "plan": self.plan,
+            "source": self.source,
         }
 
 

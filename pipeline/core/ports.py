@@ -108,8 +108,10 @@ class Registries(Protocol):
     def close(self) -> None: ...
 
 
-Render = Callable[..., list[Obj]]
-"""Render an Application's source the way Argo CD's repo-server would (adapters/kustomize.py)."""
+Render = Callable[[Obj], list[Obj]]
+"""The manifests Argo CD's repo-server would render for an Application's ``spec.source`` at its
+``targetRevision`` (adapters/sources.py); raises SourceUnavailable when that cannot be done
+here, KustomizeError when kustomize refuses the source."""
 
 
 class WatchStream(Protocol):

@@ -71,6 +71,7 @@ class RunSettings:
     pin_method: str = "auto"
     crashloop_restarts: int = 2  # restarts tolerated before CrashLoopBackOff is terminal
     settle: float = 1.0  # seconds every replica must stay ready with our digest
+    require_render: bool = False  # a source that cannot be rendered here refuses the run
     run_id: str = "local"
     started_ns: int = 0  # run start (UTC ns), orders concurrent runs on one canary
 

@@ -178,10 +178,11 @@ def _dry_run(
             pre = run_preflight(
                 deps.applications, deps.cluster, plan, digest,
                 pin_method=settings.run.pin_method, render=deps.render,
-                pushes=not settings.build.no_build,
+                pushes=not settings.build.no_build, require_render=settings.run.require_render,
             )  # fmt: skip
         except PreflightError as e:
             raise without_placeholder(e) from None
+        _record_render(pre, steps, [])
     name = pre.deployment["metadata"]["name"]
     result.plan.update(
         digest_known=bool(settings.build.digest),
@@ -240,11 +241,13 @@ def _preflight_and_digest(
     check_access(deps.cluster, plan)  # before anything reads, builds or writes
 
     def preflight(digest: str) -> Preflight:
-        with steps.step("preflight"):
-            return run_preflight(
+        with steps.step("preflight") as detail:
+            pre = run_preflight(
                 deps.applications, deps.cluster, plan, digest, pin_method=method, render=render,
-                pushes=False,
+                pushes=False, require_render=settings.run.require_render,
             )  # fmt: skip
+            _record_render(pre, steps, detail)
+            return pre
 
     if settings.build.no_build:
         digest = _prebuilt_digest(plan, settings, deps, steps)
@@ -262,6 +265,15 @@ def _preflight_and_digest(
     if isinstance(pin, Problem):  # cannot happen: the digest does not change the decision
         raise PreflightError([pin])
     return replace(pre, pin=pin), digest
+
+
+def _record_render(pre: Preflight, steps: _Steps, detail: list[str]) -> None:
+    """Say whether the source was rendered here, and if not why: never a silent skip."""
+    steps.result.source = {"rendered": pre.rendered, "note": pre.render_note}
+    if pre.rendered:
+        detail.append("source rendered with the pin")
+    else:
+        steps.emit(Note(steps.result.service, f"source not rendered here: {pre.render_note}"))
 
 
 def without_placeholder(error: PreflightError) -> PreflightError:

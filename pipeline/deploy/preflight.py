@@ -11,15 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from urllib.parse import urlparse
 
 from pipeline.core.images import parse_image_ref
-from pipeline.core.pin import PinWrite, get_path, plan_pin, source_path, source_type
+from pipeline.core.pin import PinWrite, get_path, plan_pin, source_path
 from pipeline.core.plan import ServicePlan
 from pipeline.core.ports import Applications, Cluster, NotFound, Obj, Render
 from pipeline.core.rollout import canary_deployments, template_images
-from pipeline.errors import PreflightError, Problem, UsageError
+from pipeline.errors import (
+    KustomizeError,
+    PreflightError,
+    Problem,
+    SourceUnavailable,
+    UsageError,
+)
 
 
 @dataclass(frozen=True)
@@ -27,7 +31,8 @@ class Preflight:
     app: Obj
     deployment: Obj
     pin: PinWrite
-    rendered: bool  # the source was rendered locally (else the live template is checked later)
+    rendered: bool  # the source was rendered here (else the live template is checked later)
+    render_note: str = ""  # why it was not: a finding the report shows (docs/sources.md)
 
 
 def _fix_app(plan: ServicePlan) -> str:
@@ -54,32 +59,41 @@ def _pairs(selector: str) -> list[tuple[str, str]]:
     return [tuple(t.split("=", 1)) for t in selector.split(",") if "=" in t and "!" not in t]  # type: ignore[misc]
 
 
-def local_source_dir(app: Obj) -> Path | None:
-    """The directory to render for a local path / file:// repoURL, else None."""
-    src = get_path(app, source_path(app)) or {}
-    url = str(src.get("repoURL") or "")
-    parsed = urlparse(url)
-    if parsed.scheme == "file":
-        base = Path(parsed.path)
-    elif url.startswith("/"):
-        base = Path(url)
-    else:
-        return None
-    directory = base / str(src.get("path") or ".")
-    return directory if directory.is_dir() else None
+def pinned_source(app: Obj, pin: PinWrite) -> Obj:
+    """The Application's source as it will be once our pin is written."""
+    src = dict(get_path(app, source_path(app)) or {})
+    kustomize = dict(src.get("kustomize") or {})
+    for name in ("images", "patches"):
+        if pin.field.endswith(f"kustomize.{name}"):
+            kustomize[name] = list(pin.value or [])
+    if kustomize:
+        src["kustomize"] = kustomize
+    return src
+
+
+def describe_source(source: Obj) -> str:
+    revision = source.get("targetRevision") or "HEAD"
+    return f"{source.get('repoURL')} at {revision}, path {source.get('path') or '.'}"
 
 
 def _render_problems(
     app: Obj, plan: ServicePlan, deployment: Obj, pin: PinWrite, digest: str, render: Render
-) -> tuple[list[Problem], bool]:
-    directory = local_source_dir(app)
-    if directory is None or source_type(app) != "Kustomize":
-        return [], False
-    src = get_path(app, source_path(app)) or {}
-    kustomize = dict(src.get("kustomize") or {})
-    images = pin.value if pin.field.endswith("kustomize.images") else kustomize.get("images", [])
-    patches = pin.value if pin.field.endswith("kustomize.patches") else kustomize.get("patches", [])
-    manifests = render(directory, images=list(images or []), patches=list(patches or []))
+) -> tuple[list[Problem], str]:
+    """Problems found by rendering the source with our pin, and why it could not be rendered
+    ("" when it was)."""
+    source = pinned_source(app, pin)
+    where = describe_source(source)
+    try:
+        manifests = render(source)
+    except SourceUnavailable as e:
+        return [], f"{e.message}" + (f" ({e.hint})" if e.hint else "")
+    except KustomizeError as e:
+        problem = Problem(
+            "source-render-failed",
+            f"rendering {where} with our pin fails: {e.message}",
+            e.hint or "fix the kustomization; run `kubectl kustomize <path>` to see the error",
+        )
+        return [problem], ""
     name = deployment["metadata"]["name"]
     problems = []
     for doc in manifests:
@@ -91,7 +105,7 @@ def _render_problems(
             problems.append(
                 Problem(
                     "override-rewrote-image",
-                    f"rendering {directory} with our pin gives the canary "
+                    f"rendering {where} with our pin gives the canary "
                     f"{sorted(images_of.values())}, not {plan.repository}@{digest}: an overlay "
                     "`images` entry keyed on the shared repository name rewrites every tag "
                     "(kustomize applies `images` after `patches`)",
@@ -113,7 +127,7 @@ def _render_problems(
                     "use --pin-method kustomize-patch, or a canary-specific image name",
                 )
             )
-    return problems, True
+    return problems, ""
 
 
 def _appset_problem(
@@ -199,9 +213,11 @@ def run_preflight(
     pin_method: str = "auto",
     render: Render | None = None,
     pushes: bool = True,
+    require_render: bool = False,
 ) -> Preflight:
     """Every check at once; ``pushes``: also check the tags this run would push (the build path
-    checks them before building instead, see :func:`refuse_shared_tags`)."""
+    checks them before building instead, see :func:`refuse_shared_tags`). A source that cannot
+    be rendered here is a note on the result, or a problem with ``require_render``."""
     problems: list[Problem] = []
     app: Obj | None = None
     try:
@@ -240,13 +256,23 @@ def run_preflight(
     pin = plan_pin(app, plan, digest, canaries[0], pin_method)
     if isinstance(pin, Problem):
         raise PreflightError([*problems, pin])
-    rendered = False
+    note = "no renderer is configured"
     if render is not None:
-        render_problems, rendered = _render_problems(app, plan, canaries[0], pin, digest, render)
+        render_problems, note = _render_problems(app, plan, canaries[0], pin, digest, render)
         problems += render_problems
+    if note and require_render:
+        problems.append(
+            Problem(
+                "source-not-rendered",
+                f"cannot check what Argo CD will render for {plan.app}: {note}",
+                "make the source renderable here (repository credentials, --source-dir; see "
+                "docs/sources.md), or drop --require-render to check the live template after "
+                "the sync instead",
+            )
+        )
     appset = _appset_problem(apps, app, plan, pin)
     if appset:
         problems.append(appset)
     if problems:
         raise PreflightError(problems)
-    return Preflight(app, canaries[0], pin, rendered)
+    return Preflight(app, canaries[0], pin, not note, note)

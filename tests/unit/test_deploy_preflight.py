@@ -4,7 +4,6 @@ with its fix, and nothing written."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +12,13 @@ from pipeline.core.plan import plan_service
 from pipeline.core.settings import DeploySettings, RunSettings, ServiceTarget
 from pipeline.deploy.access import check_access
 from pipeline.deploy.preflight import run_preflight
-from pipeline.errors import ExitCode, KubeAccessError, PreflightError
+from pipeline.errors import (
+    ExitCode,
+    KubeAccessError,
+    KustomizeError,
+    PreflightError,
+    SourceUnavailable,
+)
 from tests.unit.fake_argocd import FakeApplications, FakeCluster
 
 DIGEST = "sha256:" + "c" * 64
@@ -70,7 +75,8 @@ def test_a_good_setup_passes_and_decides_the_pin() -> None:
     assert result.deployment["metadata"]["name"] == "auth-api-canary"
     assert result.pin.field == "spec.source.kustomize.patches"
     assert f"{REPO}@{DIGEST}" in result.pin.entry["patch"]
-    assert result.rendered is False  # a remote repoURL is not rendered locally
+    assert result.rendered is False  # no renderer was given: a finding, never silence
+    assert result.render_note == "no renderer is configured"
 
 
 def test_missing_application_and_workload_are_reported_together() -> None:
@@ -110,17 +116,17 @@ def test_an_owning_applicationset_must_ignore_the_field_we_write(
 
 
 def local_render(manifests: list[dict[str, Any]]) -> Any:
-    def render(directory: Path, *, images: list[Any], patches: list[Any]) -> list[dict[str, Any]]:
-        assert directory.name == "dev" and patches  # rendered with our pin applied
+    def render(source: dict[str, Any]) -> list[dict[str, Any]]:
+        assert source["path"] == "overlays/dev"
+        assert f"{REPO}@{DIGEST}" in json.dumps(source["kustomize"])  # with our pin applied
         return manifests
 
     return render
 
 
 @pytest.fixture
-def local_app(tmp_path: Path) -> dict[str, Any]:
-    (tmp_path / "overlays" / "dev").mkdir(parents=True)
-    return application(repo_url=tmp_path.as_uri())
+def local_app() -> dict[str, Any]:
+    return application()
 
 
 def pinned(dep: dict[str, Any], image: str) -> dict[str, Any]:
@@ -150,7 +156,30 @@ def test_a_clean_render_passes_and_is_recorded(local_app: dict[str, Any]) -> Non
     result = preflight(
         FakeApplications(local_app), FakeCluster([STABLE, CANARY]), local_render(good)
     )
-    assert result.rendered is True
+    assert (result.rendered, result.render_note) == (True, "")
+
+
+def unrenderable(source: dict[str, Any]) -> list[dict[str, Any]]:
+    raise SourceUnavailable("git.example.com: cannot render here: it is a Helm source")
+
+
+def test_an_unrenderable_source_is_a_note_or_with_require_render_a_problem() -> None:
+    apps, cluster = FakeApplications(application()), FakeCluster([STABLE, CANARY])
+    result = run_preflight(apps, cluster, PLAN, DIGEST, render=unrenderable)
+    assert not result.rendered and "Helm source" in result.render_note
+    with pytest.raises(PreflightError) as caught:
+        run_preflight(apps, cluster, PLAN, DIGEST, render=unrenderable, require_render=True)
+    (problem,) = caught.value.problems
+    assert problem.reason == "source-not-rendered" and "Helm source" in problem.message
+    assert caught.value.exit_code == ExitCode.MISCONFIGURED
+
+
+def test_a_broken_overlay_is_a_misconfiguration() -> None:
+    def broken(source: dict[str, Any]) -> list[dict[str, Any]]:
+        raise KustomizeError("kubectl kustomize exited 1: missing resource ../../base")
+
+    reasons = problems_of(FakeApplications(application()), FakeCluster([STABLE, CANARY]), broken)
+    assert reasons == ["source-render-failed"]
 
 
 def test_missing_permissions_are_reported_together() -> None:
