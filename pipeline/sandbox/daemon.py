@@ -17,6 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from pipeline.sandbox.apiserver import APIServer
+from pipeline.sandbox.argocdapi import ArgoCDAPIServer
 from pipeline.sandbox.controllers.applicationset import ApplicationSetController
 from pipeline.sandbox.controllers.argocd import ArgoCDController
 from pipeline.sandbox.controllers.deployment import DeploymentController
@@ -67,6 +68,17 @@ class Sandbox:
         self.server = server
         config.api_port = int(server.url.rsplit(":", 1)[1])
         config.secure_port = int(server.secure_url.rsplit(":", 1)[1])
+        argocd_server = ArgoCDAPIServer(
+            self._client("argocd-server"),
+            state.path / "argocd-server",
+            port=config.argocd_port,
+            tls=tls,
+            secure_port=config.argocd_secure_port,
+        )
+        argocd_server.start()
+        self._stack.callback(argocd_server.stop)
+        config.argocd_port = int(argocd_server.url.rsplit(":", 1)[1])
+        config.argocd_secure_port = int(argocd_server.secure_url.rsplit(":", 1)[1])
         state.write_config(config)
         write_kubeconfig(state.kubeconfig, server.url)
         docker_host = self.docker_host if config.docker else None
@@ -98,6 +110,8 @@ class Sandbox:
             server=server.url,
             secure_server=server.secure_url,
             certificate_authority=str(ca_path),
+            argocd_server=argocd_server.url,
+            argocd_secure_server=argocd_server.secure_url,
             registry=self.registry,
             docker_host=docker_host,
             pid=os.getpid(),
