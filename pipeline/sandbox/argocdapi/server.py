@@ -52,6 +52,7 @@ Handler = Callable[[Caller, dict[str, str], Params, threading.Event], Obj | Stre
 class _Route:
     def __init__(self, method: str, pattern: str, handler: Handler, *, auth: bool = True) -> None:
         self.method = method
+        self.stream = pattern.startswith("/api/v1/stream/") or pattern.endswith("/logs")
         regex = re.sub(r"\{(\w+)=\*\*\}", r"(?P<\1>.+)", pattern)
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", regex)
         self.regex = re.compile(regex + r"\Z")
@@ -112,10 +113,24 @@ class Router:
         self, method: str, path: str, headers: dict[str, str], params: Params, stop: threading.Event
     ) -> Obj | Stream:
         route, path_params = self.find(method, path)
-        caller = self.sessions.authenticate(headers)
-        if route.auth:
-            caller.require()
-        return route.handler(caller, path_params, params, stop)
+
+        def call() -> Obj | Stream:
+            caller = self.sessions.authenticate(headers)
+            if route.auth:
+                caller.require()
+            return route.handler(caller, path_params, params, stop)
+
+        if not route.stream:
+            return call()
+
+        def lazily() -> Stream:
+            # a server stream fails on its first receive: errors (authentication included)
+            # become the stream's error frame, with the mapped HTTP status
+            result = call()
+            assert not isinstance(result, dict)
+            yield from result
+
+        return lazily()
 
     # --- small services ------------------------------------------------------------------
 
@@ -327,6 +342,8 @@ class _Handler(BaseHTTPRequestHandler):
                 if not started:
                     start(e.http_status)
                 self._frame(e.stream_body(), sse)
+            except OSError:
+                raise  # the client went away
             except Exception as e:
                 log.exception("stream failed for %s", self.path)
                 err = GrpcError(2, f"{type(e).__name__}: {e}")
