@@ -17,6 +17,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from pipeline.sandbox.apiserver import APIServer
+from pipeline.sandbox.apiserver.persistence import SAVE_INTERVAL
 from pipeline.sandbox.argocdapi import ArgoCDAPIServer
 from pipeline.sandbox.controllers.applicationset import ApplicationSetController
 from pipeline.sandbox.controllers.argocd import ArgoCDController
@@ -77,6 +78,11 @@ class Sandbox:
         )
         argocd_server.start()
         self._stack.callback(argocd_server.stop)
+        if argocd_server.bootstrapped:
+            # the API server snapshots its store at most once per SAVE_INTERVAL, and a write
+            # during a save is saved one interval later: let both pass, so that a write made
+            # right after `up` reports is saved at once (as on a sandbox without new settings)
+            self.stop_event.wait(2 * SAVE_INTERVAL + 0.25)
         config.argocd_port = int(argocd_server.url.rsplit(":", 1)[1])
         config.argocd_secure_port = int(argocd_server.secure_url.rsplit(":", 1)[1])
         state.write_config(config)

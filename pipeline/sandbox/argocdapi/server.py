@@ -99,8 +99,8 @@ class Router:
                    on_app_stream(a.watch_tree)),
         ]  # fmt: skip
 
-    def start(self) -> None:
-        self.settings.bootstrap()
+    def start(self) -> bool:
+        return self.settings.bootstrap()
 
     def find(self, method: str, path: str) -> tuple[_Route, dict[str, str]]:
         for route in self.routes:
@@ -390,6 +390,7 @@ class ArgoCDAPIServer:
         self.tls = tls
         self.router = Router(kube, work_dir)
         self._listeners: list[tuple[_HTTPServer, threading.Thread]] = []
+        self.bootstrapped = False  # start() created settings objects (a fresh state)
 
     @property
     def url(self) -> str:
@@ -402,7 +403,7 @@ class ArgoCDAPIServer:
         return f"https://{self.host}:{self.secure_port}"
 
     def start(self) -> None:
-        self.router.start()
+        self.bootstrapped = self.router.start()
         self.port = self._listen(self.port, None)
         if self.tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

@@ -144,6 +144,7 @@ class SettingsStore:
 
     def __init__(self, kube: KubeClient) -> None:
         self.kube = kube
+        self._wrote = False
 
     def _data(self, path: str) -> dict[str, str]:
         obj = self.kube.get_or_none(path)
@@ -169,10 +170,11 @@ class SettingsStore:
         patch = {"data": {f"{prefix}.tokens": base64.b64encode(value.encode()).decode()}}
         self.kube.patch(_secret_path("argocd-secret"), patch, MERGE_PATCH)
 
-    def bootstrap(self) -> None:
+    def bootstrap(self) -> bool:
         """Create argocd-cm, argocd-rbac-cm, argocd-secret (with ``server.secretkey`` and a
         bcrypt admin password), argocd-initial-admin-secret and the ``default`` AppProject
-        when missing; existing objects are left as they are."""
+        when missing; existing objects are left as they are. True when it wrote anything."""
+        self._wrote = False
         for name, data in (("argocd-cm", DEFAULT_CM), ("argocd-rbac-cm", DEFAULT_RBAC)):
             if self.kube.get_or_none(_cm_path(name)) is None:
                 self._create(
@@ -208,6 +210,7 @@ class SettingsStore:
             )
         elif encoded:
             self.kube.patch(_secret_path("argocd-secret"), {"data": encoded}, MERGE_PATCH)
+            self._wrote = True
         if self.project("default") is None:
             self._create(
                 _projects_path(),
@@ -222,10 +225,12 @@ class SettingsStore:
                     },
                 },
             )
+        return self._wrote
 
     def _create(self, path: str, obj: Obj) -> None:
         try:
             self.kube.create(path, obj)
+            self._wrote = True
         except ApiError as e:
             if e.status != 409:
                 raise
