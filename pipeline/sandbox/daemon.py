@@ -21,6 +21,7 @@ from pathlib import Path
 from pipeline.sandbox.apiserver import APIServer
 from pipeline.sandbox.apiserver.persistence import SAVE_INTERVAL
 from pipeline.sandbox.argocdapi import ArgoCDAPIServer
+from pipeline.sandbox.argocdapi.identity import ServiceAccountClient, install_identity
 from pipeline.sandbox.controllers.applicationset import ApplicationSetController
 from pipeline.sandbox.controllers.argocd import ArgoCDController
 from pipeline.sandbox.controllers.deployment import DeploymentController
@@ -71,12 +72,15 @@ class Sandbox:
         self.server = server
         config.api_port = int(server.url.rsplit(":", 1)[1])
         config.secure_port = int(server.secure_url.rsplit(":", 1)[1])
+        # argocd-server as its ServiceAccount over HTTPS; trees as the controller sees them
+        identity = install_identity(self._client("argocd-install"))
         argocd_server = ArgoCDAPIServer(
-            self._client("argocd-server"),
+            ServiceAccountClient(server.secure_url, identity, ca_path),
             state.path / "argocd-server",
             port=config.argocd_port,
             tls=tls,
             secure_port=config.argocd_secure_port,
+            tree_kube=self._client("argocd-application-controller"),
         )
         argocd_server.start()
         self._stack.callback(argocd_server.stop)

@@ -19,6 +19,7 @@ import requests
 
 from pipeline.sandbox.apiserver import APIServer
 from pipeline.sandbox.argocdapi import ArgoCDAPIServer, client, jwt
+from pipeline.sandbox.argocdapi.identity import ServiceAccountClient, install_identity
 from pipeline.sandbox.controllers.argocd import ArgoCDController
 from pipeline.sandbox.daemon import serving_certificate
 from pipeline.sandbox.kubeclient import KubeClient
@@ -74,7 +75,7 @@ def _error(resp: requests.Response, status: int, code: int, message: str) -> Non
 def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp = tmp_path_factory.mktemp("argoapi")
     tls, ca = serving_certificate(tmp / "tls")
-    api = APIServer(tls=tls)
+    api = APIServer(tls=tls, root_ca=ca.read_bytes())
     api.start()
     stop = threading.Event()
     kube = KubeClient(api.url, user_agent="tests")
@@ -83,8 +84,12 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     )
     thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
     thread.start()
+    identity = install_identity(kube)
     server = ArgoCDAPIServer(
-        KubeClient(api.url, user_agent="argocd-server"), tmp / "argocd-server", tls=tls
+        ServiceAccountClient(api.secure_url, identity, ca),
+        tmp / "argocd-server",
+        tls=tls,
+        tree_kube=KubeClient(api.url, user_agent="argocd-application-controller"),
     )
     server.start()
     try:

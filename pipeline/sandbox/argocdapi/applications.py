@@ -95,10 +95,20 @@ def _projects(params: Params) -> list[str]:
 
 
 class ApplicationService:
-    def __init__(self, kube: KubeClient, sessions: Sessions, work_dir: Path) -> None:
+    def __init__(
+        self,
+        kube: KubeClient,
+        sessions: Sessions,
+        work_dir: Path,
+        tree_kube: KubeClient | None = None,
+    ) -> None:
+        """``kube``: argocd-server's own identity. ``tree_kube``: where resource trees are
+        read (the application-controller's view; defaults to ``kube``)."""
         self.kube = kube
         self.sessions = sessions
         self.mapper = ResourceMapper(kube)
+        self.tree_kube = tree_kube or kube
+        self.tree_mapper = ResourceMapper(self.tree_kube)
         self.renderer = SourceRenderer(work_dir)
         self.recorder = EventRecorder(kube, "argocd-server")
 
@@ -141,6 +151,9 @@ class ApplicationService:
                 f'app is not allowed in project "{effective}", or the project does not exist',
             )
         return app
+
+    def _tree(self, app: Obj) -> Obj:
+        return build_tree(self.tree_kube, self.tree_mapper, app)
 
     def _permitted(self, caller: Caller, app: Obj) -> bool:
         return self.sessions.enforce(caller, "applications", "get", rbac_name(app))
@@ -398,7 +411,7 @@ class ApplicationService:
         app = self.get_enforced(
             caller, "get", str(params.get("project") or ""), self._namespace(params), name
         )
-        return build_tree(self.kube, self.mapper, app)
+        return self._tree(app)
 
     def resource(self, caller: Caller, name: str, params: Params) -> Obj:
         """``GetResource``: the live object, found in the app's tree, as JSON text."""
@@ -407,7 +420,7 @@ class ApplicationService:
         )
         group, kind = str(params.get("group") or ""), str(params.get("kind") or "")
         res_ns, res_name = str(params.get("namespace") or ""), str(params.get("resourceName") or "")
-        tree = build_tree(self.kube, self.mapper, app)
+        tree = self._tree(app)
         node = next(
             (
                 n
@@ -453,7 +466,7 @@ class ApplicationService:
                 "involvedObject.namespace": namespace,
             }
         else:
-            tree = build_tree(self.kube, self.mapper, app)
+            tree = self._tree(app)
             namespace = str(params.get("resourceNamespace") or "")
             if not any(
                 n.get("uid") == resource_uid and n["name"] == resource_name
@@ -597,7 +610,7 @@ class ApplicationService:
                 app = self.kube.get_or_none(apps_path(namespace, name))
                 if app is None:
                     return
-                tree = build_tree(self.kube, self.mapper, app)
+                tree = self._tree(app)
                 if tree != last:
                     last = tree
                     yield {"result": tree}
@@ -618,7 +631,7 @@ class ApplicationService:
         namespace = self._namespace(params)
         app = self.get_enforced(caller, "get", str(params.get("project") or ""), namespace, name)
         self._enforce_err(caller, "logs", "get", rbac_name(app))
-        tree = build_tree(self.kube, self.mapper, app)
+        tree = self._tree(app)
         pods = _selected_pods(tree["nodes"], params)
         container = str(params.get("container") or "")
         tail = _int(params.get("tailLines"))

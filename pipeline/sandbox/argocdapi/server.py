@@ -61,10 +61,12 @@ class _Route:
 
 
 class Router:
-    def __init__(self, kube: KubeClient, work_dir: Path) -> None:
+    def __init__(
+        self, kube: KubeClient, work_dir: Path, tree_kube: KubeClient | None = None
+    ) -> None:
         self.settings = SettingsStore(kube)
         self.sessions = Sessions(self.settings)
-        self.apps = ApplicationService(kube, self.sessions, work_dir)
+        self.apps = ApplicationService(kube, self.sessions, work_dir, tree_kube)
         a = self.apps
 
         def on_app(fn: Callable[[Caller, str, Params], Obj]) -> Handler:
@@ -383,12 +385,16 @@ class ArgoCDAPIServer:
         port: int = 0,
         tls: KeyPair | None = None,
         secure_port: int = 0,
+        tree_kube: KubeClient | None = None,
     ) -> None:
+        """``kube``: the server's client of the Kubernetes API (its ServiceAccount, see
+        :mod:`.identity`). ``tree_kube``: the client resource trees are read with, standing in
+        for the application-controller's cache (default: ``kube``)."""
         self.host = host
         self.port = port
         self.secure_port = secure_port
         self.tls = tls
-        self.router = Router(kube, work_dir)
+        self.router = Router(kube, work_dir, tree_kube)
         self._listeners: list[tuple[_HTTPServer, threading.Thread]] = []
         self.bootstrapped = False  # start() created settings objects (a fresh state)
 
