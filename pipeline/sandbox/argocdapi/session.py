@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +27,13 @@ from pipeline.sandbox.argocdapi.errors import (
     GrpcError,
     unknown,
 )
-from pipeline.sandbox.argocdapi.policy import Enforcer, PolicyError, Project, project_of
+from pipeline.sandbox.argocdapi.policy import (
+    Enforcer,
+    PolicyError,
+    Project,
+    policy_csv,
+    project_of,
+)
 from pipeline.sandbox.argocdapi.policy import project_subject as split_project_subject
 from pipeline.sandbox.argocdapi.settings import (
     API_KEY,
@@ -50,6 +57,7 @@ class Caller:
     claims: Obj | None = None
     auth_error: GrpcError | None = None
     groups: tuple[str, ...] = field(default_factory=tuple)
+    projects: dict[str, Obj | None] = field(default_factory=dict)  # read once per request
 
     @property
     def logged_in(self) -> bool:
@@ -251,25 +259,29 @@ class Sessions:
         raise unknown("Operation cannot be fulfilled: too many conflicts")
 
     def enforcer(self, settings: Settings) -> Enforcer:
-        from pipeline.sandbox.argocdapi.policy import policy_csv
-
-        default_role = settings.rbac.get("policy.default", "")
-        try:
-            return Enforcer(policy_csv(settings.rbac), default_role)
-        except PolicyError:
-            return Enforcer("", default_role)  # argo-cd keeps its last valid policy
+        return _enforcer(policy_csv(settings.rbac), settings.rbac.get("policy.default", ""))
 
     def enforce(self, caller: Caller, resource: str, action: str, obj: str) -> bool:
         project = None
         name = project_of(resource, obj)
         if name is not None:
-            found = self.store.project(name)
+            if name not in caller.projects:
+                caller.projects[name] = self.store.project(name)
+            found = caller.projects[name]
             if found is not None:
                 project = Project(name, tuple((found.get("spec") or {}).get("roles") or []))
         subject = caller.subject if caller.claims is not None else None
         return self.enforcer(caller.settings).enforce(
             subject, caller.groups, resource, action, obj, project
         )
+
+
+@functools.lru_cache(maxsize=16)
+def _enforcer(policy: str, default_role: str) -> Enforcer:
+    try:
+        return Enforcer(policy, default_role)
+    except PolicyError:
+        return Enforcer("", default_role)  # argo-cd keeps its last valid policy
 
 
 def denied_text(caller: Caller, resource: str, action: str, obj: str) -> str:
