@@ -287,6 +287,29 @@ def test_sync_writes_the_operation_like_set_app_operation(env: Env) -> None:
     assert all(e["involvedObject"]["name"] == "synced" for e in events["items"])
 
 
+def test_partial_dry_run_sync_and_defaults_from_the_sync_policy(env: Env) -> None:
+    retry = {"limit": 2}
+    env.create_app("partial", syncPolicy={"syncOptions": ["CreateNamespace=true"], "retry": retry})
+    resources = [{"group": "apps", "kind": "Deployment", "name": "auth-api", "namespace": "auth"}]
+    body = {"dryRun": True, "resources": resources, "revision": env.head()}
+    resp = env.call("POST", "/api/v1/applications/partial/sync", json=body)
+    assert resp.status_code == 200, resp.text
+    op = resp.json()["operation"]
+    assert op["sync"]["resources"] == resources and op["sync"]["dryRun"] is True
+    assert op["sync"]["revision"] == env.head()
+    assert op["sync"]["syncOptions"] == ["CreateNamespace=true"]  # spec.syncPolicy's
+    assert op["retry"] == retry
+    assert "prune" not in op["sync"] and "info" not in op
+
+    def started() -> list[Obj] | None:
+        listing = env.call("GET", "/api/v1/applications/partial/events").json()
+        found = [e for e in listing["items"] if e["reason"] == "OperationStarted"]
+        return found or None
+
+    messages = {e["message"] for e in wait_for("the OperationStarted event", started)}
+    assert f"admin initiated partial sync to {env.head()}" in messages
+
+
 def test_second_sync_and_terminate_while_an_operation_runs(env: Env) -> None:
     # a source path that does not exist: every attempt ends Error, and the retry back-off
     # keeps the operation Running (waiting to retry)

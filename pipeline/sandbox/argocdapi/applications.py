@@ -634,6 +634,7 @@ class ApplicationService:
         tree = self._tree(app)
         pods = _selected_pods(tree["nodes"], params)
         container = str(params.get("container") or "")
+        previous = _bool(params.get("previous"))
         tail = _int(params.get("tailLines"))
         follow = _bool(params.get("follow"))
         filter_text = str(params.get("filter") or "")
@@ -667,11 +668,13 @@ class ApplicationService:
             seen: dict[str, int] = {}
             while True:
                 for pod in pods:
-                    text = self._read_log(pod, container, tail if pod["name"] not in seen else 0)
-                    lines = text.splitlines()
-                    start = seen.get(pod["name"], 0)
-                    if pod["name"] in seen and start > len(lines):
-                        start = 0  # the log was replaced (container restarted)
+                    lines = self._read_log(pod, container, previous).splitlines()
+                    if pod["name"] not in seen:
+                        start = max(len(lines) - tail, 0) if tail > 0 else 0
+                    else:
+                        start = seen[pod["name"]]
+                        if start > len(lines):
+                            start = 0  # a new log (the container restarted)
                     seen[pod["name"]] = len(lines)
                     for line in lines[start:]:
                         if keep(line):
@@ -685,12 +688,12 @@ class ApplicationService:
 
         return stream()
 
-    def _read_log(self, pod: Obj, container: str, tail: int) -> str:
+    def _read_log(self, pod: Obj, container: str, previous: bool) -> str:
         params = {}
         if container:
             params["container"] = container
-        if tail > 0:
-            params["tailLines"] = str(tail)
+        if previous:
+            params["previous"] = "true"
         url = f"{self.kube.base_url}/api/v1/namespaces/{pod['namespace']}/pods/{pod['name']}/log"
         resp = self.kube._session().get(url, params=params, timeout=30)
         if resp.status_code >= 400:
