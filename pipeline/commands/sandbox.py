@@ -111,11 +111,16 @@ def status(state_dir: Path | None, output: str) -> None:
     """Show whether the sandbox runs and how to reach it (with an Argo CD admin token)."""
     current = supervisor.status(supervisor.resolve_state_dir(state_dir))
     if current.running and current.server and current.argocd_server:
+        import requests
+
         from pipeline.sandbox.argocdapi import client
-        from pipeline.sandbox.kubeclient import KubeClient
+        from pipeline.sandbox.kubeclient import ApiError, KubeClient
 
         kube = KubeClient(current.server, user_agent="pipeline-sandbox")
-        current.argocd_token = client.admin_token(kube, current.argocd_server)
+        try:
+            current.argocd_token = client.admin_token(kube, current.argocd_server)
+        except (client.TokenRequestError, requests.RequestException, ApiError) as e:
+            click.echo(f"warning: no Argo CD admin token: {e}", err=True)
     _print_status(current, output)
 
 

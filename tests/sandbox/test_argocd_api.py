@@ -237,6 +237,10 @@ def test_patch_persists_only_spec_labels_annotations_and_finalizers(env: Env) ->
     body = {"name": "patched", "patch": json.dumps(ops)}  # patchType "" means json
     assert env.call("PATCH", "/api/v1/applications/patched", json=body).status_code == 200
     assert env.app("patched")["spec"]["destination"]["namespace"] == "third"
+    body = {"name": "patched", "patch": {"spec": {}}, "patchType": "merge"}  # not a string
+    resp = env.call("PATCH", "/api/v1/applications/patched", json=body)
+    assert resp.status_code == 400 and resp.json()["code"] == 3
+    assert resp.json()["message"].startswith("json: cannot unmarshal object")
     body = {"name": "patched", "patch": "{}", "patchType": "strategic"}
     resp = env.call("PATCH", "/api/v1/applications/patched", json=body)
     _error(resp, 400, 3, "Patch type 'strategic' is not supported")
@@ -307,6 +311,9 @@ def test_partial_dry_run_sync_and_defaults_from_the_sync_policy(env: Env) -> Non
         return found or None
 
     messages = {e["message"] for e in wait_for("the OperationStarted event", started)}
+    plain_list = {"syncOptions": ["Prune=false"]}  # the CR's shape, not the API's
+    resp = env.call("POST", "/api/v1/applications/partial/sync", json=plain_list)
+    assert resp.status_code == 400 and resp.json()["code"] == 3
     assert f"admin initiated partial sync to {env.head()}" in messages
 
 

@@ -244,7 +244,13 @@ class ApplicationService:
         project = str(params.get("project") or "")
         app = self.get_enforced(caller, "get", project, namespace, name)
         self._enforce_err(caller, "applications", "update", rbac_name(app))
-        patch_text = str(params.get("patch") or "")
+        raw_patch = params.get("patch")
+        if raw_patch is not None and not isinstance(raw_patch, str):
+            raise GrpcError(
+                INVALID_ARGUMENT,
+                _unmarshal_error(raw_patch, "ApplicationPatchRequest.patch", "string"),
+            )
+        patch_text = raw_patch or ""
         patch_type = params.get("patchType") or ""
         original = present(app)
         if patch_type in ("json", ""):
@@ -333,6 +339,15 @@ class ApplicationService:
         if retry is None:
             retry = policy.get("retry")
         options = policy.get("syncOptions") or []
+        if params.get("syncOptions") is not None and not isinstance(params["syncOptions"], dict):
+            raise GrpcError(
+                INVALID_ARGUMENT,
+                _unmarshal_error(
+                    params["syncOptions"],
+                    "ApplicationSyncRequest.syncOptions",
+                    "application.SyncOptions",
+                ),
+            )
         if params.get("syncOptions") is not None:
             options = (params.get("syncOptions") or {}).get("items") or []
         sync: Obj = {"source": copy.deepcopy(source), "revision": revision}
@@ -710,6 +725,13 @@ class ApplicationService:
         user = caller.username or "Unknown user"
         obj = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **app}
         self.recorder.event(obj, NORMAL, reason, f"{user} {action}")
+
+
+def _unmarshal_error(value: Any, field: str, go_type: str) -> str:
+    """The gateway's body decoding error (InvalidArgument with encoding/json's
+    UnmarshalTypeError text)."""
+    kind = {dict: "object", list: "array", str: "string", bool: "bool"}.get(type(value), "number")
+    return f"json: cannot unmarshal {kind} into Go struct field {field} of type {go_type}"
 
 
 def _initiator(caller: Caller) -> Obj:
