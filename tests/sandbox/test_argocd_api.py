@@ -411,6 +411,19 @@ def test_watch_stream_initial_state_then_changes_and_resume(env: Env) -> None:
                 break
 
 
+def test_watch_stream_as_server_sent_events(env: Env) -> None:
+    env.create_app("watched-sse")
+    headers = {"Accept": "text/event-stream"}
+    params = {"name": "watched-sse"}
+    with env.call(
+        "GET", "/api/v1/stream/applications", params=params, headers=headers, stream=True
+    ) as resp:
+        assert resp.headers["Content-Type"] == "text/event-stream"
+        line = next(line for line in resp.iter_lines() if line)
+        assert line.startswith(b"data: ")
+        assert json.loads(line[6:])["result"]["type"] == "ADDED"
+
+
 def test_stream_errors_before_the_first_message(env: Env) -> None:
     resp = env.call("GET", "/api/v1/stream/applications/nope/resource-tree", stream=True)
     assert resp.status_code == 403
