@@ -237,8 +237,8 @@ def test_patch_persists_only_spec_labels_annotations_and_finalizers(env: Env) ->
     body = {"name": "patched", "patch": json.dumps(ops)}  # patchType "" means json
     assert env.call("PATCH", "/api/v1/applications/patched", json=body).status_code == 200
     assert env.app("patched")["spec"]["destination"]["namespace"] == "third"
-    body = {"name": "patched", "patch": {"spec": {}}, "patchType": "merge"}  # not a string
-    resp = env.call("PATCH", "/api/v1/applications/patched", json=body)
+    not_a_string: Obj = {"name": "patched", "patch": {"spec": {}}, "patchType": "merge"}
+    resp = env.call("PATCH", "/api/v1/applications/patched", json=not_a_string)
     assert resp.status_code == 400 and resp.json()["code"] == 3
     assert resp.json()["message"].startswith("json: cannot unmarshal object")
     body = {"name": "patched", "patch": "{}", "patchType": "strategic"}
