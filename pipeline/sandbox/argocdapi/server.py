@@ -25,6 +25,7 @@ import select
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 Params = dict[str, Any]
 VERSION = "v3.1.0+sandbox"
+SSE_KEEPALIVE = 15.0  # seconds without a message before a ":" comment line (text/event-stream)
 _REPEATED = {"projects", "resources", "fields"}
 
 Stream = Iterator[Obj | None]
@@ -327,6 +329,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
 
+        last_write = time.monotonic()
         try:
             try:
                 for message in stream:
@@ -335,11 +338,15 @@ class _Handler(BaseHTTPRequestHandler):
                     if not started:
                         start()
                     if message is None:
+                        if sse and time.monotonic() - last_write >= SSE_KEEPALIVE:
+                            self._chunk(b":\n")  # an SSE comment keeps proxies from closing
+                            last_write = time.monotonic()
                         self.wfile.flush()
                         if self._client_gone():
                             break
                         continue
                     self._frame(message, sse)
+                    last_write = time.monotonic()
             except GrpcError as e:
                 if not started:
                     start(e.http_status)
