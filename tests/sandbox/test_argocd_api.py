@@ -287,7 +287,7 @@ def test_sync_writes_the_operation_like_set_app_operation(env: Env) -> None:
     assert state["syncResult"]["revision"] == sha
     events = env.call("GET", "/api/v1/applications/synced/events", token="dev").json()
     reasons = {(e["reason"], e["message"]) for e in events["items"]}
-    assert ("OperationStarted", "proj:dev:ci initiated sync to HEAD") in reasons
+    assert ("OperationStarted", f"proj:dev:ci initiated sync to HEAD ({sha})") in reasons
     assert all(e["involvedObject"]["name"] == "synced" for e in events["items"])
 
 
@@ -315,6 +315,17 @@ def test_partial_dry_run_sync_and_defaults_from_the_sync_policy(env: Env) -> Non
     resp = env.call("POST", "/api/v1/applications/partial/sync", json=plain_list)
     assert resp.status_code == 400 and resp.json()["code"] == 3
     assert f"admin initiated partial sync to {env.head()}" in messages
+
+
+def test_sync_to_another_revision_is_refused_under_auto_sync(env: Env) -> None:
+    env.create_app("auto", syncPolicy={"automated": {}, "syncOptions": ["CreateNamespace=true"]})
+    resp = env.call("POST", "/api/v1/applications/auto/sync", json={"revision": "v2"})
+    _error(resp, 400, 9, "Cannot sync to v2: auto-sync currently set to HEAD")
+    resp = env.call(
+        "POST", "/api/v1/applications/auto/sync", json={"revision": "no-such-ref", "dryRun": True}
+    )
+    assert resp.status_code == 400 and resp.json()["code"] == 9
+    assert resp.json()["message"].startswith("error resolving repo revision: ")
 
 
 def test_second_sync_and_terminate_while_an_operation_runs(env: Env) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -314,8 +315,7 @@ class ApplicationService:
         manifests = params.get("manifests")
         if manifests is not None:
             self._enforce_err(caller, "applications", "override", rbac_name(app))
-            automated = ((app.get("spec") or {}).get("syncPolicy") or {}).get("automated")
-            if automated and not _bool(params.get("dryRun")):
+            if _auto_sync(app) and not _bool(params.get("dryRun")):
                 raise GrpcError(
                     FAILED_PRECONDITION,
                     "cannot use local sync when Automatic Sync Policy is enabled unless for "
@@ -327,14 +327,23 @@ class ApplicationService:
         if spec.get("sources"):
             raise GrpcError(INVALID_ARGUMENT, "multi-source applications are not supported here")
         source = spec.get("source") or {}
-        ambiguous = str(params.get("revision") or source.get("targetRevision") or "HEAD")
-        revision = ""
-        if manifests is None:
-            try:
-                revision = resolve_revision(str(source.get("repoURL", "")), ambiguous)
-            except SourceError as e:
-                raise unknown(f"error resolving repo revision: {e}") from e
         policy = spec.get("syncPolicy") or {}
+        requested = str(params.get("revision") or "")
+        target = str(source.get("targetRevision") or "")
+        if (
+            requested
+            and requested != (target or "HEAD")
+            and _auto_sync(app)
+            and not _bool(params.get("dryRun"))
+        ):
+            raise GrpcError(
+                FAILED_PRECONDITION,
+                f"Cannot sync to {requested}: auto-sync currently set to {target}",
+            )
+        ambiguous = requested or target  # getAmbiguousRevision
+        revision, display = "", ""
+        if manifests is None:
+            revision, display = _resolve(str(source.get("repoURL", "")), ambiguous)
         retry = params["retryStrategy"] if params.get("retryStrategy") is not None else None
         if retry is None:
             retry = policy.get("retry")
@@ -370,7 +379,7 @@ class ApplicationService:
         operation["retry"] = copy.deepcopy(retry) if retry else {}
         updated = self._set_operation(namespace, name, operation)
         partial = "partial " if resources else ""
-        reason = f"initiated {partial}sync to {ambiguous if manifests is None else ''}"
+        reason = f"initiated {partial}sync to {display}"
         if manifests is not None:
             reason = f"initiated {partial}sync locally"
         self._event(caller, updated, "OperationStarted", reason)
@@ -725,6 +734,25 @@ class ApplicationService:
         user = caller.username or "Unknown user"
         obj = {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", **app}
         self.recorder.event(obj, NORMAL, reason, f"{user} {action}")
+
+
+def _auto_sync(app: Obj) -> bool:
+    """``SyncPolicy.IsAutomatedSyncEnabled``: ``automated`` set, ``enabled`` not false."""
+    automated = ((app.get("spec") or {}).get("syncPolicy") or {}).get("automated")
+    return isinstance(automated, dict) and automated.get("enabled") is not False
+
+
+def _resolve(repo_url: str, ambiguous: str) -> tuple[str, str]:
+    """``resolveRevision`` + repo-server ``ResolveRevision``: a commit SHA is taken as it is;
+    anything else is resolved with git and displayed as "<ambiguous> (<sha>)". A failure is
+    FailedPrecondition "error resolving repo revision: ..."."""
+    if re.fullmatch(r"[0-9a-f]{40}", ambiguous):
+        return ambiguous, ambiguous
+    try:
+        revision = resolve_revision(repo_url, ambiguous)
+    except SourceError as e:
+        raise GrpcError(FAILED_PRECONDITION, f"error resolving repo revision: {e}") from e
+    return revision, f"{ambiguous} ({revision})"
 
 
 def _unmarshal_error(value: Any, field: str, go_type: str) -> str:
