@@ -67,6 +67,10 @@ def _print_status(status: SandboxStatus, output: str) -> None:
     click.echo(f"  kubeconfig:  {status.kubeconfig}")
     click.echo(f"  registry:    {status.registry}")
     click.echo(f"  docker host: {status.docker_host or '(none: images are resolved, not run)'}")
+    if status.argocd_server:
+        click.echo(f"  argocd api:  {status.argocd_server} (https: {status.argocd_secure_server})")
+    if status.argocd_token:
+        click.echo(f"  argocd token (admin): {status.argocd_token}")
     click.echo(f"\n  export KUBECONFIG={status.kubeconfig}")
 
 
@@ -130,10 +134,80 @@ def down(state_dir: Path | None) -> None:
 @state_dir_option
 @output_option
 def status(state_dir: Path | None, output: str) -> None:
-    """Show whether the sandbox runs and how to reach it."""
+    """Show whether the sandbox runs and how to reach it (with an Argo CD admin token)."""
     from pipeline.sandbox import supervisor
 
-    _print_status(supervisor.status(supervisor.resolve_state_dir(state_dir)), output)
+    current = supervisor.status(supervisor.resolve_state_dir(state_dir))
+    if current.running and current.server and current.argocd_server:
+        from pipeline.sandbox.argocdapi import client
+        from pipeline.sandbox.kubeclient import ApiError, KubeClient
+
+        kube = KubeClient(current.server, user_agent="pipeline-sandbox")
+        try:
+            current.argocd_token = client.admin_token(kube, current.argocd_server)
+        except (client.TokenRequestError, ApiError) as e:
+            click.echo(f"warning: no Argo CD admin token: {e}", err=True)
+    _print_status(current, output)
+
+
+@sandbox.command()
+@state_dir_option
+@output_option
+@click.option("--account", help="A local account with the apiKey capability (e.g. ci).")
+@click.option("--project", help="An AppProject: print a project role token.")
+@click.option("--role", default="ci", show_default=True, help="The project role (with --project).")
+@click.option(
+    "--actions",
+    default="get,update,sync",
+    show_default=True,
+    help="With --project: what a role created now may do on applications <project>/*.",
+)
+@click.option("--expires-in", type=int, default=0, help="Seconds until it expires (0: never).")
+def token(
+    state_dir: Path | None,
+    output: str,
+    account: str | None,
+    project: str | None,
+    role: str,
+    actions: str,
+    expires_in: int,
+) -> None:
+    """Print an Argo CD API token: admin (default), an account's, or a project role's.
+
+    With --project the AppProject and its role are created first when missing (a sandbox
+    convenience: like argocd proj create / proj role create / proj role add-policy).
+    """
+    from pipeline.errors import SandboxError, UsageError
+    from pipeline.sandbox import supervisor
+    from pipeline.sandbox.argocdapi import client
+    from pipeline.sandbox.kubeclient import KubeClient
+
+    if account and project:
+        raise UsageError("--account and --project are exclusive", hint="choose one")
+    current = supervisor.status(supervisor.resolve_state_dir(state_dir))
+    if not current.running or not current.server or not current.argocd_server:
+        raise SandboxError("the sandbox is not running", hint="run: pipeline sandbox up")
+    kube = KubeClient(current.server, user_agent="pipeline-sandbox")
+    server = current.argocd_server
+    try:
+        admin = client.admin_token(kube, server)
+        if account:
+            value, subject = client.account_token(server, admin, account, expires_in), account
+        elif project:
+            wanted = [a.strip() for a in actions.split(",") if a.strip()]
+            client.ensure_project_role(kube, project, role, wanted)
+            value = client.project_token(server, admin, project, role, expires_in)
+            subject = f"proj:{project}:{role}"
+        else:
+            value, subject = admin, "admin"
+    except client.TokenRequestError as e:
+        raise SandboxError(
+            f"the Argo CD API server refused: {e}", hint="see docs/sandbox-argocd-api.md"
+        ) from e
+    if output == "json":
+        click.echo(json.dumps({"server": server, "subject": subject, "token": value}, indent=2))
+    else:
+        click.echo(value)
 
 
 @sandbox.command()

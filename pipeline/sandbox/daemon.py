@@ -8,15 +8,20 @@ daemon leaves nothing behind; kubelet containers carry a label and are removed o
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
 from pipeline.sandbox.apiserver import APIServer
+from pipeline.sandbox.apiserver.persistence import SAVE_INTERVAL
+from pipeline.sandbox.argocdapi import ArgoCDAPIServer
+from pipeline.sandbox.argocdapi.identity import ServiceAccountClient, install_identity
 from pipeline.sandbox.controllers.applicationset import ApplicationSetController
 from pipeline.sandbox.controllers.argocd import ArgoCDController
 from pipeline.sandbox.controllers.deployment import DeploymentController
@@ -67,6 +72,22 @@ class Sandbox:
         self.server = server
         config.api_port = int(server.url.rsplit(":", 1)[1])
         config.secure_port = int(server.secure_url.rsplit(":", 1)[1])
+        # argocd-server as its ServiceAccount over HTTPS; trees as the controller sees them
+        identity = install_identity(self._client("argocd-install"))
+        argocd_server = ArgoCDAPIServer(
+            ServiceAccountClient(server.secure_url, identity, ca_path),
+            state.path / "argocd-server",
+            port=config.argocd_port,
+            tls=tls,
+            secure_port=config.argocd_secure_port,
+            tree_kube=self._client("argocd-application-controller"),
+        )
+        argocd_server.start()
+        self._stack.callback(argocd_server.stop)
+        if argocd_server.bootstrapped:
+            self._settle_snapshot(server)
+        config.argocd_port = int(argocd_server.url.rsplit(":", 1)[1])
+        config.argocd_secure_port = int(argocd_server.secure_url.rsplit(":", 1)[1])
         state.write_config(config)
         write_kubeconfig(state.kubeconfig, server.url)
         docker_host = self.docker_host if config.docker else None
@@ -98,12 +119,30 @@ class Sandbox:
             server=server.url,
             secure_server=server.secure_url,
             certificate_authority=str(ca_path),
+            argocd_server=argocd_server.url,
+            argocd_secure_server=argocd_server.secure_url,
             registry=self.registry,
             docker_host=docker_host,
             pid=os.getpid(),
         )
         state.write_status(status)
         return status
+
+    def _settle_snapshot(self, server: APIServer) -> None:
+        """Wait until the store file holds every write so far, then for the snapshot
+        interval that follows that save: a write made right after `up` reports is then saved
+        at once, as on a start that wrote nothing (Argo CD's settings on a fresh state)."""
+        rv = int(server.store.rv)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not self.stop_event.is_set():
+            try:
+                saved = int(json.loads(self.state.store_file.read_text())["resourceVersion"])
+            except (OSError, ValueError, KeyError):
+                saved = 0
+            if saved >= rv:
+                break
+            self.stop_event.wait(0.05)
+        self.stop_event.wait(SAVE_INTERVAL + 0.25)
 
     def _client(self, agent: str) -> KubeClient:
         assert self.server is not None

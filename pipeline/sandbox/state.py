@@ -11,6 +11,7 @@
   registry/       the Distribution registry's config and blobs (when the sandbox runs one)
   docker/         a private dockerd (when no engine was reachable)
   argocd/         the Argo CD controller's checkouts and renders
+  argocd-server/  the Argo CD API server's renders (for /manifests)
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ class SandboxConfig:
     registry_ca: str | None = None  # a CA bundle the kubelet trusts for TLS registries
     kubelet_backoff: float = 10.0
     reconcile_seconds: float = 120.0
+    argocd_port: int = 0  # the Argo CD API server (argocd-server's REST API), HTTP
+    argocd_secure_port: int = 0  # the same over HTTPS (certificate from the sandbox CA)
 
 
 @dataclass
@@ -57,6 +60,9 @@ class SandboxStatus:
     registry: str | None = None
     docker_host: str | None = None
     pid: int | None = None
+    argocd_server: str | None = None  # the Argo CD API server (HTTP)
+    argocd_secure_server: str | None = None  # the same over HTTPS (certificate_authority)
+    argocd_token: str | None = None  # an admin session token; only `sandbox status` fills it
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

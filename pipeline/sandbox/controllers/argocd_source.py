@@ -61,13 +61,20 @@ class SourceRenderer:
         self, work_dir: Path, kubectl: str | None = None, list_secrets: ListSecrets | None = None
     ) -> None:
         self._list_secrets = list_secrets
-        sources = GitSources(Path(work_dir) / "git", credentials=self._credentials)
-        self._renderer = ProductRenderer(sources, kubectl)
+        self._sources = GitSources(Path(work_dir) / "git", credentials=self._credentials)
+        self._renderer = ProductRenderer(self._sources, kubectl)
 
     def _credentials(self, repo_url: str) -> RepoCredentials | None:
         if self._list_secrets is None or repo_url.startswith(("/", "file://")):
             return None
         return credentials_from_secrets(repo_url, self._list_secrets())
+
+    def resolve(self, repo_url: str, revision: str) -> str:
+        """The commit ``revision`` names in ``repo_url`` now (the repo-server's ResolveRevision)."""
+        try:
+            return self._sources.resolve(repo_url, revision).commit
+        except SourceUnavailable as e:
+            raise SourceError(str(e)) from e
 
     def render(self, source: Obj, revision: str | None = None, *, hard: bool = False) -> Rendered:
         """Render ``source`` at ``revision`` (default: its targetRevision)."""
