@@ -55,6 +55,8 @@ class FakeApplications:
         self.on_watch: list[Step] = []
         self.expire_next_watch = False
         self.watches = 0
+        self.gets = 0
+        self.watched_from: list[str] = []  # the resourceVersion each watch started from
 
     def _bump(self) -> None:
         assert self.app is not None
@@ -68,6 +70,7 @@ class FakeApplications:
         self._bump()
 
     def get_application(self, namespace: str, name: str) -> Obj:
+        self.gets += 1
         if self.app is None or self.app["metadata"]["name"] != name:
             raise NotFound(f"applications {name!r} not found")
         return copy.deepcopy(self.app)
@@ -97,6 +100,7 @@ class FakeApplications:
         self, namespace: str, name: str, resource_version: str, timeout: float
     ) -> FakeStream:
         self.watches += 1
+        self.watched_from.append(resource_version)
         if self.expire_next_watch:
             self.expire_next_watch = False
             return FakeStream([], expire=True)
