@@ -4,8 +4,8 @@ Three small informers (core/watch.py: list, then watch from the list's resourceV
 on 410 Gone, resume when the server ends a watch; client-go ``tools/cache/reflector.go`` does
 the same) keep Deployments, ReplicaSets and the canary pods in memory. Every change re-runs
 the pure classifier (rollout.judge_rollout); the loop ends on done, on the first terminal
-failure, or at the deadline. Request count is
-therefore a constant per deploy (3 lists + 3 watches), whatever the rollout's length.
+failure, or at the deadline. Request count is therefore a constant per deploy (3 lists + 3
+watches, plus one watch each time the server ends one), whatever the rollout's length.
 """
 
 from __future__ import annotations
