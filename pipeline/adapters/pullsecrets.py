@@ -9,28 +9,23 @@ credentials Argo CD's own tooling uses.
 
 The lookup is lazy: the registry client asks only after a 401, for one host, once. Only
 Applications whose ``image-list`` names an image on that host are consulted; the Secret is read
-through the Kubernetes API (RBAC: ``secrets`` get in its namespace).
+through the Kubernetes API (RBAC: ``secrets`` get in its namespace). References resolve in
+adapters/credential_refs.py, as for poll and status, so a bad one fails the same way there.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
+from pipeline.adapters.credential_refs import CredentialResolver, GetSecret
 from pipeline.core.images import parse_image_ref
-from pipeline.core.imageupdater.credrefs import (
-    EXT_SCRIPT_TIMEOUT,
-    parse_credential_ref,
-    resolve_credentials,
-)
+from pipeline.core.imageupdater.credrefs import parse_credential_ref
 from pipeline.core.ports import Applications, CredentialLookup, Credentials, NotFound, Obj
-from pipeline.errors import RegistryError, UsageError
+from pipeline.errors import UsageError
 
 UPDATER = "argocd-image-updater.argoproj.io/"
-GetSecret = Callable[[str, str], Obj]
 
 
 def pull_secret_refs(app: Obj, host: str) -> list[str]:
@@ -54,19 +49,6 @@ def pull_secret_refs(app: Obj, host: str) -> list[str]:
     return refs
 
 
-def _run_script(path: str) -> str:
-    proc = subprocess.run(
-        [path], capture_output=True, text=True, timeout=EXT_SCRIPT_TIMEOUT, check=False
-    )
-    if proc.returncode != 0:
-        raise RegistryError(
-            f"credential script {path} exited {proc.returncode}",
-            hint="run it by hand; it must print 'user:password' on its first line",
-            reason="registry-auth",
-        )
-    return proc.stdout
-
-
 class NamesApplication(Protocol):
     """A ServicePlan or an ApplicationName: which Application a service deploys through."""
 
@@ -81,9 +63,15 @@ class ApplicationPullSecrets:
     """``credentials(host)`` from the pull-secret annotations of the Applications deployed."""
 
     def __init__(
-        self, applications: Applications, get_secret: GetSecret, plans: Sequence[NamesApplication]
+        self,
+        applications: Applications,
+        get_secret: GetSecret,
+        plans: Sequence[NamesApplication],
+        *,
+        resolver: CredentialResolver | None = None,
     ) -> None:
-        self._applications, self._get_secret = applications, get_secret
+        self._applications = applications
+        self._resolver = resolver or CredentialResolver(get_secret)
         self._apps = sorted({(p.argocd_namespace, p.app) for p in plans})
         self._lock = threading.Lock()
         self._found: dict[str, Credentials | None] = {}
@@ -101,26 +89,8 @@ class ApplicationPullSecrets:
             except NotFound:
                 continue  # preflight reports the missing Application with its fix
             for text in pull_secret_refs(app, host):
-                ref = parse_credential_ref(text)
-                try:
-                    return resolve_credentials(
-                        ref,
-                        f"https://{host}",
-                        get_secret=self._secret,
-                        getenv=os.environ.get,
-                        run_script=_run_script,
-                    )
-                except NotFound:
-                    raise RegistryError(
-                        f"the pull secret {text!r} named by Application {name} does not exist",
-                        hint="create it: kubectl create secret docker-registry -n <ns> <name> "
-                        f"--docker-server={host} ...",
-                        reason="registry-auth",
-                    ) from None
+                return self._resolver.resolve(parse_credential_ref(text), host)
         return None
-
-    def _secret(self, namespace: str, name: str) -> Mapping[str, Any]:
-        return self._get_secret(namespace, name)
 
 
 def chain(*lookups: CredentialLookup) -> CredentialLookup:

@@ -3,47 +3,28 @@
 image-updater resolves an image's ``pull-secret`` only when it talks to that registry; we go
 one step lazier: the reference is resolved when the registry asks for credentials (a 401
 challenge), so an open registry never needs the Secret and a bad reference only fails the
-images that need it. References follow pipeline/core/imageupdater/credrefs.py; a
-``pullsecret:``/``secret:`` is read from the cluster, ``env:`` from the environment, ``ext:``
-runs the script with image-updater's 10 s timeout.
+images that need it. References resolve in adapters/credential_refs.py, as for deploy-canary's
+pull secrets: a ``pullsecret:``/``secret:`` is read from the cluster, ``env:`` from the
+environment, ``ext:`` runs the script with image-updater's 10 s timeout.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
-from typing import Any
 
+from pipeline.adapters.credential_refs import (
+    CredentialResolver,
+    GetSecret,
+    RunScript,
+    run_ext_script,
+)
 from pipeline.adapters.ratelimit import PacedSession
 from pipeline.adapters.registry import RegistryClient
-from pipeline.core.imageupdater.credrefs import (
-    EXT_SCRIPT_TIMEOUT,
-    CredentialRef,
-    resolve_credentials,
-)
-from pipeline.core.ports import Credentials, RateLimit
-from pipeline.errors import CredentialRefError, truncate
-
-GetSecret = Callable[[str, str], Mapping[str, Any]]
-
-
-def run_ext_script(path: str) -> str:
-    """stdout of an ``ext:`` credential script, killed after 10 s like image-updater's."""
-    try:
-        proc = subprocess.run(
-            [path], capture_output=True, text=True, timeout=EXT_SCRIPT_TIMEOUT, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise CredentialRefError(f"credential script {path} failed: {type(e).__name__}") from None
-    if proc.returncode != 0:
-        raise CredentialRefError(
-            f"credential script {path} exited {proc.returncode}",
-            hint=truncate(proc.stderr.strip(), 300),
-        )
-    return proc.stdout
+from pipeline.core.imageupdater.credrefs import CredentialRef
+from pipeline.core.ports import CredentialLookup, RateLimit
 
 
 class RegistryPool:
@@ -54,36 +35,28 @@ class RegistryPool:
         *,
         get_secret: GetSecret,
         getenv: Callable[[str], str | None] = os.environ.get,
-        run_script: Callable[[str], str] = run_ext_script,
+        run_script: RunScript = run_ext_script,
         ca_bundle: str | None = None,
         insecure: tuple[str, ...] = (),
         rates: Mapping[str, float] | None = None,
         timeout: float = 30.0,
         session: PacedSession | None = None,
     ) -> None:
-        self._get_secret, self._getenv, self._run_script = get_secret, getenv, run_script
+        self._resolver = CredentialResolver(get_secret, getenv=getenv, run_script=run_script)
         self._ca_bundle, self._insecure, self._timeout = ca_bundle, insecure, timeout
         self.session = session or PacedSession(rates)
         self._clients: dict[CredentialRef | None, RegistryClient] = {}
         self._lock = threading.Lock()
 
-    def _lookup(self, ref: CredentialRef) -> Callable[[str], Credentials | None]:
-        def lookup(host: str) -> Credentials | None:
-            return resolve_credentials(
-                ref,
-                f"https://{host}",
-                get_secret=self._get_secret,
-                getenv=self._getenv,
-                run_script=self._run_script,
-            )
-
-        return lookup
+    def credentials(self, ref: CredentialRef) -> CredentialLookup:
+        """What the client for ``ref`` calls with a host after a 401."""
+        return self._resolver.lookup(ref)
 
     def client(self, ref: CredentialRef | None) -> RegistryClient:
         with self._lock:
             if ref not in self._clients:
                 self._clients[ref] = RegistryClient(
-                    credentials=self._lookup(ref) if ref is not None else None,
+                    credentials=self.credentials(ref) if ref is not None else None,
                     ca_bundle=self._ca_bundle,
                     insecure=self._insecure,
                     timeout=self._timeout,

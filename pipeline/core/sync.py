@@ -7,7 +7,8 @@ another runs is silently lost (``controller/appcontroller.go``; reference A.3), 
 the running one (or terminate it with ``--terminate-running``: phase ``Terminating``, the
 same write argocd-server's ``TerminateOperation`` makes). Completion is matched by our
 ``info`` marker in ``operationState.operation``; ``Running`` with ``finishedAt`` means the
-controller waits to retry, not that it finished.
+controller waits to retry, not that it finished. Waits go through core/watch.py (list, watch,
+re-list on 410); 409s are retried at most ``MAX_CONFLICTS`` times, within the deadline.
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import Any
 
 from pipeline.core.events import Emit, Note
 from pipeline.core.plan import RUN_ANNOTATION, ServicePlan, operation_is_ours, sync_operation
-from pipeline.core.ports import Applications, Conflict, Expired, Obj
+from pipeline.core.ports import Applications, Conflict, Obj
+from pipeline.core.retry import ConflictRetries
+from pipeline.core.watch import ApplicationSource, wait_for
 from pipeline.errors import DeployTimeoutError, SupersededError, SyncFailedError
 
 Clock = Callable[[], float]
@@ -45,26 +48,16 @@ def wait_for_application(
     waiting_for: str,
 ) -> Obj:
     """Watch the Application until ``done(app)``; raise DeployTimeoutError at the deadline."""
-    app = apps.get_application(plan.argocd_namespace, plan.app)
-    while not done(app):
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise DeployTimeoutError(
-                f"timed out waiting for {waiting_for} on Application {plan.app}",
-                hint="raise --timeout, or look at the Application: kubectl get application -n "
-                f"{plan.argocd_namespace} {plan.app} -o yaml",
-            )
-        version = app["metadata"]["resourceVersion"]
-        stream = apps.watch_application(plan.argocd_namespace, plan.app, version, remaining)
-        try:
-            for kind, obj in stream:
-                if kind in ("ADDED", "MODIFIED"):
-                    app = obj
-                    if done(app):
-                        return app
-        except Expired:
-            app = apps.get_application(plan.argocd_namespace, plan.app)
-    return app
+
+    def timed_out(app: Obj) -> DeployTimeoutError:
+        return DeployTimeoutError(
+            f"timed out waiting for {waiting_for} on Application {plan.app}",
+            hint="raise --timeout, or look at the Application: kubectl get application -n "
+            f"{plan.argocd_namespace} {plan.app} -o yaml",
+        )
+
+    source = ApplicationSource(apps, plan.argocd_namespace, plan.app)
+    return wait_for(source, done, deadline=deadline, clock=clock, on_timeout=timed_out)
 
 
 def request_sync(
@@ -80,6 +73,7 @@ def request_sync(
 ) -> Obj:
     """Write our ``.operation``; returns the Application as written."""
     operation = sync_operation(plan, digest, deployment)
+    retries = ConflictRetries(f"Application {plan.app}", "the sync operation", deadline, clock)
     while True:
         app = apps.get_application(plan.argocd_namespace, plan.app)
         _check_not_superseded(app, plan)
@@ -87,7 +81,13 @@ def request_sync(
             state = _state(app)
             if terminate_running and state.get("phase") == "Running":
                 emit(Note(plan.service, f"terminating the running operation on {plan.app}"))
-                _patch(apps, plan, app, {"status": {"operationState": {"phase": "Terminating"}}})
+                try:
+                    _patch(
+                        apps, plan, app, {"status": {"operationState": {"phase": "Terminating"}}}
+                    )
+                except Conflict:
+                    retries.conflict()
+                    continue
             else:
                 emit(Note(plan.service, f"waiting for the operation in progress on {plan.app}"))
             wait_for_application(
@@ -98,7 +98,7 @@ def request_sync(
         try:
             return _patch(apps, plan, app, body)
         except Conflict:
-            continue
+            retries.conflict()
 
 
 def _patch(apps: Applications, plan: ServicePlan, app: Obj, body: dict[str, Any]) -> Obj:

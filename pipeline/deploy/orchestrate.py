@@ -203,7 +203,9 @@ def _deploy(
     deadline = deps.clock() + plan.timeout
     name = pre.deployment["metadata"]["name"]
     with steps.step("pin") as detail:
-        pin = write_pin(apps, plan, digest, pre, run.pin_method)
+        pin = write_pin(
+            apps, plan, digest, pre, run.pin_method, deadline=deadline, clock=deps.clock
+        )
         detail.append(f"{pin.method} -> {pin.field}")
     with steps.step("sync"):
         request_sync(

@@ -13,13 +13,14 @@ controller) reverted it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from pipeline.core.pin import PinWrite, plan_pin
 from pipeline.core.plan import RUN_ANNOTATION, ServicePlan
 from pipeline.core.ports import Applications, Conflict, Obj
+from pipeline.core.retry import ConflictRetries
 from pipeline.deploy.preflight import Preflight
-from pipeline.errors import KubeAccessError, PreflightError, Problem, SupersededError
-
-MAX_CONFLICTS = 10
+from pipeline.errors import PreflightError, Problem, SupersededError
 
 
 def newer_run(app: Obj, plan: ServicePlan) -> str | None:
@@ -37,11 +38,20 @@ def _superseded(plan: ServicePlan, key: str) -> SupersededError:
 
 
 def write_pin(
-    apps: Applications, plan: ServicePlan, digest: str, pre: Preflight, method: str
+    apps: Applications,
+    plan: ServicePlan,
+    digest: str,
+    pre: Preflight,
+    method: str,
+    *,
+    deadline: float,
+    clock: Callable[[], float],
 ) -> PinWrite:
-    """Merge-patch our pin + run key with a resourceVersion precondition; retry on 409."""
+    """Merge-patch our pin + run key with a resourceVersion precondition; a 409 re-reads and
+    decides again, at most MAX_CONFLICTS times and within the deadline (core/retry.py)."""
     app, pin = pre.app, pre.pin
-    for _ in range(MAX_CONFLICTS):
+    retries = ConflictRetries(f"Application {plan.app}", "the pin", deadline, clock)
+    while True:
         key = newer_run(app, plan)
         if key:
             raise _superseded(plan, key)
@@ -49,16 +59,12 @@ def write_pin(
             apps.patch_application(plan.argocd_namespace, plan.app, pin.body)
             return pin
         except Conflict:
-            app = apps.get_application(plan.argocd_namespace, plan.app)
-            decided = plan_pin(app, plan, digest, pre.deployment, method)
-            if isinstance(decided, Problem):
-                raise PreflightError([decided]) from None
-            pin = decided
-    raise KubeAccessError(
-        f"Application {plan.app} changed {MAX_CONFLICTS} times while we wrote the pin",
-        hint="another controller keeps rewriting it; see docs/deploy-canary.md troubleshooting",
-        reason="write-conflict",
-    )
+            retries.conflict()
+        app = apps.get_application(plan.argocd_namespace, plan.app)
+        decided = plan_pin(app, plan, digest, pre.deployment, method)
+        if isinstance(decided, Problem):
+            raise PreflightError([decided]) from None
+        pin = decided
 
 
 def check_final(apps: Applications, plan: ServicePlan, pin: PinWrite) -> None:

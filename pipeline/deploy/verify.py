@@ -1,10 +1,11 @@
 """Wait until the canary runs our digest, by watching (never polling) the namespace.
 
-Three small informers (list, then watch from the list's resourceVersion, re-list on 410 Gone;
-client-go ``tools/cache/reflector.go`` does the same) keep Deployments, ReplicaSets and the
-canary pods in memory. Every change re-runs the pure classifier (rollout.judge_rollout); the
-loop ends on done, on the first terminal failure, or at the deadline. Request count is
-therefore a constant per deploy (3 lists + 3 watches), whatever the rollout's length.
+Three small informers (core/watch.py: list, then watch from the list's resourceVersion, re-list
+on 410 Gone, resume when the server ends a watch; client-go ``tools/cache/reflector.go`` does
+the same) keep Deployments, ReplicaSets and the canary pods in memory. Every change re-runs
+the pure classifier (rollout.judge_rollout); the loop ends on done, on the first terminal
+failure, or at the deadline. Request count is therefore a constant per deploy (3 lists + 3
+watches, plus one watch each time the server ends one), whatever the rollout's length.
 """
 
 from __future__ import annotations
@@ -15,14 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pipeline.core.events import Emit, PodObserved
-from pipeline.core.ports import Cluster, Expired, Obj, WatchStream
+from pipeline.core.ports import Cluster, Obj
 from pipeline.core.rollout import PodObservation, Verdict, judge_rollout
+from pipeline.core.watch import ListWatch, ObjectsSource
+from pipeline.errors import DeployTimeoutError, PipelineError
 
 Clock = Callable[[], float]
 
 
 class Informer(threading.Thread):
-    """Mirror of one kind in one namespace; signals ``changes`` after every update."""
+    """Mirror of one kind in one namespace, kept by core/watch.py's list+watch+re-list loop;
+    signals ``changes`` after the list and after every update."""
 
     def __init__(
         self,
@@ -35,12 +39,10 @@ class Informer(threading.Thread):
         clock: Clock,
     ) -> None:
         super().__init__(name=f"informer-{kind}-{namespace}", daemon=True)
-        self.cluster, self.kind, self.namespace, self.selector = cluster, kind, namespace, selector
-        self.changes, self.deadline, self.clock = changes, deadline, clock
+        self.changes, self.deadline = changes, deadline
+        self.watch = ListWatch(ObjectsSource(cluster, kind, namespace, selector), clock)
         self.objects: dict[str, Obj] = {}
         self.lock = threading.Lock()
-        self._stream: WatchStream | None = None
-        self._stopped = threading.Event()
         self.synced = threading.Event()
 
     def snapshot(self) -> list[Obj]:
@@ -48,44 +50,25 @@ class Informer(threading.Thread):
             return list(self.objects.values())
 
     def stop(self) -> None:
-        self._stopped.set()
-        stream = self._stream
-        if stream is not None:
-            stream.stop()
+        self.watch.stop()
 
-    def _relist(self) -> str:
-        items, version = self.cluster.list_objects(self.kind, self.namespace, self.selector)
+    def _publish(self, objects: dict[str, Obj]) -> bool:
         with self.lock:
-            self.objects = {o["metadata"]["name"]: o for o in items}
+            self.objects = objects
         self.synced.set()
         self.changes.put(None)
-        return version
+        return False  # never done: the waiting thread judges, then stops us
+
+    def _ended(self, objects: dict[str, Obj]) -> PipelineError:
+        return DeployTimeoutError(f"{self.name} reached the deadline")
 
     def run(self) -> None:
         try:
-            version = self._relist()
-            while not self._stopped.is_set() and self.clock() < self.deadline:
-                remaining = max(1.0, self.deadline - self.clock())
-                self._stream = self.cluster.watch(
-                    self.kind, self.namespace, self.selector, version, remaining
-                )
-                try:
-                    for kind, obj in self._stream:
-                        version = obj.get("metadata", {}).get("resourceVersion") or version
-                        if kind == "BOOKMARK":
-                            continue
-                        name = obj["metadata"]["name"]
-                        with self.lock:
-                            if kind == "DELETED":
-                                self.objects.pop(name, None)
-                            else:
-                                self.objects[name] = obj
-                        self.changes.put(None)
-                except Expired:
-                    version = self._relist()
+            self.watch.until(self._publish, deadline=self.deadline, on_timeout=self._ended)
+        except DeployTimeoutError:
+            pass  # the waiting thread owns the deadline and reports it with the verdict
         except BaseException as e:  # handed to the waiting thread, which re-raises it
-            if not self._stopped.is_set():
-                self.changes.put(e)
+            self.changes.put(e)
 
 
 @dataclass

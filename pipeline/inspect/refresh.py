@@ -5,8 +5,8 @@ patch of ``metadata.annotations`` setting ``argocd.argoproj.io/refresh`` to ``no
 ``hard`` (hard: manifests regenerated without the repo-server cache). The controller removes
 the annotation once a reconcile finished after the request (in the status write up to v3.5, in a
 separate patch later; reference/argocd-kubernetes.md A.4), so "annotation gone" is the signal
-``--wait`` watches for, as argocd-server's ``Get ?refresh=`` does. Never polled: one watch from
-the resourceVersion our patch returned, re-read on 410 Gone.
+``--wait`` watches for, as argocd-server's ``Get ?refresh=`` does. Never polled: core/watch.py
+watches from the resourceVersion our patch returned and re-reads on 410 Gone.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.core.ports import Applications, Expired
+from pipeline.core.ports import Applications
+from pipeline.core.watch import ApplicationSource, wait_for
 from pipeline.errors import DeployTimeoutError
 
 Obj = dict[str, Any]
@@ -61,27 +62,21 @@ def refresh_application(
     """Set the refresh annotation; with ``wait``, block until the controller removed it."""
     deadline = clock() + timeout
     app = apps.patch_application(namespace, name, refresh_patch(hard))
-    while wait and refresh_pending(app):
-        remaining = deadline - clock()
-        if remaining <= 0:
-            raise DeployTimeoutError(
-                f"Argo CD did not finish refreshing Application {namespace}/{name} "
-                f"within {timeout:.0f}s",
-                hint="check that the application-controller runs: kubectl -n "
-                f"{namespace} get application {name} -o jsonpath='{{.status.conditions}}'",
-            )
-        stream = apps.watch_application(
-            namespace, name, app["metadata"]["resourceVersion"], remaining
+
+    def timed_out(app: Obj) -> DeployTimeoutError:
+        return DeployTimeoutError(
+            f"Argo CD did not finish refreshing Application {namespace}/{name} "
+            f"within {timeout:.0f}s",
+            hint="check that the application-controller runs: kubectl -n "
+            f"{namespace} get application {name} -o jsonpath='{{.status.conditions}}'",
         )
-        try:
-            for kind, obj in stream:
-                if kind in ("ADDED", "MODIFIED"):
-                    app = obj
-                    if not refresh_pending(app):
-                        stream.stop()
-                        break
-        except Expired:
-            app = apps.get_application(namespace, name)
+
+    if wait:
+        source = ApplicationSource(apps, namespace, name, initial=app)
+        app = wait_for(
+            source, lambda a: not refresh_pending(a), deadline=deadline, clock=clock,
+            on_timeout=timed_out,
+        )  # fmt: skip
     return RefreshResult(
         application=f"{namespace}/{name}",
         kind="hard" if hard else "normal",

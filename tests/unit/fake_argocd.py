@@ -55,6 +55,9 @@ class FakeApplications:
         self.on_watch: list[Step] = []
         self.expire_next_watch = False
         self.watches = 0
+        self.gets = 0
+        self.patch_attempts = 0  # patches answered with 409 included
+        self.watched_from: list[str] = []  # the resourceVersion each watch started from
 
     def _bump(self) -> None:
         assert self.app is not None
@@ -67,13 +70,18 @@ class FakeApplications:
         self.app = merge_patch(self.app, patch)
         self._bump()
 
-    def get_application(self, namespace: str, name: str) -> Obj:
+    def _read(self, name: str) -> Obj:
         if self.app is None or self.app["metadata"]["name"] != name:
             raise NotFound(f"applications {name!r} not found")
         return copy.deepcopy(self.app)
 
+    def get_application(self, namespace: str, name: str) -> Obj:
+        self.gets += 1
+        return self._read(name)
+
     def patch_application(self, namespace: str, name: str, body: Obj) -> Obj:
-        current = self.get_application(namespace, name)
+        self.patch_attempts += 1
+        current = self._read(name)
         wanted = (body.get("metadata") or {}).get("resourceVersion")
         if self.conflicts:
             self.conflicts -= 1
@@ -97,6 +105,7 @@ class FakeApplications:
         self, namespace: str, name: str, resource_version: str, timeout: float
     ) -> FakeStream:
         self.watches += 1
+        self.watched_from.append(resource_version)
         if self.expire_next_watch:
             self.expire_next_watch = False
             return FakeStream([], expire=True)

@@ -11,7 +11,12 @@ from pipeline.core.events import Event, Note
 from pipeline.core.plan import plan_service, sync_operation
 from pipeline.core.settings import DeploySettings, RunSettings, ServiceTarget
 from pipeline.core.sync import follow_sync, request_sync
-from pipeline.errors import DeployTimeoutError, SupersededError, SyncFailedError
+from pipeline.errors import (
+    DeployTimeoutError,
+    KubeAccessError,
+    SupersededError,
+    SyncFailedError,
+)
 from tests.unit.fake_argocd import FakeApplications, FakeClock
 
 DIGEST = "sha256:" + "d" * 64
@@ -188,3 +193,26 @@ def test_a_410_on_the_watch_re_reads_the_application() -> None:
     ]
     assert follow(apps)["status"]["operationState"]["phase"] == "Succeeded"
     assert apps.watches == 2
+
+
+def test_conflicts_without_end_stop_after_the_limit() -> None:
+    apps = FakeApplications(application())
+    apps.conflicts = 1000  # something rewrites the Application all the time
+    with pytest.raises(KubeAccessError) as caught:
+        request(apps)
+    assert caught.value.reason == "write-conflict"
+    assert caught.value.message == (
+        "Application dev-api-auth changed 10 times while we wrote the sync operation"
+    )
+    assert apps.patch_attempts == 10
+
+
+def test_a_conflict_on_the_terminate_write_is_retried() -> None:
+    apps = FakeApplications(application(operationState={"phase": "Running"}))
+    apps.conflicts = 1
+    apps.on_watch = [
+        lambda a: a.controller_writes({"status": {"operationState": {"phase": "Failed"}}})
+    ]
+    request(apps, terminate=True)
+    assert [p["metadata"]["resourceVersion"] for p in apps.patches] == ["11", "13"]
+    assert apps.patches[1]["operation"] == OURS

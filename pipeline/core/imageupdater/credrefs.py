@@ -60,6 +60,18 @@ class ExtScriptRef:
 CredentialRef = SecretRef | EnvRef | ExtScriptRef
 
 
+def format_credential_ref(ref: CredentialRef) -> str:
+    """The reference as written (``parse_credential_ref`` of the result gives ``ref`` back)."""
+    if isinstance(ref, SecretRef):
+        where = f"{ref.namespace}/{ref.name}"
+        text = f"pullsecret:{where}" if ref.pull_secret else f"secret:{where}#{ref.field}"
+    elif isinstance(ref, EnvRef):
+        text = f"env:{ref.variable}"
+    else:
+        text = f"ext:{ref.path}"
+    return f"{ref.registry}={text}" if ref.registry else text
+
+
 def _bad(text: str, why: str) -> CredentialRefError:
     return CredentialRefError(f"invalid credential reference {text!r}: {why}", hint=f"use {_FORMS}")
 
