@@ -32,3 +32,19 @@ def read_secret(cluster: KubeCluster, namespace: str, name: str) -> Obj:
     return call_json(
         f"get Secret {namespace}/{name}", cluster.core.read_namespaced_secret, name, namespace
     )
+
+
+def namespace_exists(cluster: KubeCluster, name: str) -> bool | None:
+    """Whether the namespace ``name`` exists; None when this identity may not tell (403).
+    Asked only to explain a 404 or an empty list, so a good run never sends it."""
+    from pipeline.adapters.kube import request_json
+    from pipeline.errors import KubeAccessError, NotFound
+
+    cluster.stats.count("get")
+    try:
+        request_json(f"get Namespace {name}", cluster.api, "GET", f"/api/v1/namespaces/{name}")
+    except NotFound:
+        return False
+    except KubeAccessError:
+        return None
+    return True

@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from pipeline.changes import detect_changes, github_matrix, service_paths
-from pipeline.commands.deploy import load_config
+from pipeline.config import load_config
 from pipeline.errors import UsageError
 from pipeline.github_event import CLEANUP, DEPLOY, NONE, SKIP, EventDecision, decide
 from pipeline.report.github import output_lines
@@ -73,7 +73,7 @@ def detect_changes_command(
     label: str, secrets_present: bool, output: str,
 ) -> None:  # fmt: skip
     """List the services whose paths changed between BASE...HEAD; decide the CI action."""
-    settings = load_config(config)
+    settings = dict(load_config(config).values)
     everything = list(service_paths(settings))
     payload = _read_event(event)
     decision = (
