@@ -84,7 +84,8 @@ def render_text(document: dict[str, Any]) -> str:
 @click.command("poll")
 @opt("--once", is_flag=True, help="Run one cycle and exit (the default).")
 @opt("--interval", help="Repeat cycles every INTERVAL (e.g. 2m) until interrupted.")
-@opt("--selector", "-l", default="", help="Label selector of the Applications.")
+@opt("--selector", "-l", default="", envvar="PIPELINE_POLL_SELECTOR",
+     help="Label selector of the Applications.")  # fmt: skip
 @opt("--service", "-s", multiple=True,
      help="Poll only this service's Application (repeatable) [default: pipeline.yaml's "
      "services, else every annotated Application].")  # fmt: skip

@@ -33,7 +33,8 @@ class RefreshCommand:
 @opt("--service", "-s", help="Service: its Application from the app template of pipeline.yaml.")
 @opt("--hard", is_flag=True, help="Regenerate manifests without the repo-server cache.")
 @opt("--wait", is_flag=True, help="Wait until the controller finished the refresh.")
-@opt("--timeout", type=float, default=60.0, show_default=True, help="Seconds to wait.")
+@opt("--timeout", type=float, default=60.0, show_default=True, envvar="PIPELINE_REFRESH_TIMEOUT",
+     help="Seconds to wait.")  # fmt: skip
 @opt("--output", "-o", type=click.Choice(OUTPUTS), default="text")
 @config_option
 @kube_options

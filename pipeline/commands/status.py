@@ -69,7 +69,8 @@ def render_text(document: dict[str, Any]) -> str:
      "services in pipeline.yaml].")  # fmt: skip
 @opt("--app", help="Argo CD Application name, or template with --service [default: "
      "dev-api-{service}].")  # fmt: skip
-@opt("--alias", multiple=True, help="image-list alias to check (repeatable) [all].")
+@opt("--alias", multiple=True, envvar="PIPELINE_STATUS_ALIAS",
+     help="image-list alias to check (repeatable) [all].")  # fmt: skip
 @opt("--selector", help="Pod label selector of the alias's workload (canary default: "
      "app={service}-api,version=v2).")  # fmt: skip
 @opt("--namespace", help="Namespace of the workloads [default: the Application's destination].")
