@@ -37,6 +37,23 @@ def missing_application(kube: KubeClients, namespace: str, name: str) -> KubeAcc
     )
 
 
+def missing_applications(
+    kube: KubeClients, namespace: str, names: list[str], selector: str = ""
+) -> KubeAccessError:
+    """Applications of the configured services that a list did not return."""
+    if len(names) == 1 and not selector:
+        return missing_application(kube, namespace, names[0])
+    listed = ", ".join(f"{namespace}/{n}" for n in names)
+    matching = f" matching -l {selector}" if selector else ""
+    return KubeAccessError(
+        f"Application(s) {listed} do not exist{matching} on {kube.server}",
+        hint="check the services (--service or services: in pipeline.yaml) and the app: "
+        f"template (default dev-api-{{service}}); `kubectl -n {namespace} get applications "
+        "--show-labels` lists them",
+        reason="application-not-found",
+    )
+
+
 def get_application(kube: KubeClients, namespace: str, name: str) -> Obj:
     try:
         return kube.applications.get_application(namespace, name)

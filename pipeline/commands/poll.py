@@ -146,7 +146,7 @@ def poll_command(ctx: click.Context, params: dict[str, Any]) -> PollCommand:
 
 def _lister(command: PollCommand, kube: KubeClients) -> Callable[[str, str], list[Any]]:
     from pipeline.adapters.kubereads import list_applications
-    from pipeline.commands.lookup import missing_namespace
+    from pipeline.commands.lookup import missing_applications, missing_namespace
 
     def listed(namespace: str, selector: str) -> list[Any]:
         items = list_applications(kube.applications, namespace, selector)
@@ -156,7 +156,11 @@ def _lister(command: PollCommand, kube: KubeClients) -> Callable[[str, str], lis
                 raise missing
         if command.applications is None:
             return items
-        return [a for a in items if a["metadata"]["name"] in command.applications]
+        chosen = [a for a in items if a["metadata"]["name"] in command.applications]
+        absent = sorted(command.applications - {a["metadata"]["name"] for a in chosen})
+        if absent:
+            raise missing_applications(kube, namespace, absent, selector)
+        return chosen
 
     return listed
 
