@@ -198,29 +198,27 @@ def run(command: PollCommand, kube: KubeClients, emit: Emit) -> ExitCode:
     from pipeline.errors import KubeAccessError
 
     cycles = 0
-    while True:
-        started = time.monotonic()
-        try:
-            document = run_interruptibly(lambda: cycle(command, kube, emit), "poll")
-        except KubeAccessError as e:
-            raise explained(e, kube) from None
-        except KeyboardInterrupt as interrupt:
+    try:
+        while True:
+            started = time.monotonic()
+            try:
+                document = run_interruptibly(lambda: cycle(command, kube, emit), "poll")
+            except KubeAccessError as e:
+                raise explained(e, kube) from None
+            cycles += 1
             if command.output == "json":
-                click.echo(json.dumps({"schema_version": 1, "interrupted": True,
-                                       "cycles_completed": cycles}, indent=2))  # fmt: skip
-            raise interrupted(
-                interrupt,
-                f"{cycles} poll cycle(s) completed; the current one was stopped",
-                hint="an update already pinned is finished by the next cycle",
-            ) from None
-        cycles += 1
-        if command.output == "json":
-            click.echo(json.dumps(document, indent=2))
-        else:
-            click.echo(render_text(document))
-        if command.interval is None:
-            return ExitCode(document["exit_code"])
-        try:
+                click.echo(json.dumps(document, indent=2))
+            else:
+                click.echo(render_text(document))
+            if command.interval is None:
+                return ExitCode(document["exit_code"])
             time.sleep(max(0.0, command.interval - (time.monotonic() - started)))
-        except KeyboardInterrupt as interrupt:
-            raise interrupted(interrupt, f"{cycles} poll cycle(s) completed") from None
+    except KeyboardInterrupt as interrupt:
+        if command.output == "json":
+            click.echo(json.dumps({"schema_version": 1, "interrupted": True,
+                                   "cycles_completed": cycles}, indent=2))  # fmt: skip
+        raise interrupted(
+            interrupt, f"{cycles} poll cycle(s) completed",
+            hint="an update stopped between its pin and its verification may not be synced: "
+            "check it with `pipeline status --app NAME`",
+        ) from None  # fmt: skip
