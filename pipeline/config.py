@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.core.plan import render_template
 from pipeline.core.settings import (
     DEFAULT_ALIAS,
     DEFAULT_APP,
@@ -343,8 +344,6 @@ def app_targets(
     """The Applications of ``services`` (else of every service in pipeline.yaml); with an
     explicit ``app`` and no service, that one Application (its service: the destination
     namespace)."""
-    from pipeline.core.plan import render_template
-
     argocd_namespace = str(run_value("argocd_namespace", explicit, config, "argocd"))
     chosen = services or (() if explicit.get("app") else config.service_names())
     if not chosen:

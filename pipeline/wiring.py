@@ -6,6 +6,8 @@
 * ``registry_client`` (deploy-canary's digest reader) and ``registry_pool`` (status, poll);
 * ``builder_factory`` and ``renderer``; ``deploy_dependencies`` puts them together.
 
+Commands import adapters only through this module.
+
 Adapters are imported inside the functions: importing this module stays cheap, so
 ``pipeline --help`` does not load the Kubernetes client.
 """
@@ -44,6 +46,17 @@ class KubeClients:
     stats: RequestStats
     server: str  # the API server URL the kubeconfig names
     source: str  # the kubeconfig file(s), or "in-cluster"
+
+    def list_applications(self, namespace: str, selector: str = "") -> list[dict[str, Any]]:
+        from pipeline.adapters.kubereads import list_applications
+
+        return list_applications(self.applications, namespace, selector)
+
+    def namespace_exists(self, name: str) -> bool | None:
+        """None when this identity may not read namespaces."""
+        from pipeline.adapters.kubereads import namespace_exists
+
+        return namespace_exists(self.cluster, name)
 
 
 def _kubeconfig_files(settings: KubeSettings) -> list[Path]:

@@ -202,4 +202,4 @@ def check_offline(settings: DeploySettings) -> None:
             plan_service(target, settings)
 
 
-__all__ = ["CONFIG_KEYS", "OTHER_COMMANDS_KEYS", "PIN_METHODS", "Path", "deploy_canary", "run"]
+__all__ = ["CONFIG_KEYS", "OTHER_COMMANDS_KEYS", "DeployCommand", "deploy_canary", "run"]

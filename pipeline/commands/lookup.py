@@ -17,9 +17,7 @@ NAMESPACE_FIX = (
 
 def missing_namespace(kube: KubeClients, namespace: str, what: str) -> KubeAccessError | None:
     """The error for a missing ``namespace``; None when it exists or we may not tell."""
-    from pipeline.adapters.kubereads import namespace_exists
-
-    if namespace_exists(kube.cluster, namespace) is not False:
+    if kube.namespace_exists(namespace) is not False:
         return None
     return KubeAccessError(
         f"namespace {namespace} does not exist on {kube.server} (looking for {what})",

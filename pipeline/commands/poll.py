@@ -145,11 +145,10 @@ def poll_command(ctx: click.Context, params: dict[str, Any]) -> PollCommand:
 
 
 def _lister(command: PollCommand, kube: KubeClients) -> Callable[[str, str], list[Any]]:
-    from pipeline.adapters.kubereads import list_applications
     from pipeline.commands.lookup import missing_applications, missing_namespace
 
     def listed(namespace: str, selector: str) -> list[Any]:
-        items = list_applications(kube.applications, namespace, selector)
+        items = kube.list_applications(namespace, selector)
         if not items:
             missing = missing_namespace(kube, namespace, "the Applications to poll")
             if missing is not None:

@@ -35,7 +35,7 @@ from pipeline.config import (
 from pipeline.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
-    from pipeline.adapters.registry_pool import RegistryPool
+    from pipeline.core.ports import Registries
     from pipeline.wiring import KubeClients
 
 
@@ -104,7 +104,7 @@ def status(ctx: click.Context, /, **params: Any) -> None:
 
 
 def _document(target: AppTarget, command: StatusCommand, kube: KubeClients,
-              pool: RegistryPool) -> dict[str, Any]:  # fmt: skip
+              pool: Registries) -> dict[str, Any]:  # fmt: skip
     from pipeline.commands.lookup import explained, get_application, missing_namespace
     from pipeline.core.imageupdater.annotations import ImageConfig, parse_application
     from pipeline.errors import KubeAccessError
@@ -155,7 +155,7 @@ def _document(target: AppTarget, command: StatusCommand, kube: KubeClients,
     }
 
 
-def run(command: StatusCommand, kube: KubeClients, pool: RegistryPool) -> ExitCode:
+def run(command: StatusCommand, kube: KubeClients, pool: Registries) -> ExitCode:
     """Print the status of every target; 0 when all agree, else 14. With one target the
     document is the Application's own (schema_version 1); with several, ``applications[]``."""
     from pipeline.commands.running import interrupt_code, interrupted, run_interruptibly
