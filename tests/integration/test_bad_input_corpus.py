@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.errors import ExitCode
+from pipeline.sandbox.kubeclient import resource_path
 from tests.fixtures.sandbox import SandboxHandle
 
 pytestmark = pytest.mark.integration
@@ -153,6 +154,30 @@ def offline_cases() -> Iterator[Case]:
     )  # fmt: skip
 
 
+GHOST_APP = "corpus-ghost"
+
+
+def ghost_application() -> dict[str, object]:
+    """An annotated Application whose destination namespace does not exist."""
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {
+            "name": GHOST_APP,
+            "namespace": "argocd",
+            "annotations": {
+                "argocd-image-updater.argoproj.io/image-list": f"canary={IMAGE}:auth-dev-canary",
+                "argocd-image-updater.argoproj.io/canary.update-strategy": "digest",
+            },
+        },
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": "file:///nonexistent", "path": ".", "targetRevision": "HEAD"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "ghost-ns"},
+        },
+    }
+
+
 def live_cases() -> Iterator[Case]:
     app_fix = "`kubectl -n argocd get applications` lists them"
     missing_app = ("Application argocd/dev-api-nope does not exist", app_fix)
@@ -193,6 +218,16 @@ def live_cases() -> Iterator[Case]:
     yield Case(
         "config-names-missing-namespace", ["poll", "--once"], 7, missing_ns,
         (("pipeline.yaml", "argocd_namespace: nope\n"),),
+    )  # fmt: skip
+    ghost = (
+        "namespace ghost-ns does not exist",
+        "pass --namespace (or namespace: in pipeline.yaml)",
+    )
+    yield Case("status-missing-workload-namespace", ["status", "--app", GHOST_APP], 7, ghost)
+    yield Case(
+        "config-names-missing-workload-namespace", ["status", "-s", "auth"], 7,
+        ("namespace ghost-ns does not exist",),
+        (("pipeline.yaml", f"app: {GHOST_APP}\nnamespace: ghost-ns\n"),),
     )  # fmt: skip
     yield Case(
         "deploy-dry-missing-namespace",
@@ -269,6 +304,9 @@ def offline_results(
 def live_results(
     sandbox: SandboxHandle, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[str, tuple[subprocess.CompletedProcess[str], dict[str, str]]]:
+    path = resource_path("argoproj.io/v1alpha1", "applications", "argocd")
+    if sandbox.kube.get_or_none(f"{path}/{GHOST_APP}") is None:
+        sandbox.kube.create(path, ghost_application())
     fill = {"port": "0", "repo": "", "kubeconfig": str(sandbox.kubeconfig)}
     return run_all(LIVE, tmp_path_factory.mktemp("corpus-live"), fill)
 
