@@ -107,6 +107,17 @@ def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
         check_offline(command.deploy)
         kube = connect_kube(command.kube)
         deps = deploy_dependencies(command.deploy, kube, command.registry)
+    except KeyboardInterrupt as interrupt:  # before anything was written
+        from pipeline.commands.running import interrupt_code, signal_name
+
+        code = interrupt_code(interrupt)
+        stopped = ServiceResult(
+            service=",".join(params["service"]), reason="interrupted", exit_code=int(code),
+            message=f"interrupted by {signal_name(interrupt)} before connecting; nothing written",
+        )  # fmt: skip
+        reporter.emit(ServiceFinished(stopped))
+        reporter.finish([stopped], int(code))
+        ctx.exit(int(code))
     except PipelineError as e:
         if kube is not None and isinstance(e, KubeAccessError):
             from pipeline.commands.lookup import explained
@@ -136,7 +147,7 @@ class _Progress:
         self.closed = False
 
     def emit(self, event: Event) -> None:
-        with self.lock:
+        with self.lock:  # held while forwarding: nothing is printed after close()
             if self.closed:
                 return
             if isinstance(event, ServiceFinished):
@@ -145,7 +156,7 @@ class _Progress:
                 self.finished[event.result.service] = event.result
             elif isinstance(event, StepStarted):
                 self.step[event.service] = event.step
-        self.reporter.emit(event)
+            self.reporter.emit(event)
 
     def close(self) -> None:
         with self.lock:
