@@ -151,8 +151,12 @@ class _Progress:
             if self.closed:
                 return
             if isinstance(event, ServiceFinished):
-                if self.server_hint and event.result.reason == "kube-unreachable":
-                    event.result.hint = self.server_hint
+                result = event.result
+                if self.server_hint and result.reason == "kube-unreachable":
+                    result.hint = self.server_hint
+                if result.reason == "internal-error" and not result.hint:
+                    step = self.step.get(result.service, "its start")
+                    result.hint = f"a bug in the {step} step: please report it with this output"
                 self.finished[event.result.service] = event.result
             elif isinstance(event, StepStarted):
                 self.step[event.service] = event.step
