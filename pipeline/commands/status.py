@@ -165,7 +165,7 @@ def run(command: StatusCommand, kube: KubeClients, pool: Registries) -> ExitCode
         for target in command.targets:
             documents.append(run_interruptibly(partial(_document, target, command, kube, pool)))
     except KeyboardInterrupt as interrupt:
-        _print(documents, command.output, False, interrupt_code(interrupt), partial=True)
+        _print(documents, command.output, False, interrupt_code(interrupt), stopped=True)
         done = f"status of {len(documents)} of {len(command.targets)} Application(s) printed"
         raise interrupted(interrupt, done) from None
     agree = all(d["agree"] for d in documents)
@@ -175,13 +175,13 @@ def run(command: StatusCommand, kube: KubeClients, pool: Registries) -> ExitCode
 
 
 def _print(documents: list[dict[str, Any]], output: str, agree: bool, code: int,
-           partial: bool = False) -> None:  # fmt: skip
+           stopped: bool = False) -> None:  # fmt: skip
     if output == "json":
-        if len(documents) == 1 and not partial:
+        if len(documents) == 1 and not stopped:
             click.echo(json.dumps(documents[0], indent=2))
         else:
             combined = {"schema_version": 1, "agree": agree, "exit_code": int(code),
-                        "interrupted": partial, "applications": documents}  # fmt: skip
+                        "interrupted": stopped, "applications": documents}  # fmt: skip
             click.echo(json.dumps(combined, indent=2))
     elif documents:
         click.echo("\n".join(render_text(d) for d in documents))
