@@ -144,3 +144,26 @@ def test_status_targets_refuse_what_names_no_application(
 ) -> None:
     with pytest.raises(UsageError, match=message):
         app_targets(services, explicit, ConfigFile())
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "timeout"),
+    [
+        ([], {}, 60.0),  # pipeline.yaml beats the default (300)
+        ([], {"PIPELINE_TIMEOUT": "30"}, 30.0),  # the environment beats pipeline.yaml
+        (["--timeout", "5"], {"PIPELINE_TIMEOUT": "30"}, 5.0),  # the flag beats the environment
+    ],
+)
+def test_flag_over_environment_over_pipeline_yaml(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], env: dict[str, str],
+    timeout: float,
+) -> None:  # fmt: skip
+    from pipeline.commands.deploy import build_settings, deploy_canary
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    path = write(tmp_path, "image: 127.0.0.1:5000/eco2\ntimeout: 60\nservices: [auth]\n")
+    ctx = deploy_canary.make_context("deploy-canary", ["--config", str(path), *args])
+    with ctx:
+        settings = build_settings(ctx, ctx.params, {})
+    assert settings.run.timeout == timeout
