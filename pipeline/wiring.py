@@ -83,8 +83,9 @@ def check_kubeconfig(settings: KubeSettings) -> None:
     present = [f for f in files if f.is_file()]
     if not present:
         names = ", ".join(str(f) for f in files)
+        what = "is not a file" if any(f.exists() for f in files) else "does not exist"
         raise KubeAccessError(
-            f"no usable kubeconfig ({names}): the file does not exist",
+            f"no usable kubeconfig ({names}): the file {what}",
             hint=f"{KUBECONFIG_HINT}; `pipeline sandbox status` prints the sandbox's",
             reason="kube-config",
         )
