@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -73,7 +74,8 @@ _TYPE_NAMES = {
 
 @dataclass(frozen=True)
 class ConfigFile:
-    """The parsed ``pipeline.yaml`` (keys normalised to ``_``); ``path`` None: no file."""
+    """The parsed ``pipeline.yaml`` (keys normalised to ``_``, read-only); ``path`` None: no
+    file."""
 
     path: Path | None = None
     values: Mapping[str, Any] = field(default_factory=dict)
@@ -131,7 +133,7 @@ def load_config(path: Path | None, *, required: bool = False) -> ConfigFile:
             hint=f"allowed keys: {', '.join(sorted(CONFIG_KEYS))}; in a services entry: "
             f"{', '.join(sorted(SERVICE_KEYS))} ({DOCS})",
         )
-    return ConfigFile(path, values)
+    return ConfigFile(path, MappingProxyType(values))
 
 
 def _problems(values: Mapping[str, Any]) -> list[str]:
