@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from pipeline.adapters.registry import RegistryClient
     from pipeline.adapters.registry_pool import RegistryPool
     from pipeline.core.build import Builder
-    from pipeline.core.ports import Dependencies, Render
+    from pipeline.core.ports import CredentialLookup, Dependencies, Render
 
 KUBECONFIG_HINT = "set KUBECONFIG (or --kubeconfig) to a kubeconfig for the cluster"
 
@@ -158,7 +158,10 @@ def connect_kube(settings: KubeSettings) -> KubeClients:
 
 
 def registry_client(
-    settings: RegistrySettings, kube: KubeClients, applications: list[tuple[str, str]]
+    settings: RegistrySettings,
+    kube: KubeClients,
+    applications: list[tuple[str, str]],
+    docker_config: CredentialLookup | None = None,
 ) -> RegistryClient:
     """deploy-canary's digest reader: the Docker config first, then the pull secrets the
     Applications (namespace, name) name; asked only after a 401."""
@@ -170,7 +173,7 @@ def registry_client(
     names = [ApplicationName(ns, app) for ns, app in applications]
     pull_secrets = ApplicationPullSecrets(kube.applications, kube.cluster.get_secret, names)
     return RegistryClient(
-        credentials=chain(DockerConfigCredentials(), pull_secrets),
+        credentials=chain(docker_config or DockerConfigCredentials(), pull_secrets),
         ca_bundle=settings.ca_bundle,
         insecure=settings.insecure,
     )
@@ -191,17 +194,21 @@ def registry_pool(settings: RegistrySettings, kube: KubeClients) -> RegistryPool
     )
 
 
-def builder_factory(build: BuildSettings, docker_host: str | None) -> Callable[[], Builder]:
-    """The builder, chosen when the deploy needs it (a pushed --digest needs none)."""
+def builder_factory(
+    build: BuildSettings, docker_host: str | None, docker_config: CredentialLookup | None = None
+) -> Callable[[], Builder]:
+    """The builder, chosen when the deploy needs it (a pushed --digest needs none); the push
+    authenticates with the Docker config."""
     from pipeline.adapters.builder import PrebuiltImage, select_builder
     from pipeline.adapters.credentials import DockerConfigCredentials
 
     digest = build.digest
+    credentials = docker_config or DockerConfigCredentials()
 
     def builder() -> Builder:
         if build.no_build and digest:
             return PrebuiltImage(digest)
-        return select_builder(docker_host, credentials=DockerConfigCredentials())
+        return select_builder(docker_host, credentials=credentials)
 
     return builder
 
@@ -216,15 +223,18 @@ def deploy_dependencies(
     settings: DeploySettings, kube: KubeClients, registry: RegistrySettings
 ) -> Dependencies:
     """Everything deploy-canary talks to."""
+    from pipeline.adapters.credentials import DockerConfigCredentials
     from pipeline.core.plan import application_name
     from pipeline.core.ports import Dependencies
 
-    names = [application_name(t, settings) for t in settings.services]
+    where = [application_name(t, settings) for t in settings.services]
+    names = [(n.argocd_namespace, n.app) for n in where]
+    docker_config = DockerConfigCredentials()  # one Docker config for the push and the reads
     return Dependencies(
         applications=kube.applications,
         cluster=kube.cluster,
-        registry=registry_client(registry, kube, [(n.argocd_namespace, n.app) for n in names]),
-        builder=builder_factory(settings.build, os.environ.get("DOCKER_HOST")),
+        registry=registry_client(registry, kube, names, docker_config),
+        builder=builder_factory(settings.build, os.environ.get("DOCKER_HOST"), docker_config),
         render=renderer(),
     )
 
