@@ -46,7 +46,7 @@ def kube_options(func: Callable[..., Any]) -> Callable[..., Any]:
         opt("--argocd-namespace",
             help="Namespace of the Argo CD Applications [default: argocd, or pipeline.yaml's "
             "argocd_namespace]."),
-        opt("--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig [env: KUBECONFIG]."),
+        opt("--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig file(s)."),
         opt("--kube-context", help="Kubeconfig context to use."),
     ))  # fmt: skip
 
