@@ -10,7 +10,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -29,22 +29,27 @@ from tests.integration.test_deploy_canary import (
 pytestmark = pytest.mark.integration
 
 
-def read_document(proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
-    """The first JSON document the process prints (indented: it ends with a lone ``}``); read
-    from the pipe's descriptor so that select sees every byte not yet read."""
-    assert proc.stdout is not None
-    fd = proc.stdout.fileno()
+def read_until(stream: IO[str] | None, marker: bytes, timeout: float = 60) -> bytes:
+    """Bytes of ``stream`` up to and including ``marker``; read from the pipe's descriptor so
+    that select sees every byte not yet read."""
+    assert stream is not None
+    fd = stream.fileno()
     data = b""
     deadline = time.monotonic() + timeout
-    while b"\n}\n" not in data and time.monotonic() < deadline:
+    while marker not in data and time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
         chunk = os.read(fd, 65536) if ready else b""
         if not chunk:
             break
         data += chunk
-    if b"\n}\n" not in data:
-        pytest.fail(f"no JSON document within {timeout}s; got {data!r}")
-    loaded: dict[str, Any] = json.loads(data[: data.index(b"\n}\n") + 3])
+    if marker not in data:
+        pytest.fail(f"no {marker!r} within {timeout}s; got {data!r}")
+    return data[: data.index(marker) + len(marker)]
+
+
+def read_document(proc: subprocess.Popen[str], timeout: float = 60) -> dict[str, Any]:
+    """The first JSON document the process prints (indented: it ends with a lone ``}``)."""
+    loaded: dict[str, Any] = json.loads(read_until(proc.stdout, b"\n}\n", timeout))
     return loaded
 
 
@@ -57,13 +62,16 @@ def test_ctrl_c_during_a_deploy_exits_130_and_still_prints_the_report(
         sandbox, seeded, "--no-build", "--digest", seeded.digests["canary"], run_id="ctrl-c"
     )
     try:
-        wait_for_app(
-            sandbox, seeded, lambda a: annotation(a, "pipeline.dev/canary-run").endswith("-ctrl-c"),
-            "the deploy's pin",
-        )  # fmt: skip
+        # the sync step waits for the held operation: its start is printed before it waits
+        read_until(proc.stderr, f"[{seeded.repo.namespace}] sync ...\n".encode())
+        app = wait_for_app(sandbox, seeded, lambda a: True, "the Application")
+        assert annotation(app, "pipeline.dev/canary-run").endswith("-ctrl-c")  # pinned
         proc.send_signal(signal.SIGINT)
         code, report, stderr = finish(proc, timeout=30)
     finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
         release_operation(sandbox, seeded)
     assert code == ExitCode.INTERRUPTED == 130, stderr
     (service,) = report["services"]
@@ -89,10 +97,15 @@ def test_sigterm_stops_poll_interval_with_143_after_its_cycles(
     proc = subprocess.Popen(
         args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    first = read_document(proc)
-    assert [a["application"] for a in first["applications"]] == [f"argocd/{repo.app_name}"]
-    proc.send_signal(signal.SIGTERM)
-    stdout, stderr = proc.communicate(timeout=30)
+    try:
+        first = read_document(proc)
+        assert [a["application"] for a in first["applications"]] == [f"argocd/{repo.app_name}"]
+        proc.send_signal(signal.SIGTERM)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:  # a failed assertion must not leave the poller running
+            proc.kill()
+            proc.communicate()
     assert proc.returncode == ExitCode.TERMINATED == 143, stderr
     assert json.loads(stdout.strip()) == {
         "schema_version": 1,
