@@ -27,7 +27,10 @@ Only the CLI turns these into exit codes; the core raises them and never exits.
     ├── DeployTimeoutError             the deadline passed                    -> TIMEOUT
     ├── SupersededError                a newer run took over the canary       -> SUPERSEDED
     ├── SandboxError                   the local control plane failed         -> SANDBOX
-    └── MismatchError                  registry, Application and pods disagree -> MISMATCH
+    ├── MismatchError                  registry, Application and pods disagree -> MISMATCH
+    ├── DriftError                     `render --check`: the file differs      -> DRIFT
+    └── Interrupted                    SIGINT / SIGTERM stopped the command    -> INTERRUPTED,
+                                                                                  TERMINATED
 
 Subclasses without an arrow exit with their parent's code.
 
@@ -59,6 +62,9 @@ class ExitCode(IntEnum):
     SUPERSEDED = 12
     SANDBOX = 13
     MISMATCH = 14  # `pipeline status`: registry, Application pin and pods do not agree
+    DRIFT = 15  # `pipeline render --check`: the file differs from what would be rendered
+    INTERRUPTED = 130  # SIGINT (Ctrl-C), 128 + 2 as shells report it
+    TERMINATED = 143  # SIGTERM, 128 + 15
 
 
 _MAX_DETAIL = 2000
@@ -275,3 +281,28 @@ class MismatchError(PipelineError):
 
     exit_code = ExitCode.MISMATCH
     reason = "mismatch"
+
+
+class DriftError(PipelineError):
+    """`pipeline render --check`: the checked file differs from what would be rendered."""
+
+    exit_code = ExitCode.DRIFT
+    reason = "drift"
+
+
+class Interrupted(PipelineError):
+    """SIGINT or SIGTERM stopped the command; the message says what was done by then."""
+
+    exit_code = ExitCode.INTERRUPTED
+    reason = "interrupted"
+
+    def __init__(self, message: str, *, signal_name: str = "SIGINT", hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.signal_name = signal_name
+        if signal_name == "SIGTERM":
+            self.exit_code = ExitCode.TERMINATED
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread by the CLI's SIGTERM handler, so that SIGTERM stops a
+    command the way Ctrl-C does (the same cleanup paths), and exits 143."""

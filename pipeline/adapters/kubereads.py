@@ -32,3 +32,40 @@ def read_secret(cluster: KubeCluster, namespace: str, name: str) -> Obj:
     return call_json(
         f"get Secret {namespace}/{name}", cluster.core.read_namespaced_secret, name, namespace
     )
+
+
+def namespace_exists(cluster: KubeCluster, name: str) -> bool | None:
+    """Whether the namespace ``name`` exists; None when this identity may not tell (403).
+    Asked only to explain a 404 or an empty list, so a good run never sends it."""
+    from pipeline.adapters.kube import request_json
+    from pipeline.errors import KubeAccessError, NotFound
+
+    cluster.stats.count("get")
+    try:
+        request_json(f"get Namespace {name}", cluster.api, "GET", f"/api/v1/namespaces/{name}")
+    except NotFound:
+        return False
+    except KubeAccessError:
+        return None
+    return True
+
+
+def repository_secrets(cluster: KubeCluster, namespace: str) -> list[Obj]:
+    """Secrets labeled as Argo CD repositories or repository credentials in ``namespace``
+    (argo-cd util/db); [] when this identity may not list them (403)."""
+    from pipeline.core.repositories import SECRET_TYPE_LABEL
+    from pipeline.errors import KubeAccessError
+
+    cluster.stats.count("list")
+    try:
+        body = call_json(
+            f"list repository Secrets in {namespace}",
+            cluster.core.list_namespaced_secret,
+            namespace,
+            label_selector=f"{SECRET_TYPE_LABEL} in (repository,repo-creds)",
+        )
+    except KubeAccessError as e:
+        if e.reason != "kube-forbidden":
+            raise
+        return []
+    return list(body.get("items") or [])

@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import replace
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import click
 
 from pipeline.changes import detect_changes, github_matrix, service_paths
-from pipeline.commands.deploy import load_config
-from pipeline.errors import UsageError
+from pipeline.config import load_config
+from pipeline.errors import ExitCode, UsageError
 from pipeline.github_event import CLEANUP, DEPLOY, NONE, SKIP, EventDecision, decide
 from pipeline.report.github import output_lines
 
@@ -68,23 +69,44 @@ def outputs(result: dict[str, Any]) -> dict[str, str]:
               help="Whether deploy secrets reached this run (false for fork PRs).")  # fmt: skip
 @click.option("--output", "-o", envvar="PIPELINE_OUTPUT", default="text",
               type=click.Choice(["text", "json", "github"]))  # fmt: skip
+@click.pass_context
 def detect_changes_command(
-    base: str, head: str, repo: Path, config: Path | None, event: Path | None,
+    ctx: click.Context, base: str, head: str, repo: Path, config: Path | None, event: Path | None,
     label: str, secrets_present: bool, output: str,
 ) -> None:  # fmt: skip
     """List the services whose paths changed between BASE...HEAD; decide the CI action."""
-    settings = load_config(config)
-    everything = list(service_paths(settings))
-    payload = _read_event(event)
+    settings = DetectSettings(
+        base=base, head=head, repo=repo, config=load_config(config).values,
+        event=_read_event(event), label=label, secrets_present=secrets_present, output=output,
+    )  # fmt: skip
+    ctx.exit(int(run(settings)))
+
+
+@dataclass(frozen=True)
+class DetectSettings:
+    base: str
+    head: str
+    repo: Path
+    config: Mapping[str, Any]  # pipeline.yaml (``paths``, ``services``)
+    event: dict[str, Any] | None  # the GitHub event payload; None: a local run
+    label: str = "canary"
+    secrets_present: bool = True
+    output: str = "text"
+
+
+def run(settings: DetectSettings) -> ExitCode:
+    """Decide, report; 0 unless git or the config fails (then an error is raised)."""
+    config, head = dict(settings.config), settings.head
+    everything = list(service_paths(config))
     decision = (
-        decide(payload, label, secrets_present)
-        if payload is not None
+        decide(settings.event, settings.label, settings.secrets_present)
+        if settings.event is not None
         else EventDecision(DEPLOY, "no GitHub event: local run", head_sha=head)
     )
     services: list[str] = []
     changes: dict[str, Any] = {}
     if decision.action == DEPLOY:
-        change_set = detect_changes(repo, base, head, settings)
+        change_set = detect_changes(settings.repo, settings.base, head, config)
         services, changes = list(change_set.services), change_set.as_dict()
         if not services:
             decision = replace(decision, action=NONE, reason="no changed path belongs to a service")
@@ -100,15 +122,16 @@ def detect_changes_command(
         "fork": decision.fork,
         "changes": changes,
     }
-    if output == "json":
+    if settings.output == "json":
         click.echo(json.dumps(result, indent=2))
-        return
+        return ExitCode.OK
     click.echo(f"{decision.action}: {decision.reason}")
     for service in services:
         matched = ", ".join(changes.get("matched", {}).get(service, [])) if changes else ""
         click.echo(f"  {service}" + (f" ({matched})" if matched else ""))
-    if output == "github":
+    if settings.output == "github":
         _write_github(result, decision)
+    return ExitCode.OK
 
 
 def _write_github(result: dict[str, Any], decision: EventDecision) -> None:

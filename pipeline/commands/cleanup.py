@@ -1,8 +1,10 @@
 """`pipeline cleanup-canary`: remove our pin from the Applications of a PR's services.
 
 Targets are resolved exactly as for deploy-canary (flags > ``PIPELINE_*`` > pipeline.yaml >
-defaults), so the same pipeline.yaml drives both. Without ``--service`` every service listed in
-pipeline.yaml is cleaned: cleanup is idempotent and cheap for a service that was never pinned.
+defaults, pipeline/config.py), so the same pipeline.yaml drives both. Without ``--service``
+every service listed in pipeline.yaml is cleaned: cleanup is idempotent and cheap for a service
+that was never pinned. A service whose Application does not exist fails with exit 7 (the
+others are still cleaned).
 """
 
 from __future__ import annotations
@@ -10,112 +12,140 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
-import uuid
-from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.commands.deploy import TARGET_OPTIONS, github_defaults, load_config
-from pipeline.core.settings import BuildSettings, DeploySettings, RunSettings, build_targets
-from pipeline.errors import ExitCode, PipelineError
+from pipeline.commands.options import config_option, explicit, kube_options, opt
+from pipeline.config import KubeSettings, cleanup_settings, kube_settings, load_config
+from pipeline.core.settings import DeploySettings
+from pipeline.errors import ExitCode, KubeAccessError, PipelineError
+
+if TYPE_CHECKING:
+    from pipeline.cleanup.run import CleanupResult
+    from pipeline.report.base import Reporter
+    from pipeline.wiring import KubeClients
 
 
-def _opt(*decls: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    name = decls[0].lstrip("-").replace("-", "_").upper()
-    kwargs.setdefault("envvar", f"PIPELINE_{name}")
-    kwargs.setdefault("show_envvar", True)
-    return click.option(*decls, **kwargs)
-
-
-def _settings(ctx: click.Context, p: dict[str, Any]) -> DeploySettings:
-    config = load_config(p["config"])
-    explicit = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
-    flags = {
-        k: p[k]
-        for k in TARGET_OPTIONS
-        if k in p and p[k] is not None and ctx.get_parameter_source(k) in explicit
-    }
-    targets = build_targets(tuple(p["service"]), flags, config, image_from_application=True)
-    gh = github_defaults(dict(os.environ))
-    timeout = (
-        p["timeout"]
-        if ctx.get_parameter_source("timeout") in explicit
-        else config.get("timeout", p["timeout"])
-    )
-    return DeploySettings(
-        services=targets,
-        build=BuildSettings(pr=p["pr"] or gh["pr"]),
-        run=RunSettings(
-            argocd_namespace=p["argocd_namespace"]
-            if ctx.get_parameter_source("argocd_namespace") in explicit
-            else str(config.get("argocd_namespace", p["argocd_namespace"])),
-            timeout=float(timeout),
-            run_id="cleanup-" + (p["run_id"] or gh["run_id"] or uuid.uuid4().hex[:12]),
-            started_ns=time.time_ns(),
-        ),
-    )
+@dataclass(frozen=True)
+class CleanupCommand:
+    settings: DeploySettings
+    kube: KubeSettings
+    output: str
 
 
 @click.command("cleanup-canary")
-@_opt("--service", "-s", multiple=True, help="Service to clean (repeatable) [default: all].")
-@_opt("--pr", default="", help="Only remove a pin this PR made [default: from $GITHUB_REF].")
-@_opt("--image", help="Repository without tag (as for deploy-canary).")
-@_opt("--tag", help="Canary tag template (as for deploy-canary).")
-@_opt("--alias", help="image-updater alias to read image and tag from [default: canary].")
-@_opt("--app", help="Argo CD Application template [default: dev-api-{service}].")
-@_opt("--argocd-namespace", default="argocd", show_default=True)
-@_opt("--namespace", help="Canary namespace template [default: {service}].")
-@_opt("--selector", help="Canary pod label selector [default: app={service}-api,version=v2].")
-@_opt("--timeout", type=float, default=300.0, show_default=True, help="Seconds per service.")
-@_opt("--output", "-o", type=click.Choice(["text", "json", "github"]), default="text")
-@_opt("--run-id", default="", help="Names this run in the sync marker [default: GitHub run].")
-@_opt("--config", type=click.Path(path_type=Path, dir_okay=False), help="pipeline.yaml path.")
-@_opt("--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig [env: KUBECONFIG].")
-@_opt("--kube-context", help="Kubeconfig context to use.")
+@opt("--service", "-s", multiple=True, help="Service to clean (repeatable) [default: all].")
+@opt("--pr", default="", help="Only remove a pin this PR made [default: from $GITHUB_REF].")
+@opt("--image", help="Repository without tag (as for deploy-canary).")
+@opt("--tag", help="Canary tag template (as for deploy-canary).")
+@opt("--alias", help="image-updater alias to read image and tag from [default: canary].")
+@opt("--app", help="Argo CD Application template [default: dev-api-{service}].")
+@opt("--namespace", help="Canary namespace template [default: {service}].")
+@opt("--selector", help="Canary pod label selector [default: app={service}-api,version=v2].")
+@opt("--timeout", type=float, default=300.0, show_default=True, help="Seconds per service.")
+@opt("--output", "-o", type=click.Choice(["text", "json", "github"]), default="text")
+@opt("--run-id", default="", help="Names this run in the sync marker [default: GitHub run].")
+@config_option
+@kube_options
 @click.pass_context
 def cleanup_canary(ctx: click.Context, /, **params: Any) -> None:
     """Remove the canary pin, restore what it replaced, sync and confirm (idempotent)."""
-    from pipeline.adapters.argocd import ArgoApplications
-    from pipeline.adapters.kube import KubeCluster, connect
-    from pipeline.cleanup.report import document, write_github
-    from pipeline.cleanup.run import cleanup_service
-    from pipeline.core.alias import resolve_target
-    from pipeline.core.plan import plan_all
     from pipeline.report.text import TextReporter
+    from pipeline.wiring import connect_kube
 
-    settings = _settings(ctx, params)
-    api = connect(params["kubeconfig"], params["kube_context"])
-    apps, cluster = ArgoApplications(api), KubeCluster(api)
-    # like deploy-canary: without --image, the image and tag come from the alias's annotations
-    targets = tuple(resolve_target(t, settings, apps) for t in settings.services)
-    plans = plan_all(replace(settings, services=targets))
-    progress = TextReporter(sys.stderr if params["output"] == "json" else sys.stdout)
-    results = [
-        cleanup_service(plan, apps, cluster, pr=settings.build.pr, emit=progress.emit)
-        for plan in plans
-    ]
-    code = max((r.exit_code for r in results), default=int(ExitCode.OK))
-    doc = document(results, code, settings.build.pr)
-    if params["output"] == "json":
-        click.echo(json.dumps(doc, indent=2))
+    config = load_config(params["config"])
+    command = CleanupCommand(
+        cleanup_settings(params, explicit(ctx, params), config, os.environ),
+        kube_settings(params),
+        params["output"],
+    )
+    kube = connect_kube(command.kube)
+    progress = TextReporter(sys.stderr if command.output == "json" else sys.stdout, sys.stderr)
+    ctx.exit(int(run(command, kube, progress)))
+
+
+def _clean_one(
+    target: Any, settings: DeploySettings, kube: KubeClients, progress: Reporter
+) -> CleanupResult:
+    from pipeline.cleanup.run import CleanupResult, cleanup_service
+    from pipeline.commands.lookup import explained, get_application
+    from pipeline.core.alias import target_from_annotations
+    from pipeline.core.plan import application_name, plan_service
+
+    where = application_name(target, settings)
+    try:
+        app = get_application(kube, where.argocd_namespace, where.app)
+        # like deploy-canary: without --image, the image and tag come from the alias
+        resolved = target if target.image else target_from_annotations(target, app)
+        plan = plan_service(resolved, settings)
+    except PipelineError as e:
+        if isinstance(e, KubeAccessError):
+            e = explained(e, kube)
+        return CleanupResult(
+            target.name, f"{where.argocd_namespace}/{where.app}", error_reason=e.reason,
+            exit_code=int(e.exit_code), message=e.message, hint=e.hint,
+        )  # fmt: skip
+    return cleanup_service(
+        plan, kube.applications, kube.cluster, pr=settings.build.pr, emit=progress.emit
+    )
+
+
+def run(command: CleanupCommand, kube: KubeClients, progress: Reporter) -> ExitCode:
+    """Clean every service one after another; print the report; the worst exit code.
+    Ctrl-C / SIGTERM: the services done so far are reported, then 130 / 143."""
+    from pipeline.commands.running import interrupt_code, run_interruptibly, signal_name
+
+    settings = command.settings
+    results: list[CleanupResult] = []
+    code = ExitCode.OK
+    try:
+        for target in settings.services:
+            results.append(run_interruptibly(partial(_clean_one, target, settings, kube, progress)))
+    except KeyboardInterrupt as interrupt:
+        from pipeline.cleanup.run import CleanupResult
+        from pipeline.core.plan import application_name
+
+        code = interrupt_code(interrupt)
+        for target in settings.services[len(results) :]:
+            where = application_name(target, settings)
+            results.append(
+                CleanupResult(
+                    target.name,
+                    f"{where.argocd_namespace}/{where.app}",
+                    error_reason="interrupted",
+                    exit_code=int(code),
+                    message=f"interrupted by {signal_name(interrupt)} before it finished",
+                    hint="rerun cleanup-canary: it is idempotent",
+                )
+            )
+    if code == ExitCode.OK:
+        code = ExitCode(max((r.exit_code for r in results), default=int(ExitCode.OK)))
+    report(results, code, settings.build.pr, command.output)
+    return code
+
+
+def report(results: list[CleanupResult], code: int, pr: str, output: str) -> None:
+    from pipeline.cleanup.report import document, write_github
+
+    if output == "json":
+        click.echo(json.dumps(document(results, code, pr), indent=2))
     else:
         for r in results:
-            click.echo(f"[{r.service}] {r.result}: {r.message or r.reason}")
-    if params["output"] == "github":
+            line = f"[{r.service}] {r.result}: {r.message or r.reason}"
+            click.echo(line, err=r.result == "failed")
+            if r.result == "failed" and r.hint:
+                click.echo(f"[{r.service}]   hint: {r.hint}", err=True)
+    if output == "github":
         env = os.environ
         write_github(
-            results, code, settings.build.pr,
+            results, code, pr,
             Path(env["GITHUB_OUTPUT"]) if env.get("GITHUB_OUTPUT") else None,
             Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None,
         )  # fmt: skip
         for r in results:
             if r.result == "failed":
                 click.echo(f"::error title=cleanup-canary {r.service} ({r.reason})::{r.message}")
-    ctx.exit(code)
-
-
-__all__ = ["PipelineError", "cleanup_canary"]

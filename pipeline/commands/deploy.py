@@ -2,203 +2,219 @@
 
 Every option reads ``PIPELINE_<OPTION>`` (e.g. ``PIPELINE_SERVICE="auth users"``: repeatable
 options split on whitespace, click's rule for ``multiple=True``). Precedence: flag, env,
-pipeline.yaml (the service's entry, then the top level), built-in default.
+pipeline.yaml (the service's entry, then the top level), built-in default (pipeline/config.py).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import time
-import uuid
-from collections.abc import Callable
+import threading
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from click.core import ParameterSource
 
-from pipeline.core.settings import (
-    PIN_METHODS,
-    BuildSettings,
-    DeploySettings,
-    RunSettings,
-    build_targets,
+from pipeline.commands.options import config_option, explicit, opt
+from pipeline.config import (
+    CONFIG_KEYS,
+    OTHER_COMMANDS_KEYS,
+    KubeSettings,
+    RegistrySettings,
+    deploy_settings,
+    kube_settings,
+    load_config,
+    registry_settings,
 )
-from pipeline.errors import ExitCode, PipelineError, UsageError
+from pipeline.core.events import Event, ServiceFinished, ServiceResult, StepStarted
+from pipeline.core.settings import PIN_METHODS, DeploySettings
+from pipeline.errors import ExitCode, KubeAccessError, PipelineError
 
-TARGET_OPTIONS = (
-    "image", "tag", "app", "namespace", "selector", "context", "file", "container", "alias",
-)  # fmt: skip
-RUN_OPTIONS = ("argocd_namespace", "timeout", "pin_method", "crashloop_restarts", "settle")
-
-
-def _opt(*decls: str, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    name = decls[0].lstrip("-").replace("-", "_").upper()
-    kwargs.setdefault("envvar", f"PIPELINE_{name}")
-    kwargs.setdefault("show_envvar", True)
-    return click.option(*decls, **kwargs)
+if TYPE_CHECKING:
+    from pipeline.core.ports import Dependencies
+    from pipeline.report.base import Reporter
 
 
-def github_defaults(env: dict[str, str]) -> dict[str, str]:
-    """Revision, PR number, source URL and run id from GitHub Actions' default variables."""
-    ref = env.get("GITHUB_REF", "")
-    pr = ref.split("/")[2] if ref.startswith("refs/pull/") else ""
-    source = ""
-    if env.get("GITHUB_REPOSITORY"):
-        source = f"{env.get('GITHUB_SERVER_URL', 'https://github.com')}/{env['GITHUB_REPOSITORY']}"
-    run_id = ""
-    if env.get("GITHUB_RUN_ID"):
-        run_id = f"gh-{env['GITHUB_RUN_ID']}-{env.get('GITHUB_RUN_ATTEMPT', '1')}"
-    return {"revision": env.get("GITHUB_SHA", ""), "pr": pr, "source": source, "run_id": run_id}
+@dataclass(frozen=True)
+class DeployCommand:
+    """Everything deploy-canary was asked to do, before anything connects."""
+
+    deploy: DeploySettings
+    kube: KubeSettings
+    registry: RegistrySettings
+    output: str
 
 
-def load_config(path: Path | None) -> dict[str, Any]:
-    """pipeline.yaml as a mapping; the only file this command reads for settings."""
-    import yaml
-
-    if path is None:
-        default = Path("pipeline.yaml")
-        if not default.is_file():
-            return {}
-        path = default
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise UsageError(f"cannot read config file {path}: {e}") from None
-    if loaded is None:
-        return {}
-    if not isinstance(loaded, dict):
-        raise UsageError(f"config file {path} is not a mapping")
-    return {k.replace("-", "_"): v for k, v in loaded.items()}
-
-
-def _explicit(ctx: click.Context, name: str, value: Any) -> bool:
-    source = ctx.get_parameter_source(name)
-    return value is not None and source in (
-        ParameterSource.COMMANDLINE,
-        ParameterSource.ENVIRONMENT,
-    )
-
-
-def _build_arg(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise UsageError(f"--build-arg {text!r} is not KEY=VALUE")
-    return key, value
-
-
-# pipeline.yaml sections other commands read: detect-changes and render (docs/adoption.md)
-OTHER_COMMANDS_KEYS = frozenset(("paths", "ci"))
-CONFIG_KEYS = frozenset((*TARGET_OPTIONS, *RUN_OPTIONS, "services", *OTHER_COMMANDS_KEYS))
-
-
-def build_settings(ctx: click.Context, p: dict[str, Any], env: dict[str, str]) -> DeploySettings:
-    config = load_config(p["config"])
-    unknown = sorted(set(config) - CONFIG_KEYS)
-    if unknown:
-        raise UsageError(
-            f"pipeline.yaml: unknown key(s) {unknown}",
-            hint=f"allowed keys: {sorted(CONFIG_KEYS)} (docs/deploy-canary.md, Configuration)",
-        )
-    flags = {k: p[k] for k in TARGET_OPTIONS if _explicit(ctx, k, p[k])}
-    targets = build_targets(tuple(p["service"]), flags, config, image_from_application=True)
-    gh = github_defaults(env)
-    run_values = {
-        k: (p[k] if _explicit(ctx, k, p[k]) else config.get(k, p[k])) for k in RUN_OPTIONS
-    }
-    if run_values["pin_method"] not in PIN_METHODS:
-        raise UsageError(f"pin_method must be one of {', '.join(PIN_METHODS)}")
-    if p["digest"] and not p["no_build"]:
-        raise UsageError("--digest needs --no-build", hint="or drop --digest to build")
-    return DeploySettings(
-        services=targets,
-        build=BuildSettings(
-            no_build=p["no_build"],
-            digest=p["digest"],
-            revision=p["revision"] or gh["revision"],
-            source=p["source"] or gh["source"],
-            pr=p["pr"] or gh["pr"],
-            platforms=tuple(p["platform"]),
-            cache_from=tuple(p["cache_from"]),
-            cache_to=(p["cache_to"],) if p["cache_to"] else (),
-            build_args=tuple(_build_arg(a) for a in p["build_arg"]),
-        ),
-        run=RunSettings(
-            argocd_namespace=str(run_values["argocd_namespace"]),
-            timeout=float(run_values["timeout"]),
-            dry_run=p["dry_run"],
-            terminate_running=p["terminate_running"],
-            pin_method=str(run_values["pin_method"]),
-            crashloop_restarts=int(run_values["crashloop_restarts"]),
-            settle=float(run_values["settle"]),
-            run_id=p["run_id"] or gh["run_id"] or uuid.uuid4().hex[:12],
-            started_ns=time.time_ns(),
-        ),
-    )
+def build_settings(
+    ctx: click.Context, params: dict[str, Any], env: dict[str, str]
+) -> DeploySettings:
+    """The deploy settings from the parsed command line, the environment and pipeline.yaml."""
+    config = load_config(params["config"])
+    return deploy_settings(params, explicit(ctx, params), config, env)
 
 
 @click.command("deploy-canary")
-@_opt("--service", "-s", multiple=True, help="Service to deploy (repeatable).")
-@_opt("--image", help="Repository without tag [default: the alias's, from the Application].")
-@_opt("--tag", help="Canary tag template [default: the alias's tag, else {service}-dev-canary].")
-@_opt("--alias", help="argocd-image-updater image-list alias to read [default: canary].")
-@_opt("--context", type=click.Path(path_type=Path), help="Build context directory.")
-@_opt("--file", "-f", help="Dockerfile, relative to the context [default: Dockerfile].")
-@_opt("--app", help="Argo CD Application template [default: dev-api-{service}].")
-@_opt("--argocd-namespace", default="argocd", show_default=True)
-@_opt("--namespace", help="Canary namespace template [default: {service}].")
-@_opt("--selector", help="Canary pod label selector [default: app={service}-api,version=v2].")
-@_opt("--container", help="Container to pin when the pod has several.")
-@_opt("--timeout", type=float, default=300.0, show_default=True, help="Seconds after the push.")
-@_opt("--output", "-o", type=click.Choice(["text", "json", "github"]), default="text")
-@_opt("--dry-run", is_flag=True, help="Print the plan; write nothing (no build, no push).")
-@_opt("--no-build", is_flag=True, help="Deploy an image pushed elsewhere (needs --digest).")
-@_opt("--digest", help="sha256:... of the image pushed elsewhere.")
-@_opt("--revision", default="", help="Git SHA built [default: $GITHUB_SHA].")
-@_opt("--source", default="", help="Source repository URL [default: from $GITHUB_REPOSITORY].")
-@_opt("--pr", default="", help="Pull request number [default: from $GITHUB_REF].")
-@_opt("--platform", multiple=True, help="Target platform (repeatable; buildx only).")
-@_opt("--cache-from", multiple=True, help="Build cache source (repeatable).")
-@_opt("--cache-to", help="Build cache destination (buildx only).")
-@_opt("--build-arg", multiple=True, help="KEY=VALUE passed to the build (repeatable).")
-@_opt("--terminate-running", is_flag=True, help="Terminate an Argo CD operation in progress.")
-@_opt("--pin-method", default="auto", show_default=True, type=click.Choice(PIN_METHODS))
-@_opt("--crashloop-restarts", type=int, default=2, show_default=True)
-@_opt("--settle", type=float, default=1.0, show_default=True, help="Seconds pods must stay ready.")
-@_opt("--run-id", default="", help="Names this run in the sync marker [default: GitHub run].")
-@_opt("--config", type=click.Path(path_type=Path, dir_okay=False), help="pipeline.yaml path.")
-@_opt("--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig [env: KUBECONFIG].")
-@_opt("--kube-context", help="Kubeconfig context to use.")
-@_opt("--registry-ca", type=click.Path(path_type=Path, dir_okay=False), help="CA bundle.")
-@_opt("--insecure-registry", multiple=True, help="Registry host allowed over plain HTTP.")
+@opt("--service", "-s", multiple=True, help="Service to deploy (repeatable).")
+@opt("--image", help="Repository without tag [default: the alias's, from the Application].")
+@opt("--tag", help="Canary tag template [default: the alias's tag, else {service}-dev-canary].")
+@opt("--alias", help="argocd-image-updater image-list alias to read [default: canary].")
+@opt("--context", type=click.Path(path_type=Path), help="Build context directory.")
+@opt("--file", "-f", help="Dockerfile, relative to the context [default: Dockerfile].")
+@opt("--app", help="Argo CD Application template [default: dev-api-{service}].")
+@opt("--argocd-namespace", default="argocd", show_default=True)
+@opt("--namespace", help="Canary namespace template [default: {service}].")
+@opt("--selector", help="Canary pod label selector [default: app={service}-api,version=v2].")
+@opt("--container", help="Container to pin when the pod has several.")
+@opt("--timeout", type=float, default=300.0, show_default=True, help="Seconds after the push.")
+@opt("--output", "-o", type=click.Choice(["text", "json", "github"]), default="text")
+@opt("--dry-run", is_flag=True, help="Print the plan; write nothing (no build, no push).")
+@opt("--no-build", is_flag=True, help="Deploy an image pushed elsewhere (needs --digest).")
+@opt("--digest", help="sha256:... of the image pushed elsewhere.")
+@opt("--revision", default="", help="Git SHA built [default: $GITHUB_SHA].")
+@opt("--source", default="", help="Source repository URL [default: from $GITHUB_REPOSITORY].")
+@opt("--pr", default="", help="Pull request number [default: from $GITHUB_REF].")
+@opt("--platform", multiple=True, help="Target platform (repeatable; buildx only).")
+@opt("--cache-from", multiple=True, help="Build cache source (repeatable).")
+@opt("--cache-to", help="Build cache destination (buildx only).")
+@opt("--build-arg", multiple=True, help="KEY=VALUE passed to the build (repeatable).")
+@opt("--terminate-running", is_flag=True, help="Terminate an Argo CD operation in progress.")
+@opt("--pin-method", default="auto", show_default=True, type=click.Choice(PIN_METHODS))
+@opt("--crashloop-restarts", type=int, default=2, show_default=True)
+@opt("--settle", type=float, default=1.0, show_default=True, help="Seconds pods must stay ready.")
+@opt("--run-id", default="", help="Names this run in the sync marker [default: GitHub run].")
+@opt(
+    "--source-dir",
+    multiple=True,
+    metavar="[REPO_URL=]DIR",
+    help="A local clone standing for the Applications' git repository (its origin, or "
+    "REPO_URL); its target branch is fetched and rendered, never its working tree.",
+)
+@opt(
+    "--require-render",
+    is_flag=True,
+    help="Refuse the run when the source cannot be rendered here (docs/sources.md).",
+)
+@config_option
+@opt("--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig [env: KUBECONFIG].")
+@opt("--kube-context", help="Kubeconfig context to use.")
+@opt("--registry-ca", type=click.Path(path_type=Path, dir_okay=False), help="CA bundle.")
+@opt("--insecure-registry", multiple=True, help="Registry host allowed over plain HTTP.")
 @click.pass_context
 def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
     """Build, push, pin, sync and verify a canary image (docs/deploy-canary.md)."""
-    from pipeline.deploy.orchestrate import deploy_all, worst_exit_code
     from pipeline.report import make_reporter
+    from pipeline.wiring import connect_kube, deploy_dependencies
 
     env = dict(os.environ)
     reporter = make_reporter(params["output"], sys.stdout, sys.stderr, env)
+    kube = None
     try:
-        settings = build_settings(ctx, params, env)
-        check_offline(settings)
-        deps = _dependencies(params, settings)
-    except PipelineError as e:
-        from pipeline.core.events import ServiceResult
+        command = DeployCommand(
+            build_settings(ctx, params, env),
+            kube_settings(params),
+            registry_settings(params),
+            params["output"],
+        )
+        check_offline(command.deploy)
+        kube = connect_kube(command.kube)
+        deps = deploy_dependencies(
+            command.deploy, kube, command.registry, tuple(params["source_dir"])
+        )
+    except KeyboardInterrupt as interrupt:  # before anything was written
+        from pipeline.commands.running import interrupt_code, signal_name
 
+        code = interrupt_code(interrupt)
+        stopped = ServiceResult(
+            service=",".join(params["service"]), reason="interrupted", exit_code=int(code),
+            message=f"interrupted by {signal_name(interrupt)} before connecting; nothing written",
+        )  # fmt: skip
+        reporter.emit(ServiceFinished(stopped))
+        reporter.finish([stopped], int(code))
+        ctx.exit(int(code))
+    except PipelineError as e:
+        if kube is not None and isinstance(e, KubeAccessError):
+            from pipeline.commands.lookup import explained
+
+            e = explained(e, kube)
         result = ServiceResult(
             service=",".join(params["service"]), reason=e.reason, exit_code=int(e.exit_code),
             message=e.message, hint=e.hint,
         )  # fmt: skip
         reporter.finish([result], int(e.exit_code))
         if params["output"] != "json":
-            raise
+            raise e from None
         ctx.exit(int(e.exit_code))
-    results = deploy_all(settings, deps, reporter.emit)
-    code = worst_exit_code(results)
-    reporter.finish(results, code, request_counts(deps))
-    ctx.exit(code)
+    from pipeline.commands.lookup import unreachable_hint
+
+    ctx.exit(int(run(command, deps, reporter, server_hint=unreachable_hint(kube))))
+
+
+class _Progress:
+    """What the run did so far, for a report after Ctrl-C; drops events once interrupted."""
+
+    def __init__(self, reporter: Reporter, server_hint: str = "") -> None:
+        self.reporter, self.server_hint = reporter, server_hint
+        self.finished: dict[str, ServiceResult] = {}
+        self.step: dict[str, str] = {}
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def emit(self, event: Event) -> None:
+        with self.lock:  # held while forwarding: nothing is printed after close()
+            if self.closed:
+                return
+            if isinstance(event, ServiceFinished):
+                result = event.result
+                if self.server_hint and result.reason == "kube-unreachable":
+                    result.hint = self.server_hint
+                if result.reason == "internal-error" and not result.hint:
+                    step = self.step.get(result.service, "its start")
+                    result.hint = f"a bug in the {step} step: please report it with this output"
+                self.finished[event.result.service] = event.result
+            elif isinstance(event, StepStarted):
+                self.step[event.service] = event.step
+            self.reporter.emit(event)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+
+
+def run(
+    command: DeployCommand, deps: Dependencies, reporter: Reporter, *, server_hint: str = ""
+) -> ExitCode:
+    """Deploy every service; report; the run's exit code. Ctrl-C / SIGTERM: 130 / 143 with
+    the services finished so far and, for the others, the step they were in."""
+    from pipeline.commands.running import interrupt_code, run_interruptibly, signal_name
+    from pipeline.deploy.orchestrate import deploy_all, worst_exit_code
+    from pipeline.wiring import request_counts
+
+    progress = _Progress(reporter, server_hint)
+    settings = command.deploy
+    try:
+        results = run_interruptibly(lambda: deploy_all(settings, deps, progress.emit))
+    except KeyboardInterrupt as interrupt:
+        progress.close()
+        code = interrupt_code(interrupt)
+        results = []
+        for target in settings.services:
+            done = progress.finished.get(target.name)
+            if done is None:
+                step = progress.step.get(target.name, "start")
+                done = ServiceResult(
+                    service=target.name, reason="interrupted", exit_code=int(code),
+                    message=f"interrupted by {signal_name(interrupt)} during {step}",
+                    hint="an Argo CD operation already requested goes on; rerun deploy-canary "
+                    "to finish, or cleanup-canary to remove the pin",
+                )  # fmt: skip
+                reporter.emit(ServiceFinished(done))
+            results.append(done)
+        reporter.finish(results, int(code), request_counts(deps))
+        return code
+    code = ExitCode(worst_exit_code(results))
+    reporter.finish(results, int(code), request_counts(deps))
+    return code
 
 
 def check_offline(settings: DeploySettings) -> None:
@@ -215,58 +231,4 @@ def check_offline(settings: DeploySettings) -> None:
             plan_service(target, settings)
 
 
-def request_counts(deps: Any) -> dict[str, dict[str, int]]:
-    """Requests this run sent, by method: the JSON report's ``requests`` (docs/json-schema.md)."""
-    registry = getattr(deps.registry, "stats", None)
-    kube = getattr(deps.cluster, "stats", None)
-    return {
-        "registry": {
-            f"{method} {kind}": n for (method, kind), n in sorted(registry.requests.items())
-        }
-        if registry is not None
-        else {},
-        "kubernetes": dict(sorted(kube.by_verb.items())) if kube is not None else {},
-    }
-
-
-def _dependencies(params: dict[str, Any], settings: DeploySettings) -> Any:
-    from pipeline.adapters.argocd import ArgoApplications
-    from pipeline.adapters.builder import PrebuiltImage, select_builder
-    from pipeline.adapters.credentials import DockerConfigCredentials
-    from pipeline.adapters.kube import KubeCluster, RequestStats, connect
-    from pipeline.adapters.pullsecrets import ApplicationPullSecrets, chain
-    from pipeline.adapters.registry import RegistryClient
-    from pipeline.adapters.sources import default_cache_dir, make_render
-    from pipeline.core.plan import application_name
-    from pipeline.core.ports import Dependencies
-
-    api = connect(params["kubeconfig"], params["kube_context"])
-    stats = RequestStats()
-    applications = ArgoApplications(api, stats)
-    cluster = KubeCluster(api, stats)
-    docker_config = DockerConfigCredentials()
-    names = [application_name(t, settings) for t in settings.services]
-    pull_secrets = ApplicationPullSecrets(applications, cluster.get_secret, names)
-    # the registry client asks only after a 401; the push (Docker) uses the Docker config
-    registry = RegistryClient(
-        credentials=chain(docker_config, pull_secrets),
-        ca_bundle=str(params["registry_ca"]) if params["registry_ca"] else None,
-        insecure=tuple(params["insecure_registry"]),
-    )
-    digest = settings.build.digest
-
-    def builder() -> Any:
-        if settings.build.no_build and digest:
-            return PrebuiltImage(digest)
-        return select_builder(os.environ.get("DOCKER_HOST"), credentials=docker_config)
-
-    return Dependencies(
-        applications=applications,
-        cluster=cluster,
-        registry=registry,
-        builder=builder,
-        render=make_render(default_cache_dir(os.environ)),
-    )
-
-
-__all__ = ["ExitCode", "deploy_canary"]
+__all__ = ["CONFIG_KEYS", "OTHER_COMMANDS_KEYS", "DeployCommand", "deploy_canary", "run"]

@@ -1,7 +1,7 @@
 """`pipeline render`: the CI files generated from pipeline.yaml, the PR comment, Argo outputs.
 
 ``pipeline render TARGET`` prints (or writes with ``--output-file``) one generated file;
-``--check FILE`` exits 1 when FILE differs from what would be rendered (drift).
+``--check FILE`` exits 15 (``DRIFT``) when FILE differs from what would be rendered.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import click
 
-from pipeline.commands.deploy import load_config
-from pipeline.errors import ExitCode, UsageError
+from pipeline.config import load_config
+from pipeline.errors import DriftError, ExitCode, UsageError
 
 _config_option = click.option(
     "--config",
@@ -39,18 +39,15 @@ def _target_command(target: str) -> click.Command:
     @_config_option
     @_output_option
     @click.option("--check", type=click.Path(path_type=Path, dir_okay=False), help="Compare.")
-    @click.pass_context
-    def command(
-        ctx: click.Context, config: Path | None, output_file: Path | None, check: Path | None
-    ) -> None:
+    def command(config: Path | None, output_file: Path | None, check: Path | None) -> None:
         from pipeline.render.context import build_context
         from pipeline.render.engine import render
 
-        source = str(config or "pipeline.yaml")
-        loaded = load_config(config)
-        if not loaded:
-            raise UsageError(f"{source} is missing or empty", hint="pass --config PATH")
-        text = render(target, build_context(loaded, source))
+        loaded = load_config(config, required=True)
+        source = loaded.name
+        if not loaded.values:
+            raise UsageError(f"{source} is empty", hint="list services in it, or pass --config")
+        text = render(target, build_context(dict(loaded.values), source))
         if check is not None:
             current = check.read_text() if check.is_file() else ""
             if current != text:
@@ -58,9 +55,10 @@ def _target_command(target: str) -> click.Command:
                     current.splitlines(True), text.splitlines(True), str(check), "rendered"
                 )
                 click.echo("".join(diff), err=True)
-                click.echo(f"{check} drifted from {source}: run pipeline render {target} "
-                           f"--config {source} --output-file {check}", err=True)  # fmt: skip
-                ctx.exit(1)
+                raise DriftError(
+                    f"{check} drifted from {source}",
+                    hint=f"run: pipeline render {target} --config {source} --output-file {check}",
+                )
             return
         _emit(text, output_file)
 

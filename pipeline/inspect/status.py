@@ -78,10 +78,12 @@ def application_status(
     service: str,
     aliases: tuple[str, ...] = (),
     selectors: dict[str, str] | None = None,
+    namespace: str | None = None,
 ) -> list[AliasStatus]:
-    """The status of every alias (or of ``aliases``) of one Application."""
+    """The status of every alias (or of ``aliases``) of one Application; the workloads are
+    looked for in ``namespace``, by default the Application's destination namespace."""
     chosen = tuple(config.image(a) for a in aliases) if aliases else config.images
-    namespace = destination_namespace(app)
+    namespace = namespace or destination_namespace(app)
     deployments, _ = cluster.list_objects("deployments", namespace)
     replicasets, _ = cluster.list_objects("replicasets", namespace)
     patched = {c.alias: patched_deployments(app, c) for c in config.images}

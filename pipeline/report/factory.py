@@ -23,11 +23,11 @@ def make_reporter(
         return JsonReporter(stdout, TextReporter(stderr))
     if output == "github":
         return GitHubReporter(
-            TextReporter(stdout),
+            TextReporter(stdout, stderr),
             output_file=Path(env["GITHUB_OUTPUT"]) if env.get("GITHUB_OUTPUT") else None,
             summary_file=Path(env["GITHUB_STEP_SUMMARY"])
             if env.get("GITHUB_STEP_SUMMARY")
             else None,
             stream=stdout,
         )
-    return TextReporter(stdout)
+    return TextReporter(stdout, stderr)

@@ -1,4 +1,8 @@
-"""Human-readable progress: one line per step with its duration, pods as they change."""
+"""Human-readable progress: one line per step with its duration, pods as they change.
+
+A failed service's lines (message, problems, hint, logs) go to ``errors`` when given (stderr
+for ``--output text``), so a failure is on stderr like every other error of the CLI.
+"""
 
 from __future__ import annotations
 
@@ -17,13 +21,15 @@ from pipeline.report.base import Reporter, RequestCounts
 
 
 class TextReporter(Reporter):
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO, errors: TextIO | None = None) -> None:
         super().__init__()
         self.stream = stream
+        self.errors = errors or stream
 
-    def _line(self, service: str, text: str) -> None:
-        self.stream.write(f"[{service}] {text}\n")
-        self.stream.flush()
+    def _line(self, service: str, text: str, *, error: bool = False) -> None:
+        stream = self.errors if error else self.stream
+        stream.write(f"[{service}] {text}\n")
+        stream.flush()
 
     def handle(self, event: Event) -> None:
         if isinstance(event, StepStarted):
@@ -43,17 +49,21 @@ class TextReporter(Reporter):
 
     def _finished(self, r: ServiceResult) -> None:
         if r.result == "failed":
-            self._line(r.service, f"FAILED ({r.reason}, exit {r.exit_code}): {r.message}")
+            self._line(
+                r.service, f"FAILED ({r.reason}, exit {r.exit_code}): {r.message}", error=True
+            )
             for problem in r.problems:
-                self._line(r.service, f"  problem {problem['reason']}: {problem['message']}")
+                self._line(
+                    r.service, f"  problem {problem['reason']}: {problem['message']}", error=True
+                )
                 for fix_line in problem["fix"].splitlines():
-                    self._line(r.service, f"    {fix_line}")
+                    self._line(r.service, f"    {fix_line}", error=True)
             if r.hint and not r.problems:
-                self._line(r.service, f"  hint: {r.hint}")
+                self._line(r.service, f"  hint: {r.hint}", error=True)
             for event in r.events:
-                self._line(r.service, f"  event: {event}")
+                self._line(r.service, f"  event: {event}", error=True)
             for log_line in r.logs.splitlines()[-20:]:
-                self._line(r.service, f"  log: {log_line}")
+                self._line(r.service, f"  log: {log_line}", error=True)
         elif r.result == "planned":
             self._line(r.service, "dry run: nothing was written; plan:")
             import json

@@ -57,4 +57,4 @@ def test_an_unknown_pipeline_yaml_key_is_a_usage_error(tmp_path: Path, key: str)
     config.write_text(f"image: 127.0.0.1:5000/eco2\n{key}: x\nservices: [auth]\n")
     result = CliRunner().invoke(deploy_canary, ["--config", str(config), "--output", "json"])
     assert result.exit_code == 2
-    assert f"unknown key(s) ['{key}']" in result.output
+    assert f"config file {config}: unknown key '{key}'" in result.output

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from pipeline.cli import cli
-from pipeline.errors import UsageError
+from pipeline.cli import cli, run
+from pipeline.errors import ExitCode, UsageError
 from pipeline.render.comment import MARKER, render_comment, report_outputs
 from pipeline.render.context import build_context
 from pipeline.render.engine import SHIPPED, TARGETS, render
@@ -40,14 +40,16 @@ def test_shipped_files_are_the_rendered_output(target: str) -> None:
     assert result.exit_code == 0, result.output
 
 
-def test_check_reports_drift(tmp_path: Path) -> None:
+def test_check_reports_drift_with_its_own_exit_code(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     drifted = tmp_path / "canary.yaml"
     drifted.write_text((ROOT / SHIPPED["github-workflow"]).read_text().replace("30", "31"))
-    result = CliRunner().invoke(
-        cli, ["render", "github-workflow", "--config", str(EXAMPLE), "--check", str(drifted)]
-    )
-    assert result.exit_code == 1
-    assert "drifted" in result.output
+    code = run(["render", "github-workflow", "--config", str(EXAMPLE), "--check", str(drifted)])
+    assert code == ExitCode.DRIFT == 15
+    err = capsys.readouterr().err
+    assert f"error: {drifted} drifted from {EXAMPLE}" in err
+    assert f"--output-file {drifted}" in err
 
 
 @pytest.mark.parametrize(

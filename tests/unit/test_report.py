@@ -95,15 +95,15 @@ def test_summary_escapes_table_cells() -> None:
     assert "a \\| b" in summary_markdown([result], 10)
 
 
-def test_text_progress_has_durations() -> None:
-    out = io.StringIO()
-    reporter = make_reporter("text", out, io.StringIO(), env={})
+def test_text_progress_has_durations_and_failures_go_to_stderr() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    reporter = make_reporter("text", out, err, env={})
     reporter.emit(StepFinished("auth", "verify", 1.234, "1 ready replica(s)"))
     reporter.emit(ServiceFinished(failed()))
-    assert out.getvalue().splitlines()[:2] == [
-        "[auth] verify done in 1.23s: 1 ready replica(s)",
-        "[users] FAILED (crash-loop, exit 10): pod users-1 is CrashLoopBackOff",
-    ]
+    assert out.getvalue().splitlines() == ["[auth] verify done in 1.23s: 1 ready replica(s)"]
+    assert err.getvalue().splitlines()[0] == (
+        "[users] FAILED (crash-loop, exit 10): pod users-1 is CrashLoopBackOff"
+    )
 
 
 def test_worst_exit_code() -> None:

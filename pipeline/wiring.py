@@ -1,0 +1,311 @@
+"""Build the adapters a command needs from its settings: the one place that does.
+
+* ``connect_kube``: the Kubernetes-backed Applications and Cluster sharing one ApiClient and
+  one request counter, after checking the kubeconfig (missing file, broken YAML, unknown
+  context) so that every such problem is one clear ``KubeAccessError`` (exit 7);
+* ``registry_client`` (deploy-canary's digest reader) and ``registry_pool`` (status, poll);
+* ``builder_factory`` and ``renderer``; ``deploy_dependencies`` puts them together.
+
+Commands import adapters only through this module.
+
+Adapters are imported inside the functions: importing this module stays cheap, so
+``pipeline --help`` does not load the Kubernetes client.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from pipeline.config import KubeSettings, RegistrySettings
+from pipeline.core.settings import BuildSettings, DeploySettings
+from pipeline.errors import KubeAccessError, UsageError
+
+if TYPE_CHECKING:
+    from pipeline.adapters.argocd import ArgoApplications
+    from pipeline.adapters.kube import KubeCluster, RequestStats
+    from pipeline.adapters.registry import RegistryClient
+    from pipeline.adapters.registry_pool import RegistryPool
+    from pipeline.core.build import Builder
+    from pipeline.core.ports import CredentialLookup, Dependencies, Render
+    from pipeline.core.repositories import RepoCredentials
+
+KUBECONFIG_HINT = "set KUBECONFIG (or --kubeconfig) to a kubeconfig for the cluster"
+
+
+@dataclass(frozen=True)
+class KubeClients:
+    """Applications and Cluster over one ApiClient; ``server`` and ``source`` for messages."""
+
+    applications: ArgoApplications
+    cluster: KubeCluster
+    stats: RequestStats
+    server: str  # the API server URL the kubeconfig names
+    source: str  # the kubeconfig file(s), or "in-cluster"
+
+    def list_applications(self, namespace: str, selector: str = "") -> list[dict[str, Any]]:
+        from pipeline.adapters.kubereads import list_applications
+
+        return list_applications(self.applications, namespace, selector)
+
+    def repository_secrets(self, namespace: str) -> list[dict[str, Any]]:
+        """Argo CD's repository and repo-creds Secrets; none when this identity may not list
+        Secrets there (then only public repositories and PIPELINE_GIT_TOKEN work)."""
+        from pipeline.adapters.kubereads import repository_secrets
+
+        return repository_secrets(self.cluster, namespace)
+
+    def namespace_exists(self, name: str) -> bool | None:
+        """None when this identity may not read namespaces."""
+        from pipeline.adapters.kubereads import namespace_exists
+
+        return namespace_exists(self.cluster, name)
+
+
+def _kubeconfig_files(settings: KubeSettings) -> list[Path]:
+    text = settings.kubeconfig or os.environ.get("KUBECONFIG") or ""
+    return [Path(p).expanduser() for p in text.split(os.pathsep) if p]
+
+
+def check_kubeconfig(settings: KubeSettings) -> None:
+    """Refuse a kubeconfig that cannot work, naming the file and what to fix."""
+    files = _kubeconfig_files(settings)
+    if not files:
+        default = Path("~/.kube/config").expanduser()
+        if default.is_file():
+            files = [default]
+        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+            return  # in-cluster
+        else:
+            raise KubeAccessError(
+                "no kubeconfig: KUBECONFIG is unset, ~/.kube/config does not exist, and this "
+                "is not a pod (no in-cluster service account)",
+                hint=KUBECONFIG_HINT,
+                reason="kube-config",
+            )
+    present = [f for f in files if f.is_file()]
+    if not present:
+        names = ", ".join(str(f) for f in files)
+        what = "is not a file" if any(f.exists() for f in files) else "does not exist"
+        raise KubeAccessError(
+            f"no usable kubeconfig ({names}): the file {what}",
+            hint=f"{KUBECONFIG_HINT}; `pipeline sandbox status` prints the sandbox's",
+            reason="kube-config",
+        )
+    contexts: list[str] = []
+    current = ""
+    for path in present:
+        try:
+            loaded = yaml.safe_load(path.read_text())
+        except (OSError, yaml.YAMLError) as e:
+            raise KubeAccessError(
+                f"no usable kubeconfig ({path}): not readable YAML: "
+                f"{getattr(e, 'problem', None) or e}",
+                hint=f"fix {path} (it must be a YAML kubeconfig, `kubectl config view` checks "
+                "it) or point KUBECONFIG (or --kubeconfig) at another one",
+                reason="kube-config",
+            ) from None
+        if not isinstance(loaded, dict):
+            raise KubeAccessError(
+                f"no usable kubeconfig ({path}): not a mapping",
+                hint=f"fix {path} or point KUBECONFIG (or --kubeconfig) at another one",
+                reason="kube-config",
+            )
+        for entry in loaded.get("contexts") or []:
+            if isinstance(entry, dict) and entry.get("name"):
+                contexts.append(str(entry["name"]))
+        current = current or str(loaded.get("current-context") or "")
+    wanted = settings.context or current
+    where = ", ".join(str(p) for p in present)
+    if not wanted:
+        raise KubeAccessError(
+            f"no usable kubeconfig ({where}): it sets no current-context",
+            hint=f"pass --kube-context (one of: {', '.join(contexts) or 'none defined'})",
+            reason="kube-config",
+        )
+    if wanted not in contexts:
+        flag = "--kube-context" if settings.context else "current-context"
+        raise KubeAccessError(
+            f"no usable kubeconfig ({where}): context {wanted!r} ({flag}) is not defined",
+            hint=f"pass --kube-context one of: {', '.join(contexts) or '(none defined)'}",
+            reason="kube-config",
+        )
+
+
+def connect_kube(settings: KubeSettings) -> KubeClients:
+    """The Kubernetes adapters of a command, sharing one ApiClient and request counter."""
+    from pipeline.adapters.argocd import ArgoApplications
+    from pipeline.adapters.kube import KubeCluster, RequestStats, connect
+
+    check_kubeconfig(settings)
+    try:
+        api = connect(settings.kubeconfig, settings.context)
+    except KubeAccessError:
+        raise
+    except Exception as e:  # the client's own parser found what check_kubeconfig did not
+        raise KubeAccessError(
+            f"no usable kubeconfig ({settings.kubeconfig or '$KUBECONFIG'}): "
+            f"{type(e).__name__}: {e}",
+            hint=KUBECONFIG_HINT,
+            reason="kube-config",
+        ) from None
+    stats = RequestStats()
+    files = _kubeconfig_files(settings)
+    return KubeClients(
+        applications=ArgoApplications(api, stats),
+        cluster=KubeCluster(api, stats),
+        stats=stats,
+        server=str(api.configuration.host),
+        source=", ".join(str(f) for f in files) if files else "~/.kube/config or in-cluster",
+    )
+
+
+def registry_client(
+    settings: RegistrySettings,
+    kube: KubeClients,
+    applications: list[tuple[str, str]],
+    docker_config: CredentialLookup | None = None,
+) -> RegistryClient:
+    """deploy-canary's digest reader: the Docker config first, then the pull secrets the
+    Applications (namespace, name) name; asked only after a 401."""
+    from pipeline.adapters.credentials import DockerConfigCredentials
+    from pipeline.adapters.pullsecrets import ApplicationPullSecrets, chain
+    from pipeline.adapters.registry import RegistryClient
+    from pipeline.core.plan import ApplicationName
+
+    names = [ApplicationName(ns, app) for ns, app in applications]
+    pull_secrets = ApplicationPullSecrets(kube.applications, kube.cluster.get_secret, names)
+    return RegistryClient(
+        credentials=chain(docker_config or DockerConfigCredentials(), pull_secrets),
+        ca_bundle=settings.ca_bundle,
+        insecure=settings.insecure,
+    )
+
+
+def registry_pool(settings: RegistrySettings, kube: KubeClients) -> RegistryPool:
+    """One registry client per credential reference, paced per host (status, poll)."""
+    from pipeline.adapters.kubereads import read_secret
+    from pipeline.adapters.ratelimit import parse_rates
+    from pipeline.adapters.registry_pool import RegistryPool
+
+    cluster = kube.cluster
+    return RegistryPool(
+        get_secret=lambda ns, name: read_secret(cluster, ns, name),
+        ca_bundle=settings.ca_bundle,
+        insecure=settings.insecure,
+        rates=parse_rates(settings.rates),
+    )
+
+
+def builder_factory(
+    build: BuildSettings, docker_host: str | None, docker_config: CredentialLookup | None = None
+) -> Callable[[], Builder]:
+    """The builder, chosen when the deploy needs it (a pushed --digest needs none); the push
+    authenticates with the Docker config."""
+    from pipeline.adapters.builder import PrebuiltImage, select_builder
+    from pipeline.adapters.credentials import DockerConfigCredentials
+
+    digest = build.digest
+    credentials = docker_config or DockerConfigCredentials()
+
+    def builder() -> Builder:
+        if build.no_build and digest:
+            return PrebuiltImage(digest)
+        return select_builder(docker_host, credentials=credentials)
+
+    return builder
+
+
+def source_dirs(values: Sequence[str]) -> dict[str, Path]:
+    """``--source-dir [REPO_URL=]DIR`` values as repoURL -> local clone. Without a URL, the
+    clone's ``origin`` URL is the repository it stands for (docs/sources.md)."""
+    import subprocess
+
+    mapped: dict[str, Path] = {}
+    for value in values:
+        url, sep, directory = value.rpartition("=")
+        path = Path(directory if sep else value).expanduser()
+        if not (path / ".git").exists() and not (path / "HEAD").is_file():
+            raise UsageError(
+                f"--source-dir {value}: {path} is not a git clone",
+                hint="pass the root of a clone of the GitOps repository, optionally as "
+                "REPO_URL=DIR",
+            )
+        if not sep:
+            proc = subprocess.run(
+                ["git", "-C", str(path), "config", "--get", "remote.origin.url"],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            url = proc.stdout.strip()
+            if not url:
+                raise UsageError(
+                    f"--source-dir {value}: the clone has no origin remote to say which "
+                    "repository it is",
+                    hint="write it as --source-dir REPO_URL=DIR, with the Application's repoURL",
+                )
+        mapped[url] = path
+    return mapped
+
+
+def renderer(
+    kube: KubeClients | None = None,
+    argocd_namespace: str = "argocd",
+    local: Sequence[str] = (),
+) -> Render:
+    """The Render port: sources at their targetRevision, with the credentials Argo CD itself
+    would use (repository Secrets, read only when git is refused) or ``PIPELINE_GIT_TOKEN``."""
+    from pipeline.adapters.sources import default_cache_dir, make_render
+    from pipeline.core.repositories import credentials_from_secrets, env_credentials
+
+    env = dict(os.environ)
+
+    def credentials(repo_url: str) -> RepoCredentials | None:
+        from_env = env_credentials(env)
+        if kube is None:
+            return from_env
+        secrets = kube.repository_secrets(argocd_namespace)
+        return credentials_from_secrets(repo_url, secrets) or from_env
+
+    return make_render(default_cache_dir(env), credentials=credentials, local=source_dirs(local))
+
+
+def deploy_dependencies(
+    settings: DeploySettings,
+    kube: KubeClients,
+    registry: RegistrySettings,
+    source_dirs: Sequence[str] = (),
+) -> Dependencies:
+    """Everything deploy-canary talks to."""
+    from pipeline.adapters.credentials import DockerConfigCredentials
+    from pipeline.core.plan import application_name
+    from pipeline.core.ports import Dependencies
+
+    where = [application_name(t, settings) for t in settings.services]
+    names = [(n.argocd_namespace, n.app) for n in where]
+    docker_config = DockerConfigCredentials()  # one Docker config for the push and the reads
+    return Dependencies(
+        applications=kube.applications,
+        cluster=kube.cluster,
+        registry=registry_client(registry, kube, names, docker_config),
+        builder=builder_factory(settings.build, os.environ.get("DOCKER_HOST"), docker_config),
+        render=renderer(kube, settings.run.argocd_namespace, source_dirs),
+    )
+
+
+def request_counts(deps: Dependencies) -> dict[str, dict[str, int]]:
+    """Requests this run sent, by method: the JSON report's ``requests`` (docs/json-schema.md)."""
+    registry: Any = getattr(deps.registry, "stats", None)
+    kube: Any = getattr(deps.cluster, "stats", None)
+    return {
+        "registry": {
+            f"{method} {kind}": n for (method, kind), n in sorted(registry.requests.items())
+        }
+        if registry is not None
+        else {},
+        "kubernetes": dict(sorted(kube.by_verb.items())) if kube is not None else {},
+    }
