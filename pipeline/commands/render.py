@@ -14,6 +14,7 @@ import click
 
 from pipeline.commands.deploy import load_config
 from pipeline.errors import ExitCode, UsageError
+from pipeline.render.engine import TARGETS
 
 _config_option = click.option(
     "--config",
@@ -73,7 +74,7 @@ def render_group() -> None:
     """Generate CI files from pipeline.yaml, the PR comment, and Argo step outputs."""
 
 
-for _target in ("github-workflow", "workflow-template", "cron-workflow", "rbac"):
+for _target in TARGETS:
     render_group.add_command(_target_command(_target))
 
 
