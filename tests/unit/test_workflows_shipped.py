@@ -8,6 +8,7 @@ means the field is unknown to Argo.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -189,7 +190,7 @@ def test_zizmor_auditor_finds_nothing(tmp_path: Path) -> None:
     caller.write_text((GOLDEN / "github-workflow.yaml").read_text())
     proc = subprocess.run(
         [str(ZIZMOR), "--offline", "--persona", "auditor", "--no-progress",
-         str(ROOT / ".github"), str(caller)],
+         str(ROOT / ".github"), str(ROOT / "action.yml"), str(caller)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -272,7 +273,10 @@ def argo_problems(doc: dict[str, Any]) -> list[str]:
     model = {"WorkflowTemplate": argo.WorkflowTemplate, "CronWorkflow": argo.CronWorkflow}[
         doc["kind"]
     ]
-    dumped = model.model_validate(doc).model_dump(mode="json", by_alias=True, exclude_none=True)
+    if hasattr(model, "model_validate"):  # hera 6+: pydantic v2 models
+        dumped = model.model_validate(doc).model_dump(mode="json", by_alias=True, exclude_none=True)
+    else:  # hera 5.x (the floor, 5.19): pydantic.v1 models
+        dumped = json.loads(model.parse_obj(doc).json(by_alias=True, exclude_none=True))
     return _unknown_fields(doc, dumped)
 
 
