@@ -194,3 +194,12 @@ def test_report_outputs_command_writes_files(tmp_path: Path) -> None:
               "--output-dir", str(tmp_path / "m")],
     )  # fmt: skip
     assert (missing.exit_code, (tmp_path / "m" / "result").read_text()) == (0, "failed")
+
+
+def test_adoption_doc_shows_the_rendered_caller() -> None:
+    """docs/adoption.md's caller is the golden one, but for the shortened commit SHA."""
+    doc = (ROOT / "docs" / "adoption.md").read_text()
+    section = doc[doc.index("## 4. GitHub Actions") :]
+    shown = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    golden = (GOLDEN / "github-workflow.yaml").read_text()
+    assert shown == golden.replace("0123456789abcdef0123456789abcdef01234567", "0123...4567")
