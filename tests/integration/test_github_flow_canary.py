@@ -34,7 +34,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -255,6 +255,7 @@ class Run:
     summaries: dict[str, str] = field(default_factory=dict)
     logs: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    attempt: int = 1  # "Re-run all jobs": the same run, its artifacts kept
 
     # --- expressions -------------------------------------------------------------------
     def evaluate(self, expr: str, ctx: dict[str, Any]) -> Any:
@@ -321,9 +322,9 @@ class Run:
             **env,
             "GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_EVENT_NAME": self.event_name,
             "GITHUB_EVENT_PATH": str(event_path), "GITHUB_REPOSITORY": github["repository"],
-            "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": f"91000{len(self.name)}",
-            "GITHUB_RUN_ATTEMPT": "1", "GITHUB_REF": github["ref"], "GITHUB_SHA": github["sha"],
-            "RUNNER_TEMP": str(self.temp),
+            "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": f"9100{self.name[3:]}",
+            "GITHUB_RUN_ATTEMPT": str(self.attempt), "GITHUB_REF": github["ref"],
+            "GITHUB_SHA": github["sha"], "RUNNER_TEMP": str(self.temp),
         }  # fmt: skip
         self.groups.note(self.name, "run", "start")
         ((_, caller_job),) = self.caller["jobs"].items()
@@ -404,7 +405,7 @@ class Run:
             wait_for(f"{self.name}/{label} to be released", lambda: hold(self.name, label), 240)
 
     def run_steps(self, label: str, job: dict[str, Any], ctx: dict[str, Any]) -> bool:
-        workspace = self.temp / label
+        workspace = self.temp / f"{label}-attempt{self.attempt}"
         subprocess.run(["git", "clone", "-q", "--shared", str(self.origin), str(workspace)],
                        check=True, capture_output=True)  # fmt: skip
         ctx["_workspace"] = workspace
@@ -418,7 +419,8 @@ class Run:
             if not self.condition(step.get("if"), ctx):
                 continue
             step_env = {k: self.interpolate(v, ctx) for k, v in (step.get("env") or {}).items()}
-            files = {n: self.temp / f"{label}-{index}-{n}" for n in ("output", "env", "summary")}
+            files = {n: workspace.parent / f"{workspace.name}-{index}-{n}"
+                     for n in ("output", "env", "summary")}  # fmt: skip
             for path in files.values():
                 path.write_text("")
             env = {
@@ -462,7 +464,7 @@ class Run:
         elif action == "actions/upload-artifact":
             source, target = workspace / args["path"], artifacts / args["name"]
             if source.exists():
-                if target.exists() and args.get("overwrite") != "true":
+                if target.exists() and str(args.get("overwrite")).lower() != "true":
                     return False  # 409 Conflict: an artifact with this name exists
                 shutil.rmtree(target, ignore_errors=True)
                 shutil.copytree(source, target)
@@ -565,6 +567,11 @@ class Shop:
         run.run(self.env())
         return run
 
+    def rerun(self, run: Run) -> Run:
+        again = replace(run, attempt=run.attempt + 1, jobs={}, summaries={}, logs=[])
+        again.run(self.env())
+        return again
+
     def background(self, run: Run) -> threading.Thread:
         thread = threading.Thread(target=run.run, args=(self.env(),), daemon=True)
         thread.start()
@@ -641,6 +648,15 @@ def test_label_synchronize_unlabel_reopen_push(shop: Shop) -> None:
     assert digest2 and digest2 != digest and canary_digests(shop.sandbox, shop.seeded) == {digest2}
     assert len(shop.comments) == 1 and shop.comments[0]["updates"] == 1
     assert digest2[:19] in shop.comment("42")
+
+    # 2b. "Re-run all jobs": the report artifacts exist already; overwrite: true lets the
+    # upload replace them (without it: 409 Conflict), and the redeploy succeeds
+    rerun = shop.rerun(synced)
+    assert results(rerun) == {
+        "plan": "success", "deploy": "success", "cleanup": "skipped", "comment": "success",
+    }, "\n".join(rerun.logs)  # fmt: skip
+    digest2 = shop.pinned()
+    assert digest2 and digest2[:19] in shop.comment("42")
 
     # 3. unlabel: plan -> cleanup (matrix over the services) -> comment
     unlabeled = shop.run("pull_request.unlabeled.json", head2)
