@@ -389,3 +389,23 @@ def test_dockerfile_is_sane() -> None:
     user = [line for line in lines if line.startswith("USER ")]
     assert user and user[-1] not in ("USER root", "USER 0")
     assert 'ENTRYPOINT ["pipeline"]' in lines
+
+
+def test_release_builds_the_tools_image_multi_platform_with_sbom_and_provenance() -> None:
+    doc = load_all(ROOT / ".github" / "workflows" / "release.yaml")[0]
+    assert doc[True] == {"push": {"tags": ["v[0-9]+.[0-9]+.[0-9]+"]}}
+    steps = doc["jobs"]["image"]["steps"]
+    (build,) = [s for s in steps if "docker/build-push-action" in s.get("uses", "")]
+    assert build["with"]["platforms"] == "linux/amd64,linux/arm64"
+    assert build["with"]["push"] is True and build["with"]["sbom"] is True
+    assert build["with"]["provenance"] == "mode=max"
+    assert "cache-from" not in build["with"]  # never built from a cache PRs can write
+    (meta,) = [s for s in steps if "docker/metadata-action" in s.get("uses", "")]
+    assert meta["with"]["images"] == "ghcr.io/${{ github.repository }}"
+    assert any("pyproject.toml" in s.get("run", "") for s in steps)  # tag == version
+
+
+def test_dependabot_keeps_actions_pip_and_the_dockerfile_current() -> None:
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    ecosystems = {u["package-ecosystem"]: u["directory"] for u in config["updates"]}
+    assert ecosystems == {"github-actions": "/", "pip": "/", "docker": "/"}
