@@ -124,11 +124,11 @@ def test_github_workflows_pass_actionlint(path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("path", GITHUB, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [*GITHUB, ROOT / "action.yml"], ids=lambda p: p.name)
 def test_actions_are_pinned_to_full_shas_with_their_tag(path: Path) -> None:
     """Every action at a full SHA with its tag, and the same pin as the rendered workflows use
     (pipeline/render/actions.py): a Dependabot bump of one fails here until both agree."""
-    uses = re.findall(r"uses:\s*(\S+)(.*)", path.read_text())
+    uses = re.findall(r"^\s*(?:-\s+)?uses:\s*(\S+)(.*)", path.read_text(), re.MULTILINE)
     assert uses
     pins = {a.repo: (a.sha, a.tag) for a in ACTIONS.values()}
     for ref, comment in uses:
@@ -409,3 +409,10 @@ def test_dependabot_keeps_actions_pip_and_the_dockerfile_current() -> None:
     config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
     ecosystems = {u["package-ecosystem"]: u["directory"] for u in config["updates"]}
     assert ecosystems == {"github-actions": "/", "pip": "/", "docker": "/"}
+
+
+def test_composite_action_installs_its_own_checkout() -> None:
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite"
+    (install,) = [s for s in action["runs"]["steps"] if s.get("id") == "install"]
+    assert "pip install" in install["run"] and '"$GITHUB_ACTION_PATH"' in install["run"]
