@@ -14,7 +14,6 @@ import click
 
 from pipeline.commands.deploy import load_config
 from pipeline.errors import ExitCode, UsageError
-from pipeline.render.engine import TARGETS
 
 _config_option = click.option(
     "--config",
@@ -74,7 +73,14 @@ def render_group() -> None:
     """Generate CI files from pipeline.yaml, the PR comment, and Argo step outputs."""
 
 
-for _target in TARGETS:
+# the keys of pipeline.render.engine.TARGETS (not imported here: jinja2 loads on first use)
+for _target in (
+    "github-workflow",
+    "reusable-workflow",
+    "workflow-template",
+    "cron-workflow",
+    "rbac",
+):
     render_group.add_command(_target_command(_target))
 
 

@@ -203,3 +203,9 @@ def test_adoption_doc_shows_the_rendered_caller() -> None:
     shown = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     golden = (GOLDEN / "github-workflow.yaml").read_text()
     assert shown == golden.replace("0123456789abcdef0123456789abcdef01234567", "0123...4567")
+
+
+def test_every_target_is_a_render_command() -> None:
+    from pipeline.commands.render import render_group
+
+    assert set(TARGETS) <= set(render_group.commands)
