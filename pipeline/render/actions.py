@@ -2,7 +2,12 @@
 
 A tag can be moved; a commit SHA cannot (docs.github.com "Security hardening for GitHub
 Actions": "Pin actions to a full length commit SHA"). The tag each SHA was released as is kept
-next to it and rendered as a comment, so updates stay reviewable.
+next to it and rendered as a comment, so updates stay reviewable; Dependabot
+(.github/dependabot.yml) proposes new SHAs for the rendered files, and a test checks that the
+pins here and in the shipped workflows agree.
+
+Each SHA is the commit its release tag points to (read from the action's repository), and each
+release runs on node24.
 """
 
 from __future__ import annotations
@@ -23,24 +28,33 @@ class PinnedAction:
 
 ACTIONS = {
     "checkout": PinnedAction(
-        "actions/checkout", "11bd71901bbe5b1630ceea73d27597364c9af683", "v4.2.2"
+        "actions/checkout", "3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1"
     ),
     "setup_python": PinnedAction(
-        "actions/setup-python", "0b93645e9fea7318ecaed2b359559ac225c90a2b", "v5.3.0"
+        "actions/setup-python", "5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0"
     ),
     "setup_buildx": PinnedAction(
-        "docker/setup-buildx-action", "c47758b77c9736f4b2ef4073d4d51994fabfe349", "v3.7.1"
+        "docker/setup-buildx-action", "37fe631027851001ddb9b187196cc803df7f5f0e", "v4.3.0"
+    ),
+    "setup_qemu": PinnedAction(
+        "docker/setup-qemu-action", "96fe6ef7f33517b61c61be40b68a1882f3264fb8", "v4.2.0"
     ),
     "login": PinnedAction(
-        "docker/login-action", "9780b0c442fbb1117ed29e0efdff1e18412f7567", "v3.3.0"
+        "docker/login-action", "4907a6ddec9925e35a0a9e82d7399ccc52663121", "v4.1.0"
+    ),
+    "metadata": PinnedAction(
+        "docker/metadata-action", "dc802804100637a589fabce1cb79ff13a1411302", "v6.2.0"
+    ),
+    "build_push": PinnedAction(
+        "docker/build-push-action", "53b7df96c91f9c12dcc8a07bcb9ccacbed38856a", "v7.3.0"
     ),
     "upload_artifact": PinnedAction(
-        "actions/upload-artifact", "b4b15b8c7c6ac21ea08fcf65892d2ee8f75cf882", "v4.4.3"
+        "actions/upload-artifact", "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0"
     ),
     "download_artifact": PinnedAction(
-        "actions/download-artifact", "fa0a91b85d4f404e444e00e005971372dc801d16", "v4.1.8"
+        "actions/download-artifact", "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1"
     ),
     "github_script": PinnedAction(
-        "actions/github-script", "60a0d83039c74a4aee543508d2ffcb1c3799cdea", "v7.0.1"
+        "actions/github-script", "ed597411d8f924073f98dfc5c65a23a2325f34cd", "v8.0.0"
     ),
 }

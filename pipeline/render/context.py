@@ -5,9 +5,19 @@ Building the context does no I/O: the CLI reads pipeline.yaml and passes the map
 
     ci:
       label: canary                        # the PR label that asks for a canary
-      pipeline_package: argocd-canary==0.1.0   # what the GitHub job pip-installs
-      pipeline_image: ghcr.io/acme/pipeline:0.1.0   # the image Argo Workflows runs
-      buildkit_image: moby/buildkit:v0.16.0-rootless
+      tool_repository: acme/argocd-canary  # GitHub repository of this project (the caller
+      tool_ref: 0123...cdef                # uses its reusable workflow at this full commit
+      tool_version: 0.2.0                  # SHA, and installs the tool from the same commit)
+      base_branches: [develop]             # PRs into / pushes to these branches ([] = any PR)
+      rebuild_on_push: false               # push to a base branch: rebuild + redeploy canaries
+      registry: docker.io                  # registry to log in to [default: the image's]
+      registry_username_secret: DOCKERHUB_USERNAME  # names of the caller's secrets
+      registry_password_secret: DOCKERHUB_TOKEN
+      kubeconfig_secret: CANARY_KUBECONFIG
+      cache: gha                           # gha | registry | none
+      cache_repository: docker.io/acme/shop-cache   # for cache: registry only
+      pipeline_image: ghcr.io/acme/argocd-canary:0.2.0@sha256:...  # image Argo Workflows runs
+      buildkit_image: moby/buildkit:v0.20.2-rootless@sha256:...
       git_repo: https://github.com/acme/app.git     # source the WorkflowTemplate clones
       workflow_namespace: argo             # where the WorkflowTemplate and its SA live
       registry_secret: registry-credentials         # dockerconfigjson Secret (Argo)
@@ -18,12 +28,14 @@ Building the context does no I/O: the CLI reads pipeline.yaml and passes the map
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from pipeline import __version__
 from pipeline.changes import service_paths
+from pipeline.core.images import parse_image_ref
 from pipeline.core.plan import render_template
 from pipeline.core.settings import DEFAULT_NAMESPACE, DEFAULT_TAG
 from pipeline.render.validate import (
@@ -35,11 +47,31 @@ from pipeline.render.validate import (
     text_problem,
 )
 
+SECRET_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+GITHUB_REPO = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9._-]+\Z")
+TOOL_REF = re.compile(r"([0-9a-f]{40}|v\d+\.\d+\.\d+)\Z")
+
+# moby/buildkit v0.20.2-rootless: the OCI index digest as published on Docker Hub (not verified
+# against the registry from this build; cross-checked in several public repositories).
+BUILDKIT_IMAGE = (
+    "moby/buildkit:v0.20.2-rootless"
+    "@sha256:cb5bb371545222c430528556acfdf424144b69897f5deaad391bd227187e90df"
+)
+CACHE_MODES = ("gha", "registry", "none")
 CI_DEFAULTS = {
     "label": "canary",
-    "pipeline_package": f"argocd-canary=={__version__}",  # this project on PyPI
-    "pipeline_image": f"ghcr.io/example/pipeline:{__version__}",
-    "buildkit_image": "moby/buildkit:v0.16.0-rootless",
+    "tool_repository": "example/argocd-canary",
+    "tool_ref": f"v{__version__}",
+    "tool_version": __version__,
+    "registry": "",
+    "registry_username_secret": "CANARY_REGISTRY_USERNAME",
+    "registry_password_secret": "CANARY_REGISTRY_PASSWORD",
+    "kubeconfig_secret": "CANARY_KUBECONFIG",
+    "cache": "gha",
+    "cache_repository": "",
+    "rebuild_on_push": "false",
+    "pipeline_image": f"ghcr.io/example/argocd-canary:{__version__}",
+    "buildkit_image": BUILDKIT_IMAGE,
     "git_repo": "https://github.com/example/app.git",
     "workflow_namespace": "argo",
     "registry_secret": "registry-credentials",
@@ -65,6 +97,7 @@ class RenderContext:
     argocd_namespace: str
     ci: dict[str, str]
     pull_secrets: tuple[tuple[str, str], ...] = ()  # (namespace, name)
+    base_branches: tuple[str, ...] = ()
     version: str = __version__
 
     @property
@@ -95,8 +128,19 @@ def build_context(config: Mapping[str, Any], source: str = "pipeline.yaml") -> R
     entries = _entries(config)
     problems: list[str | None] = []
     ci_raw = config.get("ci") or {}
-    ci = {k: str(ci_raw.get(k, v)) for k, v in CI_DEFAULTS.items()}
-    problems += [text_problem(f"ci.{k}", v) for k, v in ci.items() if k != "poll_schedule"]
+    ci = {k: _text(ci_raw.get(k, v)) for k, v in CI_DEFAULTS.items()}
+    optional = {"registry", "cache_repository"}
+    problems += [
+        text_problem(f"ci.{k}", v)
+        for k, v in ci.items()
+        if k != "poll_schedule" and not (k in optional and v == "")
+    ]
+    problems += _github_problems(ci)
+    base_branches, branch_problems = _base_branches(ci_raw.get("base_branches"))
+    problems += branch_problems
+    if ci["rebuild_on_push"] == "true" and not base_branches:
+        problems.append("ci.rebuild_on_push needs ci.base_branches (the branches whose pushes "
+                        "rebuild the canary)")  # fmt: skip
     problems.append(cron_problem("ci.poll_schedule", ci["poll_schedule"]))
     problems.append(dns_label_problem("ci.workflow_namespace", ci["workflow_namespace"]))
     problems.append(dns_label_problem("ci.registry_secret", ci["registry_secret"]))
@@ -128,7 +172,45 @@ def build_context(config: Mapping[str, Any], source: str = "pipeline.yaml") -> R
         problems.append(path_glob_problem(f"file of service {name!r}", dockerfile))
         services.append(ServiceContext(name, namespace, image, tag, context, dockerfile, globs))
     raise_problems(problems, source)
-    return RenderContext(tuple(services), str(argocd_namespace), ci, pull_secrets)
+    if not ci["registry"] and services:
+        ci["registry"] = parse_image_ref(services[0].image).registry
+    return RenderContext(tuple(services), str(argocd_namespace), ci, pull_secrets, base_branches)
+
+
+def _text(value: object) -> str:
+    """A ``ci:`` value as rendered: YAML booleans as ``true``/``false``."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def _github_problems(ci: dict[str, str]) -> list[str | None]:
+    """Values that name GitHub things: secrets, the tool's repository and ref, the cache."""
+    problems: list[str | None] = []
+    for key in ("registry_username_secret", "registry_password_secret", "kubeconfig_secret"):
+        if not SECRET_NAME.match(ci[key]):
+            problems.append(f"ci.{key} {ci[key]!r} is not a secret name ([A-Za-z_][A-Za-z0-9_]*)")
+    if not GITHUB_REPO.match(ci["tool_repository"]):
+        problems.append(f"ci.tool_repository {ci['tool_repository']!r} is not OWNER/NAME")
+    if not TOOL_REF.match(ci["tool_ref"]):
+        problems.append(
+            f"ci.tool_ref {ci['tool_ref']!r} must be a full 40-character commit SHA (or a "
+            "release tag vX.Y.Z, which can be moved: prefer the SHA)"
+        )
+    if ci["cache"] not in CACHE_MODES:
+        problems.append(f"ci.cache {ci['cache']!r} must be one of {', '.join(CACHE_MODES)}")
+    if ci["cache"] == "registry":
+        problems.append(image_problem("ci.cache_repository", ci["cache_repository"]))
+    if ci["rebuild_on_push"] not in ("true", "false"):
+        problems.append(f"ci.rebuild_on_push {ci['rebuild_on_push']!r} must be true or false")
+    return problems
+
+
+def _base_branches(raw: object) -> tuple[tuple[str, ...], list[str | None]]:
+    if raw is None:
+        return (), []
+    if not isinstance(raw, list):
+        return (), ["ci.base_branches must be a list of branch names"]
+    problems = [path_glob_problem(f"ci.base_branches entry {b!r}", b) for b in raw]
+    return tuple(str(b) for b in raw), problems
 
 
 def _pull_secrets(raw: object) -> tuple[tuple[tuple[str, str], ...], list[str | None]]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from pipeline.core.images import parse_image_ref
 from pipeline.errors import ExitCode
 from pipeline.render.actions import ACTIONS
 from pipeline.render.context import RenderContext
@@ -32,13 +31,15 @@ def retry_expression() -> str:
 
 TARGETS = {
     "github-workflow": "github/canary.yaml.j2",
+    "reusable-workflow": "github/canary-reusable.yaml.j2",
     "workflow-template": "argo/deploy-canary.yaml.j2",
     "cron-workflow": "argo/poll.yaml.j2",
     "rbac": "argo/rbac.yaml.j2",
 }
 # where the checked-in copy of each target lives, relative to the repository root
+# (the caller, github-workflow, lives in adopting repositories; this one runs no canary itself)
 SHIPPED = {
-    "github-workflow": ".github/workflows/canary.yaml",
+    "reusable-workflow": ".github/workflows/canary-reusable.yaml",
     "workflow-template": "workflow-templates/deploy-canary.yaml",
     "cron-workflow": "workflow-templates/poll-cronworkflow.yaml",
     "rbac": "workflow-templates/rbac.yaml",
@@ -66,22 +67,15 @@ def environment() -> Environment:
 
 def render(target: str, context: RenderContext) -> str:
     """The text of one target (see TARGETS) for this project."""
-    first = context.services[0]
     variables = {
         **context.as_template_vars(),
         "actions": ACTIONS,
-        "registry_host": parse_image_ref(first.image).registry,
-        "cache_repo": first.image,
         "argocd_namespace": context.argocd_namespace,
-        "targets": {
-            s.name: {
-                "context": s.context,
-                "dockerfile": s.dockerfile,
-                "image": f"{s.image}:{s.tag}",
-            }
-            for s in context.services
-        },
         "transient": [f"{int(c)} {c.name}" for c in TRANSIENT_EXIT_CODES],
+        "exit_usage": int(ExitCode.USAGE),
+        "exit_build": int(ExitCode.BUILD),
+        "exit_registry": int(ExitCode.REGISTRY),
+        "exit_rate_limited": int(ExitCode.RATE_LIMITED),
         "retry_expression": retry_expression(),
     }
     return environment().get_template(TARGETS[target]).render(variables)

@@ -1,15 +1,26 @@
-"""The canary workflow, label -> deploy -> comment -> synchronize -> unlabel -> cleanup, run
-against the sandbox from recorded ``pull_request`` payloads.
+"""The canary workflow run against the sandbox from recorded GitHub event payloads: label ->
+deploy -> comment -> synchronize -> unlabel -> cleanup, reopened, a push to the base branch, an
+unlabel while a deploy runs, and two PRs deploying the same service.
 
-A small runner executes the rendered ``.github/workflows`` file the way Actions does: jobs in
-``needs`` order, ``if:`` and ``${{ }}`` expressions evaluated from the event, job outputs and
-step outputs, matrix from ``fromJSON``, every ``run:`` step in ``bash -eo pipefail`` with
-``GITHUB_EVENT_PATH``, ``GITHUB_OUTPUT``, ``GITHUB_ENV`` and ``GITHUB_STEP_SUMMARY`` set per step
-as Actions sets them. ``uses:`` steps are emulated: checkout checks out ``with.ref``,
-upload/download-artifact copy files, github-script's comment upsert is replayed on an in-memory
-PR (find the comment starting with the marker line, update it, else create). The "Install
-pipeline" step is a no-op: the project's own ``pipeline`` is on PATH. The payloads' SHAs are
-replaced with the commits of the test repository.
+A small runner executes the rendered caller (``pipeline render github-workflow``) the way
+Actions does: its one job ``uses:`` the reusable workflow, which the runner loads from this
+repository's ``.github/workflows/canary-reusable.yaml`` with the caller's ``with:`` as
+``inputs`` (defaults from ``on.workflow_call.inputs``) and its ``secrets:`` mapping. Jobs run in
+``needs`` order; ``if:`` and ``${{ }}`` expressions are parsed and evaluated (``||``/``&&``
+return operands, ``!``, ``==``/``!=`` case-insensitive, ``contains``, ``fromJSON``, ``format``,
+``hashFiles``, status functions, ``.*.`` filters); a job ``if:`` without a status function is
+ANDed with ``success()``; matrices from ``fromJSON``; every ``run:`` step in ``bash -eo
+pipefail`` with ``GITHUB_EVENT_PATH``, ``GITHUB_OUTPUT``, ``GITHUB_ENV`` and
+``GITHUB_STEP_SUMMARY`` per step. Job ``concurrency`` groups are honoured across concurrent runs
+as Actions does: one running job per group, one pending; a newer pending job cancels the older
+pending one; ``cancel-in-progress: false`` never cancels a running one.
+
+``uses:`` steps are emulated: checkout checks out ``with.ref``; upload-artifact copies files into
+the run's artifacts (an existing name fails with 409 unless ``overwrite: true``);
+download-artifact copies those matching ``pattern``; github-script's comment upsert is replayed
+on an in-memory PR (find the comment starting with the marker line, update it, else create).
+The "Install pipeline" step is a no-op: the project's own ``pipeline`` is on PATH. The payloads'
+SHAs are replaced with the commits of the test repository.
 """
 
 from __future__ import annotations
@@ -21,8 +32,9 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,11 +45,15 @@ from pipeline.core.images import digest_from_image_id
 from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.seed import SeededSample
 from tests.fixtures.sandbox import SandboxHandle
+from tests.fixtures.waiting import wait_for
 from tests.integration.test_detect_changes_git import commit, git
 
 pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[2]
 DATA = Path(__file__).parent / "data" / "github"
-EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+REUSABLE = ROOT / ".github" / "workflows" / "canary-reusable.yaml"
+EXPR = re.compile(r"\$\{\{\s*((?:(?!\}\}).)*?)\s*\}\}", re.DOTALL)
+STATUS_FUNCTIONS = ("always()", "success()", "failure()", "cancelled()")
 
 
 def parse_outputs(path: Path) -> dict[str, str]:
@@ -58,61 +74,222 @@ def parse_outputs(path: Path) -> dict[str, str]:
     return values
 
 
+# --- expressions (docs.github.com "Evaluate expressions in workflows and actions") --------
+TOKEN = re.compile(
+    r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<op>\|\||&&|==|!=|[!(),\[\]])"
+    r"|(?P<name>[A-Za-z_][\w-]*(?:\.(?:\*|[A-Za-z_][\w-]*))*))"
+)
+
+
+def tokens(expr: str) -> list[tuple[str, str]]:
+    found, pos = [], 0
+    expr = expr.strip()
+    while pos < len(expr):
+        m = TOKEN.match(expr, pos)
+        assert m and m.end() > pos, f"runner cannot parse {expr[pos:]!r}"
+        kind = m.lastgroup or ""
+        found.append((kind, m.group(kind)))
+        pos = m.end()
+        while pos < len(expr) and expr[pos].isspace():
+            pos += 1
+    return found
+
+
+def truthy(value: Any) -> bool:
+    return value not in (None, False, 0, "") and value != []
+
+
+def loose_equal(left: Any, right: Any) -> bool:
+    def norm(v: Any) -> Any:
+        if isinstance(v, bool):
+            return str(v).lower()
+        return "" if v is None else (str(v).lower() if not isinstance(v, (dict, list)) else v)
+
+    return bool(norm(left) == norm(right))
+
+
+class Expression:
+    """A recursive-descent evaluator for the expression subset the shipped workflows use."""
+
+    def __init__(self, expr: str, ctx: dict[str, Any], functions: dict[str, Callable[..., Any]]):
+        self.toks, self.i, self.ctx, self.functions = tokens(expr), 0, ctx, functions
+
+    def value(self) -> Any:
+        result = self.or_()
+        assert self.i == len(self.toks), f"trailing tokens {self.toks[self.i :]}"
+        return result
+
+    def peek(self) -> str:
+        return self.toks[self.i][1] if self.i < len(self.toks) else ""
+
+    def take(self, expected: str | None = None) -> tuple[str, str]:
+        tok = self.toks[self.i]
+        assert expected is None or tok[1] == expected, f"expected {expected}, got {tok}"
+        self.i += 1
+        return tok
+
+    def or_(self) -> Any:
+        left = self.and_()
+        while self.peek() == "||":
+            self.take()
+            right = self.and_()
+            left = left if truthy(left) else right
+        return left
+
+    def and_(self) -> Any:
+        left = self.not_()
+        while self.peek() == "&&":
+            self.take()
+            right = self.not_()
+            left = right if truthy(left) else left
+        return left
+
+    def not_(self) -> Any:
+        if self.peek() == "!":
+            self.take()
+            return not truthy(self.not_())
+        return self.compare()
+
+    def compare(self) -> Any:
+        left = self.primary()
+        if self.peek() in ("==", "!="):
+            op = self.take()[1]
+            equal = loose_equal(left, self.primary())
+            return equal if op == "==" else not equal
+        return left
+
+    def primary(self) -> Any:
+        kind, text = self.take()
+        if text == "(":
+            inner = self.or_()
+            self.take(")")
+            return inner
+        if kind == "str":
+            return text[1:-1].replace("''", "'")
+        if kind == "num":
+            return float(text) if "." in text else int(text)
+        if text in ("true", "false", "null"):
+            return {"true": True, "false": False, "null": None}[text]
+        if self.peek() == "(":
+            self.take("(")
+            args = []
+            while self.peek() != ")":
+                args.append(self.or_())
+                if self.peek() == ",":
+                    self.take(",")
+            self.take(")")
+            return self.functions[text.lower()](*args)
+        return lookup(self.ctx, text)
+
+
+def lookup(ctx: Any, path: str) -> Any:
+    current: Any = ctx
+    parts = path.split(".")
+    for index, part in enumerate(parts):
+        if part == "*":
+            items = current if isinstance(current, list) else []
+            rest = ".".join(parts[index + 1 :])
+            return [lookup(item, rest) if rest else item for item in items]
+        current = current.get(part) if isinstance(current, dict) else None
+    return current
+
+
+class Groups:
+    """Actions' concurrency groups across runs: one running job per group and one pending; a
+    newer pending job cancels the older pending one; a running job is never cancelled."""
+
+    def __init__(self) -> None:
+        self.cond = threading.Condition()
+        self.running: dict[str, object] = {}
+        self.pending: dict[str, object] = {}
+        self.cancelled: set[int] = set()
+        self.events: list[tuple[str, str, str]] = []  # (run, job, "queued"|"start"|"end"|...)
+        # a test may keep a job holding its group after its steps ended, until a condition
+        # holds: the job is then "still running" when another run's job arrives
+        self.hold: Callable[[str, str], bool] | None = None
+
+    def note(self, run: str, job: str, what: str) -> None:
+        with self.cond:
+            self.events.append((run, job, what))
+            self.cond.notify_all()
+
+    def acquire(self, group: str, ticket: object) -> bool:
+        with self.cond:
+            if group not in self.running and group not in self.pending:
+                self.running[group] = ticket
+                return True
+            older = self.pending.get(group)
+            if older is not None:
+                self.cancelled.add(id(older))
+            self.pending[group] = ticket
+            self.cond.notify_all()
+            while True:
+                if id(ticket) in self.cancelled:
+                    return False
+                if group not in self.running and self.pending.get(group) is ticket:
+                    del self.pending[group]
+                    self.running[group] = ticket
+                    return True
+                self.cond.wait(timeout=1)
+
+    def release(self, group: str, ticket: object) -> None:
+        with self.cond:
+            if self.running.get(group) is ticket:
+                del self.running[group]
+            self.cond.notify_all()
+
+
 @dataclass
 class Run:
-    workflow: dict[str, Any]
+    name: str
+    caller: dict[str, Any]
+    event_name: str
     event: dict[str, Any]
-    workspace: Path
+    origin: Path  # the test repository; every job works in its own clone
     secrets: dict[str, str]
     temp: Path
-    artifacts: Path
     comments: list[dict[str, Any]]
+    groups: Groups
+    env: dict[str, str] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     summaries: dict[str, str] = field(default_factory=dict)
     logs: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    attempt: int = 1  # "Re-run all jobs": the same run, its artifacts kept
 
     # --- expressions -------------------------------------------------------------------
-    def lookup(self, path: str, ctx: dict[str, Any]) -> Any:
-        current: Any = ctx
-        for part in path.split("."):
-            current = current.get(part, "") if isinstance(current, dict) else ""
-        return current
-
     def evaluate(self, expr: str, ctx: dict[str, Any]) -> Any:
-        expr = expr.strip()
-        if "||" in expr:
-            return any(self.truthy(self.evaluate(p, ctx)) for p in expr.split("||"))
-        if "&&" in expr:
-            return all(self.truthy(self.evaluate(p, ctx)) for p in expr.split("&&"))
-        for op in ("==", "!="):
-            if op in expr:
-                left, right = (self.evaluate(p, ctx) for p in expr.split(op, 1))
-                equal = str(left).lower() == str(right).lower()
-                return equal if op == "==" else not equal
-        if expr in ("always()", "success()"):
-            return True if expr == "always()" else ctx["_success"]
-        if m := re.fullmatch(r"fromJSON\((.*)\)", expr):
-            return json.loads(self.evaluate(m.group(1), ctx))
-        if m := re.fullmatch(r"hashFiles\('(.*)'\)", expr):
-            return "h" if (self.workspace / m.group(1)).exists() else ""
-        if m := re.fullmatch(r"'(.*)'", expr):
-            return m.group(1)
-        assert re.fullmatch(r"[\w.-]+", expr), f"runner cannot evaluate {expr!r}"
-        return self.lookup(expr, ctx)
-
-    def truthy(self, value: Any) -> bool:
-        return bool(value) and value != "false"
+        workspace = ctx.get("_workspace", self.origin)
+        functions: dict[str, Callable[..., Any]] = {
+            "always": lambda: True,
+            "success": lambda: bool(ctx["_success"]),
+            "failure": lambda: not ctx["_success"],
+            "cancelled": lambda: False,
+            "contains": lambda hay, needle: (
+                any(loose_equal(h, needle) for h in hay)
+                if isinstance(hay, list)
+                else str(needle).lower() in str(hay or "").lower()
+            ),
+            "startswith": lambda s, p: str(s).lower().startswith(str(p).lower()),
+            "fromjson": lambda text: json.loads(text),
+            "tojson": lambda value: json.dumps(value),
+            "format": lambda fmt, *a: re.sub(r"\{(\d+)\}", lambda m: str(a[int(m.group(1))]), fmt),
+            "hashfiles": lambda pattern: "h" if (workspace / pattern).exists() else "",
+        }
+        return Expression(expr, ctx, functions).value()
 
     def interpolate(self, text: Any, ctx: dict[str, Any]) -> Any:
         if not isinstance(text, str):
             return text
         if m := EXPR.fullmatch(text.strip()):
             value = self.evaluate(m.group(1), ctx)
-            return value if isinstance(value, dict) else self._text(value)
+            return value if isinstance(value, (dict, list)) else self._text(value)
         return EXPR.sub(lambda m: self._text(self.evaluate(m.group(1), ctx)), text)
 
     @staticmethod
     def _text(value: Any) -> str:
+        if value is None:
+            return ""
         return str(value).lower() if isinstance(value, bool) else str(value)
 
     def condition(self, text: Any, ctx: dict[str, Any]) -> bool:
@@ -120,22 +297,55 @@ class Run:
             return bool(ctx["_success"])
         text = str(text)
         inner = EXPR.fullmatch(text.strip())
-        return self.truthy(self.evaluate(inner.group(1) if inner else text, ctx))
+        expr = inner.group(1) if inner else text
+        if not any(f in expr for f in STATUS_FUNCTIONS):
+            expr = f"success() && ({expr})"  # the implicit status check
+        return truthy(self.evaluate(expr, ctx))
 
-    # --- jobs ----------------------------------------------------------------------------
+    # --- the run -------------------------------------------------------------------------
+    def github(self) -> dict[str, Any]:
+        pr = self.event.get("pull_request") or {}
+        ref = f"refs/pull/{pr['number']}/merge" if pr else str(self.event["ref"])
+        return {
+            "event": self.event, "event_name": self.event_name,
+            "repository": self.event["repository"]["full_name"],
+            "ref": ref, "ref_name": ref.removeprefix("refs/heads/"),
+            "base_ref": (pr.get("base") or {}).get("ref", ""), "head_ref": "",
+            "sha": pr["merge_commit_sha"] if pr else self.event["after"],
+        }  # fmt: skip
+
     def run(self, env: dict[str, str]) -> None:
         event_path = self.temp / "event.json"
         event_path.write_text(json.dumps(self.event))
-        pr = self.event["pull_request"]
+        github = self.github()
         self.env = {
             **env,
-            "GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_EVENT_NAME": "pull_request",
-            "GITHUB_EVENT_PATH": str(event_path), "GITHUB_WORKSPACE": str(self.workspace),
-            "GITHUB_REPOSITORY": self.event["repository"]["full_name"],
-            "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "9100042",
-            "GITHUB_RUN_ATTEMPT": "1", "GITHUB_REF": f"refs/pull/{pr['number']}/merge",
-            "GITHUB_SHA": pr["merge_commit_sha"], "RUNNER_TEMP": str(self.temp),
+            "GITHUB_ACTIONS": "true", "CI": "true", "GITHUB_EVENT_NAME": self.event_name,
+            "GITHUB_EVENT_PATH": str(event_path), "GITHUB_REPOSITORY": github["repository"],
+            "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": f"9100{self.name[3:]}",
+            "GITHUB_RUN_ATTEMPT": str(self.attempt), "GITHUB_REF": github["ref"],
+            "GITHUB_SHA": github["sha"], "RUNNER_TEMP": str(self.temp),
         }  # fmt: skip
+        self.groups.note(self.name, "run", "start")
+        ((_, caller_job),) = self.caller["jobs"].items()
+        ctx = {"github": github, "secrets": self.secrets, "vars": {}, "_success": True}
+        self.run_reusable(caller_job, ctx)
+        self.groups.note(self.name, "run", "end")
+
+    def run_reusable(self, caller_job: dict[str, Any], caller_ctx: dict[str, Any]) -> None:
+        path, _, _ref = caller_job["uses"].partition("@")
+        assert path.endswith("/.github/workflows/canary-reusable.yaml"), path
+        self.workflow = yaml.safe_load(REUSABLE.read_text())
+        declared = self.workflow[True]["workflow_call"]
+        inputs = {k: v.get("default") for k, v in declared["inputs"].items()}
+        given = {k: self.interpolate(v, caller_ctx) for k, v in caller_job["with"].items()}
+        assert set(given) <= set(inputs), set(given) - set(inputs)
+        assert {k for k, v in declared["inputs"].items() if v.get("required")} <= set(given)
+        self.inputs = {**inputs, **given}
+        self.called_secrets = {
+            k: self.interpolate(v, caller_ctx) for k, v in (caller_job.get("secrets") or {}).items()
+        }
+        self.github_ctx = caller_ctx["github"]
         for name in self.workflow["jobs"]:
             self.run_job(name)
 
@@ -143,11 +353,10 @@ class Run:
         needs = job.get("needs", [])
         needs = [needs] if isinstance(needs, str) else needs
         return {
-            "github": {"event": self.event, "repository": self.event["repository"]["full_name"]},
+            "github": self.github_ctx, "inputs": self.inputs, "secrets": self.called_secrets,
+            "vars": {}, "steps": {}, "matrix": {}, "_success": needs_ok,
             "needs": {n: {"outputs": self.jobs[n]["outputs"], "result": self.jobs[n]["result"]}
                       for n in needs},
-            "secrets": self.secrets, "vars": {"CANARY_REGISTRY_USERNAME": ""},
-            "steps": {}, "matrix": {}, "_success": needs_ok,
         }  # fmt: skip
 
     def run_job(self, name: str) -> None:
@@ -164,26 +373,54 @@ class Run:
         matrix = self.interpolate((job.get("strategy") or {}).get("matrix"), ctx)
         combos = (matrix or {}).get("include") or [{}]
         results, outputs = [], {}
-        for combo in combos:
+        for index, combo in enumerate(combos):
             ctx = self.context(job, needs_ok)
             ctx["matrix"] = combo
-            ok = self.run_steps(name, job, ctx)
-            results.append(ok)
+            label = f"{name}-{index}"
+            group = self.interpolate((job.get("concurrency") or {}).get("group"), ctx)
+            ticket = object()
+            if group:
+                self.groups.note(self.name, label, "queued")
+                if not self.groups.acquire(group, ticket):
+                    self.groups.note(self.name, label, "cancelled")
+                    results.append("cancelled")
+                    continue
+            self.groups.note(self.name, label, "start")
+            try:
+                ok = self.run_steps(label, job, ctx)
+            finally:
+                self.groups.note(self.name, label, "end")
+                self.held(label)
+                if group:
+                    self.groups.release(group, ticket)
+            results.append("success" if ok else "failure")
             outputs = {k: self.interpolate(v, ctx) for k, v in (job.get("outputs") or {}).items()}
-        self.jobs[name] = {"result": "success" if all(results) else "failure", "outputs": outputs}
+        result = "failure" if "failure" in results else (
+            "cancelled" if "cancelled" in results else "success")  # fmt: skip
+        self.jobs[name] = {"result": result, "outputs": outputs}
 
-    def run_steps(self, job_name: str, job: dict[str, Any], ctx: dict[str, Any]) -> bool:
+    def held(self, label: str) -> None:
+        hold = self.groups.hold
+        if hold is not None:
+            wait_for(f"{self.name}/{label} to be released", lambda: hold(self.name, label), 240)
+
+    def run_steps(self, label: str, job: dict[str, Any], ctx: dict[str, Any]) -> bool:
+        workspace = self.temp / f"{label}-attempt{self.attempt}"
+        subprocess.run(["git", "clone", "-q", "--shared", str(self.origin), str(workspace)],
+                       check=True, capture_output=True)  # fmt: skip
+        ctx["_workspace"] = workspace
         github_env: dict[str, str] = {}
         ctx["_success"] = True
         base_env = {
-            **self.env,
+            **self.env, "GITHUB_WORKSPACE": str(workspace),
             **{k: self.interpolate(v, ctx) for k, v in (self.workflow.get("env") or {}).items()},
-        }
+        }  # fmt: skip
         for index, step in enumerate(job["steps"]):
             if not self.condition(step.get("if"), ctx):
                 continue
             step_env = {k: self.interpolate(v, ctx) for k, v in (step.get("env") or {}).items()}
-            files = {n: self.temp / f"{job_name}-{index}-{n}" for n in ("output", "env", "summary")}
+            files = {n: workspace.parent / f"{workspace.name}-{index}-{n}"
+                     for n in ("output", "env", "summary")}  # fmt: skip
             for path in files.values():
                 path.write_text("")
             env = {
@@ -191,22 +428,22 @@ class Run:
                 "GITHUB_ENV": str(files["env"]), "GITHUB_STEP_SUMMARY": str(files["summary"]),
             }  # fmt: skip
             if "uses" in step:
-                ok = self.emulate(step, ctx, env)
+                ok = self.emulate(step, ctx, env, workspace)
             elif step.get("name") == "Install pipeline":
                 ok = True
             else:
                 proc = subprocess.run(
                     ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-                    cwd=self.workspace,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=240,
-                )
-                self.logs.append(f"[{job_name}/{step.get('id') or step.get('name')}] exit "
-                                 f"{proc.returncode}\n{proc.stdout}\n{proc.stderr}")  # fmt: skip
+                    cwd=workspace, env=env, capture_output=True, text=True, timeout=240,
+                )  # fmt: skip
+                name = step.get("id") or step.get("name")
+                with self.lock:
+                    self.logs.append(
+                        f"[{label}/{name}] exit {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+                    )
                 ok = proc.returncode == 0
             github_env.update(parse_outputs(files["env"]))
+            job_name = label.rsplit("-", 1)[0]
             self.summaries[job_name] = (
                 self.summaries.get(job_name, "") + files["summary"].read_text()
             )
@@ -216,41 +453,41 @@ class Run:
             ctx["_success"] = ctx["_success"] and ok
         return bool(ctx["_success"])
 
-    def emulate(self, step: dict[str, Any], ctx: dict[str, Any], env: dict[str, str]) -> bool:
+    def emulate(
+        self, step: dict[str, Any], ctx: dict[str, Any], env: dict[str, str], workspace: Path
+    ) -> bool:
         action = step["uses"].split("@")[0]
         args = {k: self.interpolate(v, ctx) for k, v in (step.get("with") or {}).items()}
+        artifacts = self.temp / "artifacts"
         if action == "actions/checkout":
-            git(self.workspace, "checkout", "-q", args["ref"])
+            git(workspace, "checkout", "-q", args["ref"])
         elif action == "actions/upload-artifact":
-            source = self.workspace / args["path"]
+            source, target = workspace / args["path"], artifacts / args["name"]
             if source.exists():
-                shutil.copytree(source, self.artifacts / args["name"], dirs_exist_ok=True)
+                if target.exists() and str(args.get("overwrite")).lower() != "true":
+                    return False  # 409 Conflict: an artifact with this name exists
+                shutil.rmtree(target, ignore_errors=True)
+                shutil.copytree(source, target)
         elif action == "actions/download-artifact":
-            target = self.workspace / args["path"]
+            target = workspace / args["path"]
             shutil.rmtree(target, ignore_errors=True)
             target.mkdir(parents=True)
-            for artifact in sorted(self.artifacts.iterdir()) if self.artifacts.exists() else []:
+            for artifact in sorted(artifacts.iterdir()) if artifacts.exists() else []:
                 if fnmatch.fnmatch(artifact.name, args["pattern"]):
                     shutil.copytree(artifact, target, dirs_exist_ok=True)
-        elif action == "actions/github-script":
-            body = (self.workspace / env["COMMENT_FILE"]).read_text()
+        elif action == "actions/github-script" and "COMMENT_FILE" in env:
+            body = (workspace / env["COMMENT_FILE"]).read_text()
             marker = body.split("\n")[0]
-            ours = [c for c in self.comments if c["body"].startswith(marker)]
-            if ours:
-                ours[0].update(body=body, updates=ours[0]["updates"] + 1)
-            else:
-                self.comments.append({"body": body, "updates": 0, "pr": env["PR_NUMBER"]})
+            with self.lock:
+                ours = [
+                    c for c in self.comments
+                    if c["body"].startswith(marker) and c["pr"] == env["PR_NUMBER"]
+                ]  # fmt: skip
+                if ours:
+                    ours[0].update(body=body, updates=ours[0]["updates"] + 1)
+                else:
+                    self.comments.append({"body": body, "updates": 0, "pr": env["PR_NUMBER"]})
         return True
-
-
-def run_workflow(workflow: dict[str, Any], payload: str, shas: dict[str, str], **kw: Any) -> Run:
-    text = (DATA / payload).read_text()
-    for placeholder, sha in shas.items():
-        text = text.replace(placeholder, sha)
-    env = kw.pop("env")
-    run = Run(workflow=workflow, event=json.loads(text), **kw)
-    run.run(env)
-    return run
 
 
 def canary_digests(sandbox: SandboxHandle, seeded: SeededSample) -> set[str | None]:
@@ -265,115 +502,275 @@ def canary_digests(sandbox: SandboxHandle, seeded: SeededSample) -> set[str | No
     }  # fmt: skip
 
 
-def test_label_deploy_comment_unlabel_cleanup(
-    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], tmp_path: Path
-) -> None:
+@dataclass
+class Shop:
+    """A monorepo with one service, its pipeline.yaml, the rendered caller and the sandbox."""
+
+    sandbox: SandboxHandle
+    seeded: SeededSample
+    origin: Path
+    tmp: Path
+    caller: dict[str, Any]
+    base: str
+    groups: Groups = field(default_factory=Groups)
+    comments: list[dict[str, Any]] = field(default_factory=list)
+    secrets: dict[str, str] = field(default_factory=dict)
+    runs: int = 0
+
+    @property
+    def service(self) -> str:
+        return self.seeded.repo.namespace
+
+    @property
+    def entrypoint(self) -> Path:
+        return self.origin / "services" / self.service / "entrypoint.sh"
+
+    def change(self, branch: str, message: str, start: str | None = None) -> str:
+        git(self.origin, "checkout", "-q", *(["-B", branch, start] if start else [branch]))
+        self.entrypoint.write_text(self.entrypoint.read_text() + f"# {message}\n")
+        return commit(self.origin, message)
+
+    def app(self) -> dict[str, Any]:
+        path = resource_path("argoproj.io/v1alpha1", "applications", "argocd",
+                             self.seeded.repo.app_name)  # fmt: skip
+        app: dict[str, Any] = self.sandbox.kube.get(path)
+        return app
+
+    def pinned(self) -> str | None:
+        annotations = self.app()["metadata"].get("annotations") or {}
+        return annotations.get("pipeline.dev/canary-digest")
+
+    def comment(self, pr: str) -> str:
+        (found,) = [c for c in self.comments if c["pr"] == pr]
+        return str(found["body"])
+
+    def start(self, payload: str, head: str, event_name: str = "pull_request") -> Run:
+        self.runs += 1
+        temp = self.tmp / f"run{self.runs}-{payload.split('.')[1]}"
+        temp.mkdir()
+        text = (DATA / payload).read_text()
+        for placeholder, sha in {"HEAD_SHA": head, "BASE_SHA": self.base}.items():
+            text = text.replace(placeholder, sha)
+        return Run(
+            name=f"run{self.runs}", caller=self.caller, event_name=event_name,
+            event=json.loads(text), origin=self.origin, secrets=dict(self.secrets), temp=temp,
+            comments=self.comments, groups=self.groups,
+        )  # fmt: skip
+
+    def env(self) -> dict[str, str]:
+        return {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+                "DOCKER_HOST": self.sandbox.docker_host, "HOME": str(self.tmp),
+                **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}  # fmt: skip
+
+    def run(self, payload: str, head: str, event_name: str = "pull_request") -> Run:
+        run = self.start(payload, head, event_name)
+        run.run(self.env())
+        return run
+
+    def rerun(self, run: Run) -> Run:
+        again = replace(run, attempt=run.attempt + 1, jobs={}, summaries={}, logs=[])
+        again.run(self.env())
+        return again
+
+    def background(self, run: Run) -> threading.Thread:
+        thread = threading.Thread(target=run.run, args=(self.env(),), daemon=True)
+        thread.start()
+        return thread
+
+    def saw(self, run: Run, job: str, what: str) -> bool:
+        return (run.name, job, what) in self.groups.events
+
+    def order(self, run: Run, job: str, what: str) -> int:
+        return self.groups.events.index((run.name, job, what))
+
+
+@pytest.fixture
+def shop(sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], tmp_path: Path) -> Shop:
     seeded = make_sample()
     repo, service = seeded.repo, seeded.repo.namespace
-    app_path = resource_path("argoproj.io/v1alpha1", "applications", "argocd", repo.app_name)
-    workspace = tmp_path / "shop"
-    shutil.copytree(repo.context_dir, workspace / "services" / service)
+    origin = tmp_path / "shop"
+    shutil.copytree(repo.context_dir, origin / "services" / service)
     config = {
         "image": repo.image_repository, "tag": "{service}-api-dev-canary",
         "app": "dev-api-{service}", "namespace": "{service}",
         "selector": "app={service}-api,version=v2", "timeout": 90,
         "services": [{"name": service, "context": f"services/{service}"}],
         "paths": {service: [f"services/{service}/**"]},
+        "ci": {"base_branches": ["main"], "rebuild_on_push": True, "cache": "none",
+               "registry_username_secret": "DOCKERHUB_USERNAME",
+               "registry_password_secret": "DOCKERHUB_TOKEN"},
     }  # fmt: skip
-    (workspace / "pipeline.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    git(workspace, "init", "-q", "-b", "main")
-    base = commit(workspace, "base")
-    git(workspace, "checkout", "-q", "-b", "token-refresh")
-    entrypoint = workspace / "services" / service / "entrypoint.sh"
-    entrypoint.write_text(entrypoint.read_text() + "# token refresh\n")
-    head = commit(workspace, "token refresh")
+    (origin / "pipeline.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    git(origin, "init", "-q", "-b", "main")
+    base = commit(origin, "base")
     rendered = subprocess.run(
         [sys.executable, "-m", "pipeline", "render", "github-workflow"],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    workflow = yaml.safe_load(rendered)
-    comments: list[dict[str, Any]] = []
-    common = {
-        "workspace": workspace, "comments": comments, "artifacts": tmp_path / "artifacts",
-        "secrets": {"CANARY_KUBECONFIG": sandbox.kubeconfig.read_text(),
-                    "CANARY_REGISTRY_PASSWORD": "unused"},
-        "env": {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
-                "DOCKER_HOST": sandbox.docker_host, "HOME": str(tmp_path),
-                **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}},
-    }  # fmt: skip
+        cwd=origin, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    shop = Shop(sandbox, seeded, origin, tmp_path, yaml.safe_load(rendered), base)
+    shop.secrets = {"CANARY_KUBECONFIG": sandbox.kubeconfig.read_text(),
+                    "DOCKERHUB_USERNAME": "", "DOCKERHUB_TOKEN": "unused"}  # fmt: skip
+    return shop
 
-    def run(payload: str, head_sha: str, name: str) -> Run:
-        temp = tmp_path / name
-        temp.mkdir()
-        shas = {"HEAD_SHA": head_sha, "BASE_SHA": base}
-        return run_workflow(workflow, payload, shas, temp=temp, **dict(common))
+
+def results(run: Run) -> dict[str, str]:
+    return {k: v["result"] for k, v in run.jobs.items()}
+
+
+def test_label_synchronize_unlabel_reopen_push(shop: Shop) -> None:
+    service, repo = shop.service, shop.seeded.repo
+    head = shop.change("token-refresh", "token refresh", start="main")
 
     # 1. label: plan -> deploy (matrix of one) -> comment
-    labeled = run("pull_request.labeled.json", head, "labeled")
+    labeled = shop.run("pull_request.labeled.json", head)
     logs = "\n".join(labeled.logs)
     assert labeled.jobs["plan"]["outputs"]["action"] == "deploy", logs
-    assert {k: v["result"] for k, v in labeled.jobs.items()} == {
-        "plan": "success", "deploy": "success", "comment": "success", "cleanup": "skipped",
+    assert results(labeled) == {
+        "plan": "success", "deploy": "success", "cleanup": "skipped", "comment": "success",
     }, logs  # fmt: skip
-    app = sandbox.kube.get(app_path)
+    app = shop.app()
     digest = app["metadata"]["annotations"]["pipeline.dev/canary-digest"]
     assert (
         f"{repo.image_repository}@{digest}"
         in app["spec"]["source"]["kustomize"]["patches"][0]["patch"]
     )
-    assert canary_digests(sandbox, seeded) == {digest}
+    assert canary_digests(shop.sandbox, shop.seeded) == {digest}
     assert "### Canary deploy" in labeled.summaries["deploy"]
     assert f"| {service} | succeeded |" in labeled.summaries["deploy"]
     assert "**deploy**: label 'canary' added" in labeled.summaries["plan"]
-    (comment,) = comments
-    assert (
-        comment["pr"] == "42"
-        and f"| {service} | :white_check_mark: succeeded | `{digest[:19]}`" in comment["body"]
-    )
+    assert f"| {service} | :white_check_mark: succeeded | `{digest[:19]}`" in shop.comment("42")
 
     # 2. new commits: redeployed, the same comment updated in place
-    entrypoint.write_text(entrypoint.read_text() + "# second push\n")
-    head2 = commit(workspace, "second push")
-    synced = run("pull_request.synchronize.json", head2, "synchronize")
+    head2 = shop.change("token-refresh", "second push")
+    synced = shop.run("pull_request.synchronize.json", head2)
     assert synced.jobs["deploy"]["result"] == "success", "\n".join(synced.logs)
-    digest2 = sandbox.kube.get(app_path)["metadata"]["annotations"]["pipeline.dev/canary-digest"]
-    assert digest2 != digest and canary_digests(sandbox, seeded) == {digest2}
-    assert (
-        len(comments) == 1 and comments[0]["updates"] == 1 and digest2[:19] in comments[0]["body"]
-    )
+    digest2 = shop.pinned()
+    assert digest2 and digest2 != digest and canary_digests(shop.sandbox, shop.seeded) == {digest2}
+    assert len(shop.comments) == 1 and shop.comments[0]["updates"] == 1
+    assert digest2[:19] in shop.comment("42")
 
-    # 3. unlabel: plan -> cleanup (our pin removed, canary back to what git says) -> comment
-    unlabeled = run("pull_request.unlabeled.json", head2, "unlabeled")
+    # 2b. "Re-run all jobs": the report artifacts exist already; overwrite: true lets the
+    # upload replace them (without it: 409 Conflict), and the redeploy succeeds
+    rerun = shop.rerun(synced)
+    assert results(rerun) == {
+        "plan": "success", "deploy": "success", "cleanup": "skipped", "comment": "success",
+    }, "\n".join(rerun.logs)  # fmt: skip
+    digest2 = shop.pinned()
+    assert digest2 and digest2[:19] in shop.comment("42")
+
+    # 3. unlabel: plan -> cleanup (matrix over the services) -> comment
+    unlabeled = shop.run("pull_request.unlabeled.json", head2)
     assert unlabeled.jobs["plan"]["outputs"]["action"] == "cleanup"
-    assert unlabeled.jobs["cleanup"]["result"] == "success", "\n".join(unlabeled.logs)
-    assert unlabeled.jobs["deploy"]["result"] == "skipped"
-    app = sandbox.kube.get(app_path)
+    assert results(unlabeled) == {
+        "plan": "success", "deploy": "skipped", "cleanup": "success", "comment": "success",
+    }, "\n".join(unlabeled.logs)  # fmt: skip
+    app = shop.app()
     assert "kustomize" not in app["spec"]["source"]
     assert not {"pipeline.dev/canary-run", "pipeline.dev/canary-digest"} & set(
         app["metadata"].get("annotations") or {}
     )
-    deployments = sandbox.kube.list(resource_path("apps/v1", "deployments", repo.namespace))[
-        "items"
-    ]
-    images = {
-        d["metadata"]["name"]: d["spec"]["template"]["spec"]["containers"][0]["image"]
-        for d in deployments
-    }
-    assert repo.canary_image in images.values() and not any(digest2 in i for i in images.values())
+    deployments = shop.sandbox.kube.list(resource_path("apps/v1", "deployments", repo.namespace))
+    images = {d["spec"]["template"]["spec"]["containers"][0]["image"]
+              for d in deployments["items"]}  # fmt: skip
+    assert repo.canary_image in images and not any(digest2 in i for i in images)
     assert "### Canary cleanup (PR #42)" in unlabeled.summaries["cleanup"]
-    assert "### Canary removed" in comments[0]["body"] and len(comments) == 1
+    assert "### Canary removed" in shop.comment("42") and len(shop.comments) == 1
 
-    # 4. closing a PR without the label does nothing; 5. a fork without secrets is skipped
-    closed = run("pull_request.closed.json", head2, "closed")
-    assert closed.jobs["plan"]["outputs"]["action"] == "none"
-    assert {closed.jobs[j]["result"] for j in ("deploy", "comment", "cleanup")} == {"skipped"}
-    common["secrets"] = {}
-    fork = run("pull_request.labeled.fork.json", head2, "fork")
-    assert fork.jobs["plan"] == {"result": "success", "outputs": fork.jobs["plan"]["outputs"]}
+    # 4. reopened while labelled: deployed again
+    reopened = shop.run("pull_request.reopened.json", head2)
+    assert reopened.jobs["plan"]["outputs"]["action"] == "deploy", "\n".join(reopened.logs)
+    assert reopened.jobs["deploy"]["result"] == "success", "\n".join(reopened.logs)
+    assert "reopened" in reopened.summaries["plan"]
+    reopened_digest = shop.pinned()
+    assert reopened_digest and canary_digests(shop.sandbox, shop.seeded) == {reopened_digest}
+
+    # 5. closed without the label: the first job's `if:` skips everything (no checkout)
+    closed = shop.run("pull_request.closed.json", head2)
+    assert set(results(closed).values()) == {"skipped"}
+    assert closed.logs == []
+
+    # 6. the PR merged: a push to the base branch rebuilds and redeploys the canary, no comment
+    git(shop.origin, "checkout", "-q", "main")
+    git(shop.origin, "merge", "-q", "--no-ff", "-m", "merge token refresh", "token-refresh")
+    merged = git(shop.origin, "rev-parse", "HEAD")
+    pushed = shop.run("push.main.json", merged, event_name="push")
+    assert results(pushed) == {
+        "plan": "success", "deploy": "success", "cleanup": "skipped", "comment": "success",
+    }, "\n".join(pushed.logs)  # fmt: skip
+    assert pushed.jobs["plan"]["outputs"]["pr"] == ""
+    assert pushed.jobs["plan"]["outputs"]["head-sha"] == merged
+    push_digest = shop.pinned()
+    assert push_digest and canary_digests(shop.sandbox, shop.seeded) == {push_digest}
+    assert f"| {service} | succeeded |" in pushed.summaries["deploy"]
+    assert len(shop.comments) == 1  # nothing posted for a push
+
+    # 7. a fork without secrets: the plan runs and says why it skips; nothing deployed
+    shop.secrets = {}
+    fork = shop.run("pull_request.labeled.fork.json", head2)
+    assert fork.jobs["plan"]["result"] == "success"
     assert fork.jobs["plan"]["outputs"]["action"] == "skip"
     assert fork.jobs["deploy"]["result"] == "skipped"
     assert "no deploy secrets (PR from a fork)" in fork.summaries["plan"]
-    assert "kustomize" not in sandbox.kube.get(app_path)["spec"]["source"]
+    assert shop.pinned() == push_digest
+
+
+def test_unlabel_during_a_deploy_waits_for_it(shop: Shop) -> None:
+    head = shop.change("token-refresh", "token refresh", start="main")
+    deploying = shop.start("pull_request.labeled.json", head)
+    unlabeling = shop.start("pull_request.unlabeled.json", head)
+    # the deploy holds its group until the cleanup has queued: the unlabel arrives mid-deploy
+    shop.groups.hold = lambda run, job: (
+        (run, job) != (deploying.name, "deploy-0") or shop.saw(unlabeling, "cleanup-0", "queued")
+    )
+    first = shop.background(deploying)
+    wait_for("the deploy job to start", lambda: shop.saw(deploying, "deploy-0", "start"), 120)
+    second = shop.background(unlabeling)
+    for thread in (first, second):
+        thread.join(timeout=240)
+        assert not thread.is_alive()
+    # the cleanup started only after the deploy ended, and removed what the deploy pinned
+    assert shop.order(unlabeling, "cleanup-0", "start") > shop.order(deploying, "deploy-0", "end")
+    assert results(deploying)["deploy"] == "success", "\n".join(deploying.logs)
+    assert results(unlabeling)["cleanup"] == "success", "\n".join(unlabeling.logs)
+    app = shop.app()
+    assert "kustomize" not in app["spec"]["source"] and shop.pinned() is None
+    assert "### Canary removed" in shop.comment("42")
+
+
+def test_two_prs_on_one_service_the_later_wins(shop: Shop) -> None:
+    head42 = shop.change("token-refresh", "token refresh", start="main")
+    head43 = shop.change("other-change", "other change", start="main")
+    head42b = shop.change("token-refresh", "token refresh, second push")
+    # PR 42 deploys; PR 43 queues behind it; a new push to PR 42 queues too and replaces
+    # PR 43's pending deploy (one pending job per group), which is told it was superseded
+    a = shop.start("pull_request.labeled.json", head42)
+    b = shop.start("pull_request.labeled.pr43.json", head43)
+    c = shop.start("pull_request.synchronize.json", head42b)
+    # PR 42's first deploy holds the service's group until the other two have queued
+    shop.groups.hold = lambda run, job: (
+        (run, job) != (a.name, "deploy-0") or shop.saw(c, "deploy-0", "queued")
+    )
+    threads = [shop.background(a)]
+    wait_for("PR 42's deploy to start", lambda: shop.saw(a, "deploy-0", "start"), 120)
+    threads.append(shop.background(b))
+    wait_for("PR 43's deploy to queue", lambda: shop.saw(b, "deploy-0", "queued"), 120)
+    threads.append(shop.background(c))
+    for thread in threads:
+        thread.join(timeout=280)
+        assert not thread.is_alive()
+    logs = "\n".join(a.logs + b.logs + c.logs)
+    assert (results(a)["deploy"], results(b)["deploy"], results(c)["deploy"]) == (
+        "success", "cancelled", "success"), logs  # fmt: skip
+    assert shop.order(c, "deploy-0", "start") > shop.order(a, "deploy-0", "end")
+    assert "**Superseded**" in shop.comment("43")
+    final = shop.pinned()
+    assert final and final[:19] in shop.comment("42")
+    shop.groups.hold = None
+    assert canary_digests(shop.sandbox, shop.seeded) == {final}
+
+    # PR 43 re-labelled later: it deploys after PR 42 and wins
+    again = shop.run("pull_request.labeled.pr43.json", head43)
+    assert results(again)["deploy"] == "success", "\n".join(again.logs)
+    latest = shop.pinned()
+    assert latest and latest != final and latest[:19] in shop.comment("43")
+    assert canary_digests(shop.sandbox, shop.seeded) == {latest}

@@ -43,9 +43,9 @@ def test_shipped_files_are_the_rendered_output(target: str) -> None:
 def test_check_reports_drift_with_its_own_exit_code(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    drifted = tmp_path / "canary.yaml"
-    drifted.write_text((ROOT / SHIPPED["github-workflow"]).read_text().replace("30", "31"))
-    code = run(["render", "github-workflow", "--config", str(EXAMPLE), "--check", str(drifted)])
+    drifted = tmp_path / "canary-reusable.yaml"
+    drifted.write_text((ROOT / SHIPPED["reusable-workflow"]).read_text().replace("30", "31"))
+    code = run(["render", "reusable-workflow", "--config", str(EXAMPLE), "--check", str(drifted)])
     assert code == ExitCode.DRIFT == 15
     err = capsys.readouterr().err
     assert f"error: {drifted} drifted from {EXAMPLE}" in err
@@ -85,16 +85,61 @@ def test_every_problem_is_reported_at_once() -> None:
         build_context(unsafe)
 
 
-def test_values_are_emitted_as_json_strings() -> None:
-    text = render("workflow-template", build_context(config()))
-    doc = yaml.safe_load(text)
-    targets = json.loads(doc["spec"]["arguments"]["parameters"][3]["value"])
-    assert targets["auth"] == {
-        "context": "services/auth",
-        "dockerfile": "Dockerfile",
-        "image": "registry.example.com/acme/shop:auth-dev-canary",
+def test_build_targets_are_fixed_by_the_template() -> None:
+    """A submitter picks a service from an enum; what it builds and pushes is in the template."""
+    doc = yaml.safe_load(render("workflow-template", build_context(config())))
+    parameters = doc["spec"]["arguments"]["parameters"]
+    assert [p["name"] for p in parameters] == ["service", "revision", "pr"]
+    assert parameters[0]["enum"] == ["auth", "users"]
+    (build,) = [t for t in doc["spec"]["templates"] if t["name"] == "build"]
+    script = build["container"]["args"][0]
+    assert (
+        "auth) context='services/auth' file='Dockerfile' "
+        "image='registry.example.com/acme/shop:auth-dev-canary' ;;" in script
+    )
+    assert "{{inputs" not in script and "targets" not in json.dumps(doc)
+
+
+def test_caller_maps_the_adopting_teams_secrets_and_branches() -> None:
+    doc = yaml.safe_load(render("github-workflow", build_context(config())))
+    assert doc[True]["pull_request"] == {
+        "types": ["labeled", "unlabeled", "synchronize", "reopened", "closed"],
+        "branches": ["develop"],
     }
-    assert doc["spec"]["arguments"]["parameters"][0]["enum"] == ["auth", "users"]
+    assert doc[True]["push"] == {"branches": ["develop"]}
+    job = doc["jobs"]["canary"]
+    assert job["uses"] == (
+        "acme/argocd-canary/.github/workflows/canary-reusable.yaml"
+        "@0123456789abcdef0123456789abcdef01234567"
+    )
+    assert job["with"]["pipeline-ref"] == "0123456789abcdef0123456789abcdef01234567"
+    assert json.loads(job["with"]["base-branches"]) == ["develop"]
+    assert job["with"]["rebuild-on-push"] is True
+    assert job["secrets"] == {
+        "kubeconfig": "${{ secrets.CANARY_KUBECONFIG }}",
+        "registry-username": "${{ secrets.DOCKERHUB_USERNAME }}",
+        "registry-password": "${{ secrets.DOCKERHUB_TOKEN }}",
+    }
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda c: c["ci"].update(tool_ref="main"), "ci.tool_ref 'main'"),
+        (lambda c: c["ci"].update(registry_password_secret="X }}"), "ci.registry_password_secret"),
+        (lambda c: c["ci"].update(cache="s3"), "ci.cache 's3'"),
+        (lambda c: c["ci"].update(cache="registry"), "ci.cache_repository"),
+        (lambda c: c["ci"].update(base_branches=None), "ci.rebuild_on_push needs"),
+        (lambda c: c["ci"].update(base_branches=["a b"]), "ci.base_branches entry"),
+        (lambda c: c["ci"].update(tool_repository="a/b/c"), "ci.tool_repository"),
+    ],
+)
+def test_ci_settings_are_validated(change: Any, named: str) -> None:
+    bad = copy.deepcopy(config())
+    change(bad)
+    with pytest.raises(UsageError, match="unsafe value") as caught:
+        build_context(bad)
+    assert named in caught.value.message
 
 
 def _deploy_report(result: str, message: str = "") -> dict[str, Any]:
@@ -151,3 +196,18 @@ def test_report_outputs_command_writes_files(tmp_path: Path) -> None:
               "--output-dir", str(tmp_path / "m")],
     )  # fmt: skip
     assert (missing.exit_code, (tmp_path / "m" / "result").read_text()) == (0, "failed")
+
+
+def test_adoption_doc_shows_the_rendered_caller() -> None:
+    """docs/adoption.md's caller is the golden one, but for the shortened commit SHA."""
+    doc = (ROOT / "docs" / "adoption.md").read_text()
+    section = doc[doc.index("## 4. GitHub Actions") :]
+    shown = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    golden = (GOLDEN / "github-workflow.yaml").read_text()
+    assert shown == golden.replace("0123456789abcdef0123456789abcdef01234567", "0123...4567")
+
+
+def test_every_target_is_a_render_command() -> None:
+    from pipeline.commands.render import render_group
+
+    assert set(TARGETS) <= set(render_group.commands)

@@ -8,6 +8,7 @@ means the field is unknown to Argo.
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -21,11 +22,17 @@ import yaml
 from hera.workflows import models as argo
 
 from pipeline.cli import cli
+from pipeline.render.actions import ACTIONS
+from pipeline.render.context import build_context
+from pipeline.render.engine import render
 
 ROOT = Path(__file__).resolve().parents[2]
 GITHUB = sorted((ROOT / ".github" / "workflows").glob("*.yaml"))
 ARGO = sorted((ROOT / "workflow-templates").glob("*.yaml"))
 ACTIONLINT = Path(sys.executable).parent / "actionlint"
+ZIZMOR = Path(sys.executable).parent / "zizmor"
+REUSABLE = ROOT / ".github" / "workflows" / "canary-reusable.yaml"
+GOLDEN = Path(__file__).parent / "golden"
 
 
 def load_all(path: Path) -> list[dict[str, Any]]:
@@ -80,7 +87,8 @@ def all_shipped() -> list[Path]:
 
 def test_there_is_something_to_check() -> None:
     names = {p.name for p in all_shipped()}
-    assert {"canary.yaml", "ci.yaml", "deploy-canary.yaml", "poll-cronworkflow.yaml"} <= names
+    assert {"canary-reusable.yaml", "ci.yaml", "release.yaml", "deploy-canary.yaml",
+            "poll-cronworkflow.yaml"} <= names  # fmt: skip
 
 
 @pytest.mark.parametrize("path", all_shipped(), ids=lambda p: p.name)
@@ -93,7 +101,7 @@ def test_every_pipeline_flag_exists(path: Path) -> None:
 
 
 def test_the_canary_workflow_uses_the_commands_it_should() -> None:
-    texts = [t for d in load_all(ROOT / ".github/workflows/canary.yaml") for t in shell_texts(d)]
+    texts = [t for d in load_all(REUSABLE) for t in shell_texts(d)]
     commands = {i[0] for t in texts for i in pipeline_invocations(t)}
     assert commands == {"detect-changes", "deploy-canary", "cleanup-canary", "render"}
     argo_texts = [t for p in ARGO for d in load_all(p) for t in shell_texts(d)]
@@ -116,13 +124,84 @@ def test_github_workflows_pass_actionlint(path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
-@pytest.mark.parametrize("path", GITHUB, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [*GITHUB, ROOT / "action.yml"], ids=lambda p: p.name)
 def test_actions_are_pinned_to_full_shas_with_their_tag(path: Path) -> None:
-    uses = re.findall(r"uses:\s*(\S+)(.*)", path.read_text())
+    """Every action at a full SHA with its tag, and the same pin as the rendered workflows use
+    (pipeline/render/actions.py): a Dependabot bump of one fails here until both agree."""
+    uses = re.findall(r"^\s*(?:-\s+)?uses:\s*(\S+)(.*)", path.read_text(), re.MULTILINE)
     assert uses
+    pins = {a.repo: (a.sha, a.tag) for a in ACTIONS.values()}
     for ref, comment in uses:
         assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", ref), ref
-        assert re.search(r"#\s*v\d+\.\d+\.\d+", comment), f"{ref}: cite the release tag"
+        tag = re.search(r"#\s*(v\d+\.\d+\.\d+)", comment)
+        assert tag, f"{ref}: cite the release tag"
+        repo, sha = ref.split("@")
+        assert pins[repo] == (sha, tag.group(1)), f"{ref}: differs from actions.py"
+
+
+def test_nothing_here_runs_on_labels() -> None:
+    """This repository has no pipeline.yaml: none of its workflows may react to PR labels."""
+    for path in GITHUB:
+        on = load_all(path)[0][True]
+        triggers = (
+            on if isinstance(on, dict) else {t: None for t in ([on] if isinstance(on, str) else on)}
+        )
+        assert "pull_request_target" not in triggers, path.name
+        types = (triggers.get("pull_request") or {}).get("types") or []
+        assert not {"labeled", "unlabeled"} & set(types), path.name
+    assert set(load_all(REUSABLE)[0][True]) == {"workflow_call"}
+
+
+def _caller_beside_the_reusable(tmp_path: Path) -> Path:
+    """The golden caller in a repository holding the reusable workflow, called locally, so
+    actionlint checks the caller's inputs and secrets against the reusable's declarations."""
+    workflows = tmp_path / ".github" / "workflows"
+    workflows.mkdir(parents=True)
+    (tmp_path / ".git").mkdir()  # actionlint resolves ./ workflows from the repository root
+    (workflows / "canary-reusable.yaml").write_text(REUSABLE.read_text())
+    caller = (GOLDEN / "github-workflow.yaml").read_text()
+    caller = re.sub(
+        r"uses: \S+/canary-reusable\.yaml@\S+",
+        "uses: ./.github/workflows/canary-reusable.yaml",
+        caller,
+    )
+    (workflows / "canary.yaml").write_text(caller)
+    return workflows
+
+
+def test_caller_passes_actionlint_against_the_reusable_workflow(tmp_path: Path) -> None:
+    workflows = _caller_beside_the_reusable(tmp_path)
+    proc = subprocess.run(
+        [str(ACTIONLINT), "-no-color", str(workflows / "canary.yaml"),
+         str(workflows / "canary-reusable.yaml")],
+        capture_output=True, text=True, check=False, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    bad = (workflows / "canary.yaml").read_text().replace("label:", "labell:")
+    (workflows / "canary.yaml").write_text(bad)
+    proc = subprocess.run([str(ACTIONLINT), "-no-color", str(workflows / "canary.yaml")],
+                          capture_output=True, text=True, check=False, cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 1 and "labell" in proc.stdout
+
+
+@pytest.mark.skipif(not ZIZMOR.exists(), reason="zizmor is not installed (test extra)")
+def test_zizmor_auditor_finds_nothing(tmp_path: Path) -> None:
+    caller = tmp_path / "canary.yaml"  # as an adopting repository has it
+    caller.write_text((GOLDEN / "github-workflow.yaml").read_text())
+    proc = subprocess.run(
+        [str(ZIZMOR), "--offline", "--persona", "auditor", "--no-progress",
+         str(ROOT / ".github"), str(ROOT / "action.yml"), str(caller)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_rendered_caller_is_the_golden_one() -> None:
+    config = yaml.safe_load((GOLDEN / "pipeline.yaml").read_text())
+    assert (
+        render("github-workflow", build_context(config))
+        == (GOLDEN / "github-workflow.yaml").read_text()
+    )
 
 
 @pytest.mark.parametrize("path", GITHUB, ids=lambda p: p.name)
@@ -136,18 +215,40 @@ def test_github_jobs_have_least_permissions_and_timeouts(path: Path) -> None:
             assert (scope, level) in {
                 ("contents", "read"),
                 ("pull-requests", "write"),
+                ("packages", "write") if path.name == "release.yaml" else ("-", "-"),
             }, f"{name}: {scope}: {level}"
 
 
-def test_canary_deploys_never_cancel_midway_and_use_the_head_sha() -> None:
-    doc = load_all(ROOT / ".github/workflows/canary.yaml")[0]
-    assert doc[True]["pull_request"]["types"] == ["labeled", "unlabeled", "synchronize", "closed"]
-    deploy = doc["jobs"]["deploy"]
-    assert deploy["concurrency"]["cancel-in-progress"] is False
-    assert "matrix.service" in deploy["concurrency"]["group"]
-    assert "needs.plan.outputs.pr" in deploy["concurrency"]["group"]
-    checkout = deploy["steps"][0]
-    assert checkout["with"]["ref"] == "${{ github.event.pull_request.head.sha }}"
+def test_deploy_and_cleanup_of_a_service_share_one_queue() -> None:
+    """Deploy and cleanup of one service: one group across PRs, queued, never cancelled."""
+    doc = load_all(REUSABLE)[0]
+    deploy, cleanup = doc["jobs"]["deploy"], doc["jobs"]["cleanup"]
+    group = "${{ inputs.concurrency-prefix }}-${{ matrix.service }}"
+    for job in (deploy, cleanup):
+        assert job["concurrency"] == {"group": group, "cancel-in-progress": False}
+        assert job["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+        checkout = job["steps"][0]
+        assert checkout["with"]["ref"] == "${{ needs.plan.outputs.head-sha }}"
+        (upload,) = [s for s in job["steps"] if "upload-artifact" in s.get("uses", "")]
+        assert upload["with"]["overwrite"] is True
+
+
+def test_the_label_gates_the_first_job_before_any_checkout() -> None:
+    plan = load_all(REUSABLE)[0]["jobs"]["plan"]
+    condition = " ".join(plan["if"].split())
+    assert "contains(github.event.pull_request.labels.*.name, inputs.label)" in condition
+    assert "github.event.label.name == inputs.label" in condition
+    assert "github.event_name == 'push' && inputs.rebuild-on-push" in condition
+    assert "contains(fromJSON(inputs.base-branches), github.base_ref)" in condition
+
+
+def test_the_tool_is_installed_from_the_pinned_commit_only() -> None:
+    text = REUSABLE.read_text()
+    installs = re.findall(r"pip install[^\n]*\n?[^\n]*", text)
+    assert installs and all(
+        'git+https://github.com/$PIPELINE_REPOSITORY@$PIPELINE_REF"' in i for i in installs
+    )
+    assert "pipeline==" not in text
 
 
 def _unknown_fields(original: Any, dumped: Any, path: str = "") -> list[str]:
@@ -172,7 +273,10 @@ def argo_problems(doc: dict[str, Any]) -> list[str]:
     model = {"WorkflowTemplate": argo.WorkflowTemplate, "CronWorkflow": argo.CronWorkflow}[
         doc["kind"]
     ]
-    dumped = model.model_validate(doc).model_dump(mode="json", by_alias=True, exclude_none=True)
+    if hasattr(model, "model_validate"):  # hera 6+: pydantic v2 models
+        dumped = model.model_validate(doc).model_dump(mode="json", by_alias=True, exclude_none=True)
+    else:  # hera 5.x (the floor, 5.19): pydantic.v1 models
+        dumped = json.loads(model.parse_obj(doc).json(by_alias=True, exclude_none=True))
     return _unknown_fields(doc, dumped)
 
 
@@ -202,8 +306,42 @@ def test_workflow_template_contract() -> None:
     assert "asInt(lastRetry.exitCode) in [4, 5]" in deploy["retryStrategy"]["expression"]
     assert deploy["outputs"]["parameters"][0]["valueFrom"]["path"] == "/tmp/outputs/digest"
     build = templates["build"]["container"]
-    assert build["image"].endswith("-rootless")
+    assert re.fullmatch(r"moby/buildkit:v[\d.]+-rootless@sha256:[0-9a-f]{64}", build["image"])
     assert "buildctl-daemonless.sh" in build["args"][0]
+    assert "appArmorProfile" not in build["securityContext"]  # needs Kubernetes 1.30
+    assert spec["podGC"] and spec["ttlStrategy"]
+    for name in ("build", "deploy"):
+        retry = templates[name]["retryStrategy"]
+        # maxDuration counts from the first attempt: a late failure would never be retried
+        assert "maxDuration" not in retry["backoff"], name
+        assert retry["retryPolicy"] == "Always"
+        assert retry["expression"].startswith("asInt(lastRetry.exitCode) in [4, 5]"), name
+        assert templates[name]["activeDeadlineSeconds"] > 0  # the per-attempt window
+        (source,) = templates[name]["inputs"]["artifacts"]
+        assert "+refs/pull/*/head:refs/remotes/origin/pull/*" in source["git"]["fetch"]
+
+
+def test_build_exits_with_our_codes(tmp_path: Path) -> None:
+    """The build script maps a failed push to 4, a rate limit to 5, anything else to 3, so the
+    retry expression retries only the transient ones. Run with a stand-in buildctl."""
+    (doc,) = load_all(ROOT / "workflow-templates" / "deploy-canary.yaml")
+    (build,) = [t for t in doc["spec"]["templates"] if t["name"] == "build"]
+    script = build["container"]["args"][0].replace("/tmp/", f"{tmp_path}/")
+    fake = tmp_path / "buildctl-daemonless.sh"
+    outcomes = {
+        'error: failed to solve: process "/bin/sh -c make" did not complete': 3,
+        "error: failed to push registry.example.com/acme/shop:auth-dev-canary": 4,
+        "error: unexpected status from PUT request: 429 Too Many Requests": 5,
+    }
+    for log, code in outcomes.items():
+        fake.write_text(f"#!/bin/sh\necho '{log}'\nexit 1\n")
+        fake.chmod(0o755)
+        env = {"SERVICE": "auth", "PATH": f"{tmp_path}:/usr/bin:/bin"}
+        proc = subprocess.run(["sh", "-c", script], env=env, capture_output=True)
+        assert proc.returncode == code, log
+    proc = subprocess.run(["sh", "-c", script], env={"SERVICE": "nope", "PATH": "/usr/bin:/bin"},
+                          capture_output=True)  # fmt: skip
+    assert proc.returncode == 2
 
 
 def test_rbac_grants_exactly_the_verbs_used() -> None:
@@ -244,8 +382,37 @@ def test_dockerfile_is_sane() -> None:
         "ENV",
     }
     assert all(
-        re.fullmatch(r"FROM \S+:\S+( AS \w+)?", line) for line in lines if line.startswith("FROM ")
+        re.fullmatch(r"FROM \S+:\S+@sha256:[0-9a-f]{64}( AS \w+)?", line)
+        for line in lines
+        if line.startswith("FROM ")
     )
     user = [line for line in lines if line.startswith("USER ")]
     assert user and user[-1] not in ("USER root", "USER 0")
     assert 'ENTRYPOINT ["pipeline"]' in lines
+
+
+def test_release_builds_the_tools_image_multi_platform_with_sbom_and_provenance() -> None:
+    doc = load_all(ROOT / ".github" / "workflows" / "release.yaml")[0]
+    assert doc[True] == {"push": {"tags": ["v[0-9]+.[0-9]+.[0-9]+"]}}
+    steps = doc["jobs"]["image"]["steps"]
+    (build,) = [s for s in steps if "docker/build-push-action" in s.get("uses", "")]
+    assert build["with"]["platforms"] == "linux/amd64,linux/arm64"
+    assert build["with"]["push"] is True and build["with"]["sbom"] is True
+    assert build["with"]["provenance"] == "mode=max"
+    assert "cache-from" not in build["with"]  # never built from a cache PRs can write
+    (meta,) = [s for s in steps if "docker/metadata-action" in s.get("uses", "")]
+    assert meta["with"]["images"] == "ghcr.io/${{ github.repository }}"
+    assert any("pyproject.toml" in s.get("run", "") for s in steps)  # tag == version
+
+
+def test_dependabot_keeps_actions_pip_and_the_dockerfile_current() -> None:
+    config = yaml.safe_load((ROOT / ".github" / "dependabot.yml").read_text())
+    ecosystems = {u["package-ecosystem"]: u["directory"] for u in config["updates"]}
+    assert ecosystems == {"github-actions": "/", "pip": "/", "docker": "/"}
+
+
+def test_composite_action_installs_its_own_checkout() -> None:
+    action = yaml.safe_load((ROOT / "action.yml").read_text())
+    assert action["runs"]["using"] == "composite"
+    (install,) = [s for s in action["runs"]["steps"] if s.get("id") == "install"]
+    assert "pip install" in install["run"] and '"$GITHUB_ACTION_PATH"' in install["run"]
