@@ -25,9 +25,17 @@ def _short(digest: str | None) -> str:
     return digest[:19] if digest else "nothing"
 
 
-def judge(registry_digest: str | None, pin: Pin | None, pods: list[PodImage]) -> Agreement:
+def judge(
+    registry_digest: str | None,
+    pin: Pin | None,
+    pods: list[PodImage],
+    template_image: str | None = None,
+) -> Agreement:
     """Agreement when every pod of the newest ReplicaSet runs the pinned digest, and the pin
-    is what the registry's tag points at now (without a pin: the pods run the tag's digest)."""
+    is what the registry's tag points at now (without a pin: the pods run the tag's digest).
+    ``template_image``: the live Deployment's image for the container, to tell a pin that the
+    rendered manifests lose (an overlay rewrite: a sync does not help) from pods not rolled
+    out yet."""
     pinned = pin.digest if pin else None
     started = [p for p in pods if p.digest]
     if registry_digest is None:
@@ -42,6 +50,15 @@ def judge(registry_digest: str | None, pin: Pin | None, pods: list[PodImage]) ->
             "registry-ahead",
             f"the registry's tag points at {_short(registry_digest)}, the Application pins "
             f"{_short(pinned)}: run `pipeline poll --once` or deploy-canary",
+        )
+    if pinned is not None and template_image and pinned.split(":")[-1] not in template_image:
+        return Agreement(
+            False,
+            "pin-not-rendered",
+            f"the Application pins {_short(pinned)} but the live Deployment runs "
+            f"{template_image}: something rewrites the image after the pin (an overlay "
+            "`images` entry on the same name, or another patch). A sync does not fix it; "
+            "see docs/troubleshooting.md, override-rewrote-image",
         )
     if not pods:
         return Agreement(False, "no-pods", "no pod of the workload's newest ReplicaSet exists")

@@ -4,9 +4,11 @@ The writers we read back (pipeline/core/pin.py and argocd-image-updater's ``argo
 write-back, reference/argocd-image-updater.md 2.1):
 
 - ``kustomize.images``: ``[ORIG=]repo[:tag][@digest]`` entries, matched by the name before the
-  first ``=``/``:``/``@`` (Argo CD ``KustomizeImage.Match``). An ``ORIG`` equal to the alias's
-  ``kustomize.image-name`` is specific to that alias; an entry keyed on the repository applies
-  to every workload using it (kustomize applies ``images`` after ``patches``).
+  first ``=``/``:``/``@`` (Argo CD ``KustomizeImage.Match``), never by the ``newName`` after
+  ``=``: ``app-canary=app@sha256:...`` pins the images named ``app-canary`` only. An ``ORIG``
+  equal to the alias's ``kustomize.image-name`` is specific to that alias; an entry keyed on
+  the repository applies to every workload using it (kustomize applies ``images`` after
+  ``patches``).
 - ``kustomize.patches``: a strategic-merge patch targeting one Deployment that sets a container
   image (``repo@sha256:...``, what ``deploy-canary`` writes).
 - ``helm.parameters``: ``<image-spec>`` = ``repo:tag@digest``, or ``<image-tag>`` =
@@ -98,13 +100,14 @@ def _image_pins(src: Obj, base: str, config: ImageConfig, wanted: ImageRef) -> l
             image = parse_image_arg(str(entry))
         except KustomizeError:
             continue
-        name = image.new_name or image.name
         pin = Pin(
             f"{base}.kustomize.images", str(entry), image.new_tag or None, image.digest or None
         )
+        # an entry applies to the images whose name is its ``name`` (the part before ``=``),
+        # never to those named like its newName (kustomize ImageTransformer, Argo CD Match)
         if config.kustomize_image_name and image.name == config.kustomize_image_name:
             own.append(pin)
-        elif _same_repo(image.name, wanted) or _same_repo(name, wanted):
+        elif _same_repo(image.name, wanted):
             shared.append(pin)
     return own + shared
 

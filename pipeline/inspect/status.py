@@ -12,6 +12,7 @@ from typing import Any
 from pipeline.core.imageupdater.annotations import ImageConfig, ImageUpdaterConfig
 from pipeline.core.imageupdater.strategies import Strategy
 from pipeline.core.ports import Cluster
+from pipeline.core.rollout import template_images
 from pipeline.errors import PipelineError, Problem, UsageError
 from pipeline.inspect.agreement import Agreement, judge
 from pipeline.inspect.pins import Pin, current_pin, patched_deployments
@@ -114,7 +115,9 @@ def application_status(
         status.pods = pod_images(
             by_name[workload.deployment], replicasets, pods, workload.container
         )
-        status.agreement = judge(status.registry_digest, status.pin, status.pods)
+        template = template_images(by_name[workload.deployment])
+        image = template.get(workload.container or "") or next(iter(template.values()), None)
+        status.agreement = judge(status.registry_digest, status.pin, status.pods, image)
         if status.registry_error:
             status.agreement = Agreement(False, "registry-error", status.registry_error)
     return out

@@ -91,6 +91,16 @@ def test_alias_specific_image_name_wins_over_a_patch() -> None:
     assert current_pin(pinned, CANARY).digest == D2  # type: ignore[union-attr]
 
 
+def test_a_canary_name_entry_is_never_the_stable_pin() -> None:
+    """``eco2-canary=<repo>@D2`` applies to images named eco2-canary (kustomize matches an
+    entry by its name, not its newName): the stable alias, named <repo>, is not pinned by it."""
+    annotations = {U + "canary.kustomize.image-name": "eco2-canary"}
+    pinned = app({"images": [f"eco2-canary={REPO}@{D2}"]}, annotations)
+    config = parse_annotations({**ANNOTATIONS, **annotations})
+    assert current_pin(pinned, config.image("stable")) is None
+    assert current_pin(pinned, config.image("canary")).digest == D2  # type: ignore[union-attr]
+
+
 def test_helm_tag_parameter_with_digest() -> None:
     a = app()
     a["spec"]["source"]["helm"] = {"parameters": [{"name": "image.tag", "value": f"main@{D1}"}]}
@@ -153,3 +163,13 @@ def test_agreement(
     observed = [PodImage(f"p{i}", d or "", d, True) for i, d in enumerate(pods)]
     result = judge(registry, pin, observed)
     assert (result.agree, result.reason) == (agree, reason)
+
+
+def test_a_pin_the_live_template_does_not_carry_is_not_fixed_by_a_sync() -> None:
+    pin = Pin("spec.source.kustomize.patches", f"{REPO}@{D2}", None, D2, "auth-canary")
+    pods = [PodImage("auth-canary-x", f"{REPO}@{D1}", D1, True)]
+    verdict = judge(D2, pin, pods, f"{REPO}:auth-api-dev-latest")
+    assert (verdict.agree, verdict.reason) == (False, "pin-not-rendered")
+    assert "does not fix it" in verdict.message
+    behind = judge(D2, pin, pods, f"{REPO}@{D2}")  # template carries it: pods not rolled yet
+    assert behind.reason == "pods-behind"
