@@ -99,4 +99,8 @@ class BuildxBuilder:
             metadata = json.loads(metadata_path.read_text()) if push else {}
         if not push:
             return PushResult("", (), self.name)
-        return PushResult(digest_from_metadata(metadata), tuple(tags), self.name)
+        config = metadata.get("containerimage.config.digest")
+        return PushResult(
+            digest_from_metadata(metadata), tuple(tags), self.name,
+            config_digest=config if isinstance(config, str) else "",
+        )  # fmt: skip

@@ -87,7 +87,8 @@ class DockerApiBuilder:
             self._confirm_ours(client, built.image_id, request.image, digest)
         finally:
             client.close()
-        return PushResult(digest, tuple(str(r) for r in request.all_refs()), self.name)
+        tags = tuple(str(r) for r in request.all_refs())
+        return PushResult(digest, tags, self.name, config_digest=built.image_id)
 
     def _tag(self, client: docker.DockerClient, image_id: str, ref: ImageRef) -> None:
         try:

@@ -41,6 +41,7 @@ class PushResult:
     digest: str  # the manifest (or index) digest the registry stored
     tags: tuple[str, ...]  # full references pushed, e.g. 127.0.0.1:5000/app:pr-7
     builder: str
+    config_digest: str = ""  # the image config's digest (the engine's image ID), when known
 
 
 @dataclass(frozen=True)

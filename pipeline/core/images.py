@@ -150,3 +150,17 @@ def digest_from_image_id(image_id: str) -> str | None:
 
 def same_digest(a: str | None, b: str | None) -> bool:
     return a is not None and b is not None and a.lower() == b.lower()
+
+
+def image_id_is(image_id: str, digest: str, config_digest: str = "") -> bool:
+    """Does a container's ``imageID`` name the image pushed as ``digest``?
+
+    Pulled images report the manifest (or index) digest, ``repo@sha256:...`` or
+    ``docker-pullable://repo@sha256:...``. An image loaded onto the node instead of pulled
+    (``kind load``, some CRI-O versions) reports ``sha256:<config digest>`` with no repository:
+    that matches when ``config_digest`` is the config digest of the image this run built.
+    """
+    found = digest_from_image_id(image_id)
+    if same_digest(found, digest):
+        return True
+    return bool(config_digest) and "@" not in image_id and same_digest(found, config_digest)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.core.images import digest_from_image_id, same_digest
+from pipeline.core.images import image_id_is
 
 Obj = dict[str, Any]
 REVISION = "deployment.kubernetes.io/revision"
@@ -73,7 +73,7 @@ def _status_of(pod: Obj, container: str | None) -> Obj:
 
 
 def observe_pod(
-    pod: Obj, digest: str, container: str | None, crash_restarts: int
+    pod: Obj, digest: str, container: str | None, crash_restarts: int, config_digest: str = ""
 ) -> PodObservation:
     status = _status_of(pod, container)
     waiting = (status.get("state") or {}).get("waiting") or {}
@@ -94,7 +94,7 @@ def observe_pod(
         restarts=restarts,
         waiting=reason,
         message=str(waiting.get("message") or ""),
-        ours=same_digest(digest_from_image_id(image_id), digest),
+        ours=image_id_is(image_id, digest, config_digest),
         failure=failure or "",
         running=bool((status.get("state") or {}).get("running")),
     )
@@ -163,6 +163,7 @@ def judge_rollout(
     digest: str,
     container: str | None,
     crash_restarts: int = 2,
+    config_digest: str = "",
 ) -> tuple[Verdict, list[PodObservation]]:
     """Is the canary done (every ready replica runs ``digest``), still going, or failed?
 
@@ -191,7 +192,7 @@ def judge_rollout(
         for p in live
         if (p["metadata"].get("labels") or {}).get("pod-template-hash") == hash_label
     ]
-    observed = [observe_pod(p, digest, container, crash_restarts) for p in live]
+    observed = [observe_pod(p, digest, container, crash_restarts, config_digest) for p in live]
     new_names = {p["metadata"]["name"] for p in new_pods}
     for obs in observed:
         if obs.failure and obs.name in new_names:

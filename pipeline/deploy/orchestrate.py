@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from pipeline.core.alias import resolve_target
-from pipeline.core.build import Builder, BuildRequest, BuiltImage, oci_labels
+from pipeline.core.build import Builder, BuildRequest, BuiltImage, PushResult, oci_labels
 from pipeline.core.events import (
     Emit,
     Note,
@@ -91,7 +91,7 @@ def _build(
 
 
 def _push(plan: ServicePlan, deps: Dependencies, builder: Builder, built: BuiltImage,
-          steps: _Steps) -> str:  # fmt: skip
+          steps: _Steps) -> PushResult:  # fmt: skip
     """Push what was built and read the digest back from the registry (the source of truth)."""
     with steps.step("push") as detail:
         pushed = builder.push(built)
@@ -99,7 +99,7 @@ def _push(plan: ServicePlan, deps: Dependencies, builder: Builder, built: BuiltI
     with steps.step("resolve") as detail:
         info = deps.registry.confirm_digest(plan.image, pushed.digest)
         detail.append(f"registry says {plan.image} = {info.digest}")
-    return str(pushed.digest)
+    return pushed
 
 
 def _prebuilt_digest(plan: ServicePlan, settings: DeploySettings, deps: Dependencies,
@@ -198,7 +198,7 @@ def _deploy(
     result: ServiceResult, steps: _Steps,
 ) -> None:  # fmt: skip
     apps, run = deps.applications, settings.run
-    pre, digest = _preflight_and_digest(target, plan, settings, deps, steps)
+    pre, digest, config_digest = _preflight_and_digest(target, plan, settings, deps, steps)
     result.digest = digest
     deadline = deps.clock() + plan.timeout
     name = pre.deployment["metadata"]["name"]
@@ -220,6 +220,7 @@ def _deploy(
             selector=plan.selector, deployment_name=name, digest=digest, container=container,
             deadline=deadline, clock=deps.clock, emit=steps.emit,
             crash_restarts=run.crashloop_restarts, settle=run.settle,
+            config_digest=config_digest,
         )  # fmt: skip
         result.pods = outcome.pods
         if outcome.verdict.state != "done":
@@ -234,8 +235,9 @@ def _deploy(
 def _preflight_and_digest(
     target: ServiceTarget, plan: ServicePlan, settings: DeploySettings, deps: Dependencies,
     steps: _Steps,
-) -> tuple[Preflight, str]:  # fmt: skip
-    """The preflight runs while the image builds: every check but the digest's own value is
+) -> tuple[Preflight, str, str]:  # fmt: skip
+    """(preflight, manifest digest, config digest when the build knows it). The preflight runs
+    while the image builds: every check but the digest's own value is
     known before the push. The push waits for the preflight, so a refused run leaves the
     registry exactly as it was. The pin is then re-decided with the pushed digest, a pure step.
     With --no-build the digest comes first."""
@@ -253,7 +255,7 @@ def _preflight_and_digest(
 
     if settings.build.no_build:
         digest = _prebuilt_digest(plan, settings, deps, steps)
-        return preflight(digest), digest
+        return preflight(digest), digest, ""
     refuse_shared_tags(deps.cluster, plan)  # the push must not move another workload's tag
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"preflight-{plan.service}") as pool:
         early = pool.submit(preflight, PLACEHOLDER_DIGEST)
@@ -262,11 +264,12 @@ def _preflight_and_digest(
             pre = early.result()
         except PreflightError as e:
             raise without_placeholder(e) from None
-    digest = _push(plan, deps, builder, built, steps)
+    pushed = _push(plan, deps, builder, built, steps)
+    digest = pushed.digest
     pin = plan_pin(pre.app, plan, digest, pre.deployment, method)
     if isinstance(pin, Problem):  # cannot happen: the digest does not change the decision
         raise PreflightError([pin])
-    return replace(pre, pin=pin), digest
+    return replace(pre, pin=pin), digest, pushed.config_digest
 
 
 def _record_render(pre: Preflight, steps: _Steps, detail: list[str]) -> None:

@@ -92,6 +92,7 @@ def watch_rollout(
     emit: Emit,
     crash_restarts: int = 2,
     settle: float = 0.0,
+    config_digest: str = "",
 ) -> Outcome:
     """Block until done/failed (verdict state) or the deadline (state "waiting").
 
@@ -137,6 +138,7 @@ def watch_rollout(
                 digest,
                 container,
                 crash_restarts,
+                config_digest,
             )
             now = clock()
             for pod in pods:

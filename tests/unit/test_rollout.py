@@ -108,3 +108,27 @@ def test_missing_deployment_fails() -> None:
 )
 def test_labels_match(selector: str, labels: dict[str, str], matches: bool) -> None:
     assert labels_match(selector, labels) is matches
+
+
+MANIFEST = "sha256:" + "a" * 64
+CONFIG = "sha256:" + "c" * 64
+
+
+@pytest.mark.parametrize(
+    ("image_id", "config_digest", "ours"),
+    [
+        (f"127.0.0.1:5000/eco2@{MANIFEST}", "", True),  # containerd, pulled
+        (f"docker-pullable://127.0.0.1:5000/eco2@{MANIFEST}", "", True),  # cri-dockerd
+        (CONFIG, CONFIG, True),  # loaded onto the node (kind load, some CRI-O): config digest
+        (f"docker://{CONFIG}", CONFIG, True),
+        (CONFIG, "", False),  # config digest unknown: never guessed
+        (f"127.0.0.1:5000/eco2@{CONFIG}", CONFIG, False),  # a repo@ form names a manifest
+        ("", CONFIG, False),
+    ],
+)
+def test_image_ids_as_nodes_report_them(image_id: str, config_digest: str, ours: bool) -> None:
+    pod = {
+        "metadata": {"name": "p"},
+        "status": {"containerStatuses": [{"name": "app", "imageID": image_id, "ready": True}]},
+    }
+    assert observe_pod(pod, MANIFEST, None, 2, config_digest).ours is ours
