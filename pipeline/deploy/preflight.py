@@ -130,6 +130,37 @@ def _render_problems(
     return problems, ""
 
 
+def _replicas(deployment: Obj) -> int:
+    value = (deployment.get("spec") or {}).get("replicas")
+    return 1 if value is None else int(value)  # apps/v1 defaults replicas to 1
+
+
+def near_misses(deployments: list[Obj], plan: ServicePlan) -> str:
+    """The Deployments of the namespace that look like the canary the selector misses (named
+    after the service or "canary", or running the image's repository), each with the
+    selector that would match it: text to append to the not-found message."""
+    lines: list[tuple[bool, str]] = []
+    for deployment in deployments:
+        name = str(deployment["metadata"].get("name", ""))
+        labels = ((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}
+        pod_labels = dict(labels.get("labels") or {})
+        repos = set()
+        for image in template_images(deployment).values():
+            try:
+                repos.add(parse_image_ref(image).repository)
+            except UsageError:
+                continue
+        looks = plan.service in name or "canary" in name or plan.repository.repository in repos
+        if looks and pod_labels:
+            selector = ",".join(f"{k}={v}" for k, v in sorted(pod_labels.items()))
+            canary = "canary" in name or any("canary" in str(v) for v in pod_labels.values())
+            lines.append((not canary, f"{name} (--selector {selector})"))
+    if not lines:
+        return ""
+    best = [text for other, text in sorted(lines) if not other] or [t for _, t in sorted(lines)]
+    return "; Deployments there that look like it: " + ", ".join(best)
+
+
 def _appset_problem(
     apps: Applications, app: Obj, plan: ServicePlan, pin: PinWrite
 ) -> Problem | None:
@@ -236,7 +267,8 @@ def run_preflight(
         problems.append(
             Problem(
                 "canary-workload-not-found",
-                f"no Deployment in namespace {plan.namespace} has pods labelled {plan.selector}",
+                f"no Deployment in namespace {plan.namespace} has pods labelled {plan.selector}"
+                + near_misses(deployments, plan),
                 _fix_workload(plan),
             )
         )
@@ -247,6 +279,17 @@ def run_preflight(
                 "canary-workload-ambiguous",
                 f"several Deployments match {plan.selector}: {names}",
                 "narrow --selector so it matches only the canary, e.g. add version=v2",
+            )
+        )
+    if len(canaries) == 1 and _replicas(canaries[0]) == 0:
+        name = canaries[0]["metadata"]["name"]
+        problems.append(
+            Problem(
+                "canary-scaled-to-zero",
+                f"the canary Deployment {plan.namespace}/{name} has replicas: 0, so no pod "
+                "would ever run the new image",
+                f"set spec.replicas: 1 on {name} in the GitOps repository (and minReplicas >= 1 "
+                "on an HPA that targets it), or leave this service out of the canary",
             )
         )
     if pushes:

@@ -202,3 +202,20 @@ def test_a_cluster_that_cannot_review_access_is_not_blocked() -> None:
             return None
 
     check_access(NoReviews([STABLE, CANARY]), PLAN)  # raises nothing
+
+
+def test_a_missed_canary_is_named_with_the_selector_that_would_match() -> None:
+    labelled = deployment("auth-api-canary", "canary", f"{REPO}:auth-api-dev-canary")
+    with pytest.raises(PreflightError) as caught:
+        preflight(FakeApplications(application()), FakeCluster([STABLE, labelled]))
+    (problem,) = caught.value.problems
+    assert problem.reason == "canary-workload-not-found"
+    assert "auth-api-canary (--selector app=auth-api,version=canary)" in problem.message
+    assert "auth-api-stable" not in problem.message  # the canary-looking one is named alone
+
+
+def test_a_canary_scaled_to_zero_is_a_finding() -> None:
+    zero = json.loads(json.dumps(CANARY))
+    zero["spec"]["replicas"] = 0
+    reasons = problems_of(FakeApplications(application()), FakeCluster([STABLE, zero]))
+    assert reasons == ["canary-scaled-to-zero"]
