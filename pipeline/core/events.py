@@ -62,7 +62,8 @@ class ServiceResult:
     exit_code: int = int(ExitCode.INTERNAL)
     message: str = ""
     hint: str = ""
-    timings: dict[str, float] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)  # per step; steps may overlap
+    elapsed: float = 0.0  # wall time of the whole service, start to finish
     problems: list[dict[str, str]] = field(default_factory=list)
     logs: str = ""
     events: list[str] = field(default_factory=list)
@@ -84,6 +85,7 @@ class ServiceResult:
             "message": self.message,
             "hint": self.hint,
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            "elapsed_seconds": round(self.elapsed, 3),
             "problems": self.problems,
             "diagnostics": {"logs": self.logs, "events": self.events},
             "plan": self.plan,

@@ -135,6 +135,7 @@ def _planned(
 def deploy_service(
     target: ServiceTarget, settings: DeploySettings, deps: Dependencies, emit: Emit
 ) -> ServiceResult:
+    started = deps.clock()
     plan = _planned(target, settings, deps)
     if isinstance(plan, ServiceResult):
         emit(ServiceFinished(plan))
@@ -162,6 +163,7 @@ def deploy_service(
         result.result, result.reason = "failed", "internal-error"
         result.exit_code = int(ExitCode.INTERNAL)
         result.message = f"{type(e).__name__}: {e}"
+    result.elapsed = deps.clock() - started
     emit(ServiceFinished(result))
     return result
 

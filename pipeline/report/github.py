@@ -54,7 +54,7 @@ def summary_markdown(results: list[ServiceResult], exit_code: int) -> str:
         digest = f"`{r.digest[:19]}`" if r.digest else ""
         rows.append(
             f"| {r.service} | {r.result} | {r.reason} | `{r.image}` | {digest} | {pods or '-'} "
-            f"| {sum(r.timings.values()):.1f} |"
+            f"| {r.elapsed:.1f} |"
         )
     rows += ["", f"Exit code: {exit_code}", ""]
     for r in results:

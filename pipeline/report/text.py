@@ -71,7 +71,7 @@ class TextReporter(Reporter):
             for plan_line in json.dumps(r.plan, indent=2).splitlines():
                 self._line(r.service, f"  {plan_line}")
         else:
-            total = sum(r.timings.values())
+            total = r.elapsed
             self._line(r.service, f"succeeded in {total:.2f}s: {r.image}@{r.digest} is running")
 
     def finish(
