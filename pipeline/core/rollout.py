@@ -149,6 +149,14 @@ def newest_replicaset(deployment: Obj, replicasets: list[Obj]) -> Obj | None:
     return None
 
 
+def _carries(replicaset: Obj, digest: str, container: str | None) -> bool:
+    """Does the ReplicaSet's pod template run ``digest`` (in ``container``, else any)?"""
+    images = template_images(replicaset)
+    if container:
+        return digest in images.get(container, "")
+    return any(digest in image for image in images.values())
+
+
 def _progress_deadline_exceeded(deployment: Obj) -> str:
     for cond in deployment.get("status", {}).get("conditions") or []:
         if cond.get("type") == "Progressing" and cond.get("reason") == "ProgressDeadlineExceeded":
@@ -167,7 +175,10 @@ def judge_rollout(
 ) -> tuple[Verdict, list[PodObservation]]:
     """Is the canary done (every ready replica runs ``digest``), still going, or failed?
 
-    ``pods`` are the pods matched by the canary selector; pods being deleted are skipped.
+    ``pods`` are the pods matched by the canary selector; pods being deleted are skipped. Only
+    pods of the ReplicaSet whose template carries ``digest`` decide a failure, and only once
+    the Deployment's ``observedGeneration`` reached our write: the pods and conditions of an
+    earlier (failed) rollout are history.
     """
     if deployment is None:
         return Verdict("failed", "canary-workload-not-found", "the canary Deployment is gone"), []
@@ -185,15 +196,23 @@ def judge_rollout(
             ),
             [],
         )
+    observed = [observe_pod(p, digest, container, crash_restarts, config_digest) for p in live]
+    # Until the controller has observed our template, the newest ReplicaSet and the Progressing
+    # condition are the previous rollout's (a failed canary's pods are history, not a verdict).
+    status = deployment.get("status", {})
+    if deployment["metadata"].get("generation", 0) > status.get("observedGeneration", 0):
+        return Verdict(
+            "waiting", "", "waiting for the Deployment spec update to be observed"
+        ), observed
     newest = newest_replicaset(deployment, replicasets)
-    hash_label = ((newest or {}).get("metadata", {}).get("labels") or {}).get("pod-template-hash")
-    new_pods = [
-        p
+    if newest is None or not _carries(newest, digest, container):
+        return Verdict("waiting", "", "waiting for the ReplicaSet of our template"), observed
+    hash_label = (newest.get("metadata", {}).get("labels") or {}).get("pod-template-hash")
+    new_names = {
+        p["metadata"]["name"]
         for p in live
         if (p["metadata"].get("labels") or {}).get("pod-template-hash") == hash_label
-    ]
-    observed = [observe_pod(p, digest, container, crash_restarts, config_digest) for p in live]
-    new_names = {p["metadata"]["name"] for p in new_pods}
+    }
     for obs in observed:
         if obs.failure and obs.name in new_names:
             detail = f": {obs.message}" if obs.message else ""
@@ -210,13 +229,6 @@ def judge_rollout(
     deadline = _progress_deadline_exceeded(deployment)
     if deadline:
         return Verdict("failed", "progress-deadline-exceeded", deadline), observed
-    status = deployment.get("status", {})
-    if deployment["metadata"].get("generation", 0) > status.get("observedGeneration", 0):
-        return Verdict(
-            "waiting", "", "waiting for the Deployment spec update to be observed"
-        ), observed
-    if newest is None:
-        return Verdict("waiting", "", "waiting for the new ReplicaSet"), observed
     wanted = max(1, int(deployment.get("spec", {}).get("replicas", 1)))
     ready = [o for o in observed if o.ready]
     ours = [o for o in ready if o.ours and o.name in new_names]

@@ -141,6 +141,21 @@ def test_crashing_image_exits_crash_loop_with_logs(
     assert max(p["restarts"] for p in ours) >= 2
 
 
+def test_a_deploy_after_a_failed_canary_succeeds(
+    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample]
+) -> None:
+    """The crash-looping pods of the previous run's canary are history: the next deploy is
+    judged on the ReplicaSet of its own template only (issue 13: it failed 7 times in 8)."""
+    seeded = make_sample()
+    for attempt in range(3):
+        code, report, _ = deploy(sandbox, seeded, "--build-arg", "CRASH=1")
+        assert (code, report["services"][0]["reason"]) == (ExitCode.CRASH_LOOP, "crash-loop")
+        code, report, stderr = deploy(sandbox, seeded, "--build-arg", f"ROUND={attempt}")
+        (service,) = report["services"]
+        assert code == ExitCode.OK, stderr
+        assert all(p["imageID"].endswith(service["digest"]) for p in service["pods"] if p["ready"])
+
+
 def test_timeout_exits_timeout(
     sandbox: SandboxHandle, make_sample: Callable[..., SeededSample]
 ) -> None:

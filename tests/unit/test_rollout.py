@@ -132,3 +132,36 @@ def test_image_ids_as_nodes_report_them(image_id: str, config_digest: str, ours:
         "status": {"containerStatuses": [{"name": "app", "imageID": image_id, "ready": True}]},
     }
     assert observe_pod(pod, MANIFEST, None, 2, config_digest).ours is ours
+
+
+NEW = "sha256:" + "e" * 64
+
+
+def _after_failed_canary(observed_generation: int) -> tuple[Any, list[Any]]:
+    """The previous run's canary (revision 4, pods crash-looping on DIGEST) is still the newest
+    ReplicaSet; our write moved the template to NEW (generation 4)."""
+    deployment = load("deployment-pinned.json")
+    deployment["metadata"]["generation"] = 4
+    deployment["status"]["observedGeneration"] = observed_generation
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    container["image"] = container["image"].replace(DIGEST, NEW)
+    return deployment, [load("pod-crashloop-3.json")]
+
+
+def test_the_previous_canarys_failure_is_history_until_our_template_is_observed() -> None:
+    deployment, pods = _after_failed_canary(observed_generation=3)
+    verdict, _ = judge_rollout(deployment, load("replicasets.json"), pods, NEW, "auth-api")
+    assert (verdict.state, verdict.message) == (
+        "waiting",
+        "waiting for the Deployment spec update to be observed",
+    )
+
+
+def test_the_previous_canarys_failure_is_history_until_our_replicaset_exists() -> None:
+    deployment, pods = _after_failed_canary(observed_generation=4)
+    # revision 4 is still the newest ReplicaSet, and its template runs the old digest
+    verdict, _ = judge_rollout(deployment, load("replicasets.json"), pods, NEW, "auth-api")
+    assert (verdict.state, verdict.message) == (
+        "waiting",
+        "waiting for the ReplicaSet of our template",
+    )
