@@ -23,6 +23,7 @@ import requests
 from pipeline.sandbox.apiserver.server import APIServer
 from pipeline.sandbox.controllers.deployment import DeploymentController
 from pipeline.sandbox.controllers.kubelet import Kubelet
+from pipeline.sandbox.controllers.scheduler import Scheduler
 from pipeline.sandbox.kubeclient import KubeClient, resource_path
 from pipeline.services.registry import Registry
 from pipeline.tools import kubectl_path
@@ -187,6 +188,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     threads = [
         threading.Thread(target=DeploymentController(kube).run, args=(stop,), daemon=True),
         threading.Thread(target=kubelet.run, args=(stop,), daemon=True),
+        threading.Thread(target=Scheduler(kube).run, args=(stop,), daemon=True),
     ]
     for thread in threads:
         thread.start()

@@ -27,8 +27,15 @@ def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+# k8s.io/apiserver/pkg/storage/names: maxNameLength 63, randomLength 5
+_MAX_GENERATED_BASE = 63 - 5
+
+
 def generated_name(prefix: str) -> str:
-    return prefix + "".join(random.choice(_ALPHANUMS) for _ in range(5))
+    """``names.SimpleNameGenerator.GenerateName``: the base cut to 58 characters, then 5 random
+    ones, so a generated name never exceeds 63 (a ReplicaSet's pods keep a valid hostname)."""
+    base = prefix[:_MAX_GENERATED_BASE]
+    return base + "".join(random.choice(_ALPHANUMS) for _ in range(5))
 
 
 def prepare_create(rt: ResourceType, obj: Obj) -> None:
