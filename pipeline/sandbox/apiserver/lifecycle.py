@@ -77,6 +77,8 @@ class Lifecycle:
             period = _pod_grace_period(obj, grace)
             if period > 0:
                 return self._mark_graceful(rt, obj, period)
+            if obj["metadata"].get("deletionGracePeriodSeconds"):  # cut short: now, or at
+                return self._mark_graceful(rt, obj, 0)  # the last finalizer
         if obj["metadata"].get("finalizers"):
             return self.store.mark_deleting(rt, obj)
         return self.store.remove(rt, obj)
@@ -86,7 +88,7 @@ class Lifecycle:
         current = meta.get("deletionGracePeriodSeconds")
         if meta.get("deletionTimestamp") and current is not None and int(current) <= period:
             return obj
-        marked = copy.deepcopy(obj)
+        marked = copy.deepcopy(obj)  # committed with period 0 and no finalizers: removed
         marked["metadata"]["deletionTimestamp"] = rfc3339_after(period)
         marked["metadata"]["deletionGracePeriodSeconds"] = period
         return self.store.commit(rt, obj, marked)
