@@ -38,6 +38,7 @@ from pipeline.sandbox.kubeclient import ApiError, KubeClient, list_and_watch, re
 Obj = dict[str, Any]
 log = logging.getLogger(__name__)
 _RETRY = 1.0
+NODE_STATUS_UPDATE = 10.0  # nodeStatusUpdateFrequency
 
 
 class PodWorker:
@@ -169,7 +170,8 @@ class Kubelet:
         ]
         for thread in threads:
             thread.start()
-        stop.wait()
+        while not stop.wait(NODE_STATUS_UPDATE):
+            self._heartbeat()
         runtime.stop_watch()
         with self._lock:
             workers = list(self._workers.values())
@@ -226,6 +228,19 @@ class Kubelet:
         if needs_status(node, self._clock()):
             try:
                 self._post_status(node)
+            except (ApiError, requests.RequestException) as e:
+                log.warning("posting status of node %s failed: %s", name, e)
+
+    def _heartbeat(self) -> None:
+        """``syncNodeStatus`` every ``nodeStatusUpdateFrequency``: a write only when the last
+        one is older than ``nodeStatusReportFrequency`` or the Ready condition is off."""
+        with self._lock:
+            served = sorted(self._served)
+        for name in served:
+            try:
+                node = self._client.get_or_none(resource_path("v1", "nodes", name=name))
+                if node is not None and needs_status(node, self._clock()):
+                    self._post_status(node)
             except (ApiError, requests.RequestException) as e:
                 log.warning("posting status of node %s failed: %s", name, e)
 
