@@ -21,6 +21,7 @@ from pipeline.sandbox.controllers.applicationset import ApplicationSetController
 from pipeline.sandbox.controllers.argocd import ArgoCDController
 from pipeline.sandbox.controllers.deployment import DeploymentController
 from pipeline.sandbox.controllers.kubelet import Kubelet
+from pipeline.sandbox.controllers.loadedimages import LOADED_IMAGES_FILE
 from pipeline.sandbox.controllers.scheduler import Scheduler
 from pipeline.sandbox.kubeclient import KubeClient
 from pipeline.sandbox.state import SandboxConfig, SandboxStatus, StateDir, write_kubeconfig
@@ -83,6 +84,7 @@ class Sandbox:
             backoff_base=config.kubelet_backoff,
             instance=instance,
             manage_other_nodes=True,
+            loaded_images=state.path / LOADED_IMAGES_FILE,
         )
         argocd = ArgoCDController(
             self._client("argocd-application-controller"),

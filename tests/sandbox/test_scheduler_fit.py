@@ -71,7 +71,7 @@ def test_node_affinity_operators() -> None:
     n = node("n1", {"domain": "auth", "zone": "a"})
     assert matches_node_affinity(pod(nodeSelector={"domain": "auth"}), n)
     assert not matches_node_affinity(pod(nodeSelector={"domain": "billing"}), n)
-    cases = [
+    cases: list[tuple[Obj, bool]] = [
         ({"key": "domain", "operator": "In", "values": ["auth", "x"]}, True),
         ({"key": "domain", "operator": "NotIn", "values": ["auth"]}, False),
         ({"key": "missing", "operator": "NotIn", "values": ["auth"]}, True),

@@ -22,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -30,6 +31,7 @@ from pipeline.sandbox.controllers.backoff import Backoff
 from pipeline.sandbox.controllers.containers import DockerRuntime, Runtime, SimulatedRuntime
 from pipeline.sandbox.controllers.eventrecorder import EventRecorder
 from pipeline.sandbox.controllers.imagepull import ImageResolver
+from pipeline.sandbox.controllers.loadedimages import LoadedImages
 from pipeline.sandbox.controllers.node import NodeContext, PodIPs, needs_status, node_status
 from pipeline.sandbox.controllers.podlogs import LogPublisher
 from pipeline.sandbox.controllers.podsync import PodSync
@@ -101,6 +103,7 @@ class Kubelet:
         instance: str = "default",
         clock: Callable[[], float] = time.time,
         manage_other_nodes: bool = False,
+        loaded_images: Path | None = None,
     ) -> None:
         self._client = client
         self._docker_host = docker_host
@@ -113,6 +116,7 @@ class Kubelet:
         self._lock = threading.Lock()
         self._node: NodeContext | None = None
         self._manage_other_nodes = manage_other_nodes
+        self._loaded = LoadedImages(loaded_images)
         self._served: set[str] = {node_name}
         self._parked: dict[str, Obj] = {}  # pods bound to a node not (yet) seen
 
@@ -145,6 +149,7 @@ class Kubelet:
             instance=self._instance,
             pod_ips=PodIPs(),
             probes=isinstance(runtime, DockerRuntime),
+            loaded=self._loaded,
         )
         self._register_node()
         threads = [

@@ -13,6 +13,7 @@ from pipeline.sandbox.controllers.containers import Runtime
 from pipeline.sandbox.controllers.deploymentstatus import parse_rfc3339, rfc3339
 from pipeline.sandbox.controllers.eventrecorder import EventRecorder
 from pipeline.sandbox.controllers.imagepull import ImageResolver, ResolvedImage
+from pipeline.sandbox.controllers.loadedimages import LoadedImages
 from pipeline.sandbox.controllers.podlogs import LogPublisher
 from pipeline.sandbox.kubeclient import KubeClient
 
@@ -70,6 +71,7 @@ class NodeContext:
     clock: Callable[[], float]
     instance: str
     pod_ips: PodIPs = field(default_factory=PodIPs)
+    loaded: LoadedImages = field(default_factory=lambda: LoadedImages(None))
     probes: bool = True  # False without a real runtime: no network namespace to probe in
     images: dict[str, ResolvedImage] = field(default_factory=dict)
     images_lock: threading.Lock = field(default_factory=threading.Lock)
