@@ -242,6 +242,8 @@ def test_pod_stays_pending_until_a_matching_tainted_node_exists(cluster: Cluster
     scheduled = wait_for("Scheduled", lambda: cluster.event(name, "Scheduled"))
     assert scheduled["message"] == f"Successfully assigned {NS}/{name} to billing-1"
     assert pod["status"]["qosClass"] == "Burstable"
+    started = wait_for("Started", lambda: cluster.event(name, "Started"))
+    assert started["source"] == {"component": "kubelet", "host": "billing-1"}
 
 
 def test_two_pods_listen_on_the_same_port_in_their_own_namespaces(cluster: Cluster) -> None:

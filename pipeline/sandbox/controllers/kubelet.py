@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -117,6 +118,7 @@ class Kubelet:
         self._node: NodeContext | None = None
         self._manage_other_nodes = manage_other_nodes
         self._loaded = LoadedImages(loaded_images)
+        self._recorders: dict[str, EventRecorder] = {}
         self._served: set[str] = {node_name}
         self._parked: dict[str, Obj] = {}  # pods bound to a node not (yet) seen
 
@@ -278,10 +280,21 @@ class Kubelet:
             worker = self._workers.get(uid)
             if worker is None:
                 assert self._node is not None
-                worker = PodWorker(PodSync(self._node), pod["metadata"]["name"])
+                worker = PodWorker(PodSync(self._context(node)), pod["metadata"]["name"])
                 self._workers[uid] = worker
                 worker.thread.start()
         worker.update(pod)
+
+    def _context(self, node_name: str) -> NodeContext:
+        """The shared context, with events from this node (``source.host``); caller locks."""
+        assert self._node is not None
+        if node_name == self.node_name:
+            return self._node
+        recorder = self._recorders.get(node_name)
+        if recorder is None:
+            recorder = EventRecorder(self._client, "kubelet", node_name, self._clock)
+            self._recorders[node_name] = recorder
+        return dataclasses.replace(self._node, recorder=recorder)
 
     def _on_relist(self, pods: list[Obj]) -> None:
         alive = {p["metadata"].get("uid") for p in pods}
