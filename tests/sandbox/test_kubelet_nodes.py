@@ -341,3 +341,42 @@ def test_deletion_is_graceful_sigterm_then_removal(cluster: Cluster) -> None:
     wait_for("pod removed", lambda: cluster.pod("graceful") is None, timeout=30)
     assert time.monotonic() - started < 25  # the trap ran on SIGTERM; no 30 s SIGKILL wait
     assert cluster.event("graceful", "Killing")["message"] == "Stopping container app"  # type: ignore[index]
+
+
+def test_exec_and_tcp_socket_probes(cluster: Cluster) -> None:
+    exec_probe = {"exec": {"command": ["cat", "/tmp/ready"]}, "periodSeconds": 1}
+    tcp_probe = {"tcpSocket": {"port": 8001}, "periodSeconds": 1}
+    containers = [
+        {
+            "name": "exec",
+            "image": cluster.image,
+            "command": [
+                "/bin/sh",
+                "-c",
+                "mkdir -p /tmp; sleep 2; touch /tmp/ready; exec sleep 3600",
+            ],
+            "readinessProbe": exec_probe,
+        },
+        {
+            "name": "tcp",
+            "image": cluster.image,
+            "command": ["/bin/sh", "-c", "sleep 2; exec httpd -f -p 8001 -h /"],
+            "readinessProbe": tcp_probe,
+        },
+    ]
+    cluster.kube.create(
+        resource_path("v1", "pods", NS),
+        {"metadata": {"name": "probes"}, "spec": {"containers": containers}},
+    )
+
+    def ready() -> Obj | None:
+        pod = cluster.pod("probes")
+        return pod if condition(pod, "Ready").get("status") == "True" else None
+
+    pod = wait_for("both probes passing", ready, timeout=60)
+    messages = [e["message"] for e in cluster.events("probes") if e["reason"] == "Unhealthy"]
+    ip = pod["status"]["podIP"]
+    assert f"Readiness probe failed: dial tcp {ip}:8001: connect: connection refused" in messages
+    assert any(
+        m.startswith("Readiness probe failed: cat: can't open '/tmp/ready'") for m in messages
+    ), messages
