@@ -284,6 +284,44 @@ def write_sample_config(path: Path, repo: SampleRepo) -> Path:
     return path
 
 
+@sandbox.command("load-image")
+@state_dir_option
+@click.argument("image")
+@click.option(
+    "--from-docker-host",
+    help="The Docker Engine that has IMAGE [default: DOCKER_HOST, then the default socket].",
+)
+def load_image(state_dir: Path | None, image: str, from_docker_host: str | None) -> None:
+    """Load IMAGE into the sandbox node's runtime, without a registry (like kind load).
+
+    Pods whose image is IMAGE, as written, and whose imagePullPolicy is not Always (set
+    IfNotPresent, or use a tag other than latest) run it and report imageID sha256:<config
+    digest>.
+    """
+    from pipeline.errors import SandboxError
+    from pipeline.sandbox import supervisor
+    from pipeline.sandbox.controllers.loadedimages import (
+        LOADED_IMAGES_FILE,
+        LoadedImages,
+        LoadError,
+    )
+    from pipeline.sandbox.controllers.loadedimages import load_image as copy_image
+
+    state = supervisor.resolve_state_dir(state_dir)
+    current = supervisor.status(state)
+    if not current.running or not current.docker_host:
+        raise SandboxError(
+            f"the sandbox is not running with a Docker Engine (state dir {state.path})",
+            hint="run: pipeline sandbox up",
+        )
+    try:
+        image_id = copy_image(image, from_docker_host, current.docker_host)
+    except LoadError as e:
+        raise SandboxError(f"cannot load {image}: {e}", hint="docker pull or build it") from e
+    LoadedImages(state.path / LOADED_IMAGES_FILE).record(image, image_id)
+    click.echo(f"loaded {image} ({image_id}) into the sandbox node")
+
+
 @sandbox.command()
 @state_dir_option
 def env(state_dir: Path | None) -> None:

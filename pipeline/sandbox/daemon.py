@@ -26,6 +26,8 @@ from pipeline.sandbox.controllers.applicationset import ApplicationSetController
 from pipeline.sandbox.controllers.argocd import ArgoCDController
 from pipeline.sandbox.controllers.deployment import DeploymentController
 from pipeline.sandbox.controllers.kubelet import Kubelet
+from pipeline.sandbox.controllers.loadedimages import LOADED_IMAGES_FILE
+from pipeline.sandbox.controllers.scheduler import Scheduler
 from pipeline.sandbox.kubeclient import KubeClient
 from pipeline.sandbox.state import SandboxConfig, SandboxStatus, StateDir, write_kubeconfig
 from pipeline.services.dockerd import ensure_engine
@@ -102,6 +104,8 @@ class Sandbox:
             registry_ca=config.registry_ca,
             backoff_base=config.kubelet_backoff,
             instance=instance,
+            manage_other_nodes=True,
+            loaded_images=state.path / LOADED_IMAGES_FILE,
         )
         argocd = ArgoCDController(
             self._client("argocd-application-controller"),
@@ -109,6 +113,7 @@ class Sandbox:
             reconcile_seconds=config.reconcile_seconds,
         )
         self._run("deployment-controller", DeploymentController(self._client("kcm")).run)
+        self._run("kube-scheduler", Scheduler(self._client("kube-scheduler")).run)
         self._run("kubelet", kubelet.run)
         self._run("argocd-application-controller", argocd.run)
         self._run("applicationset-controller", ApplicationSetController(self._client("appset")).run)

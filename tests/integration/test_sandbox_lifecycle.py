@@ -88,6 +88,12 @@ def test_killed_sandbox_leaves_no_processes_and_restarts_with_its_state(
     pid = int(str(first["pid"]))
     children = _children(pid)
     assert children, "the sandbox's own registry runs as its child"
+    store = tmp_path / "store.json"  # snapshots are debounced (1 s): kill once it is saved
+    wait_until(
+        lambda: store.exists() and '"survivor"' in store.read_text(),
+        timeout=10,
+        what="the ConfigMap in the store snapshot",
+    )
     os.kill(pid, signal.SIGKILL)
     wait_until(lambda: not pid_alive(pid), timeout=10, what="killed daemon exit")
     wait_until(lambda: not any(pid_alive(c) for c in children), timeout=20, what="children exit")

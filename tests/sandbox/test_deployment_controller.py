@@ -23,6 +23,7 @@ import requests
 from pipeline.sandbox.apiserver.server import APIServer
 from pipeline.sandbox.controllers.deployment import DeploymentController
 from pipeline.sandbox.controllers.kubelet import Kubelet
+from pipeline.sandbox.controllers.scheduler import Scheduler
 from pipeline.sandbox.kubeclient import KubeClient, resource_path
 from pipeline.services.registry import Registry
 from pipeline.tools import kubectl_path
@@ -187,6 +188,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     threads = [
         threading.Thread(target=DeploymentController(kube).run, args=(stop,), daemon=True),
         threading.Thread(target=kubelet.run, args=(stop,), daemon=True),
+        threading.Thread(target=Scheduler(kube).run, args=(stop,), daemon=True),
     ]
     for thread in threads:
         thread.start()
@@ -411,3 +413,21 @@ def test_unscheduled_pod_is_bound_to_the_node(cluster: Cluster, registry: Regist
         if e["reason"] == "Scheduled" and e["involvedObject"]["name"] == "bare"
     ]
     assert scheduled[0]["message"] == f"Successfully assigned {cluster.ns}/bare to sandbox"
+
+
+def test_pod_names_of_a_long_deployment_never_exceed_63_characters(
+    cluster: Cluster, registry: Registry
+) -> None:
+    """names.SimpleNameGenerator: the generateName base is cut to 58, then 5 random chars."""
+    name = "checkout-" + "x" * 51  # 60 characters: the ReplicaSet name is 71
+    push_manifest(registry, "sim/long", "v1")
+    cluster.create_deployment(name, f"{registry.address}/sim/long:v1", replicas=3)
+    wait_for("rollout", lambda: cluster.rolled_out(name))
+    (rs,) = cluster.replica_sets(name)
+    pods = cluster.pods(name)
+    assert len(rs["metadata"]["name"]) == 71 and len(pods) == 3
+    for pod in pods:
+        pod_name = pod["metadata"]["name"]
+        assert len(pod_name) == 63
+        assert pod_name.startswith(rs["metadata"]["name"][:58])
+        assert pod["metadata"]["generateName"] == rs["metadata"]["name"] + "-"

@@ -21,6 +21,7 @@ from pipeline.sandbox.apiserver.server import APIServer
 from pipeline.sandbox.controllers.containers import LABEL_INSTANCE
 from pipeline.sandbox.controllers.deployment import DeploymentController
 from pipeline.sandbox.controllers.kubelet import Kubelet
+from pipeline.sandbox.controllers.scheduler import Scheduler
 from pipeline.sandbox.kubeclient import KubeClient, resource_path
 from pipeline.sandbox.seed import pull_secret_manifest
 from pipeline.services.dockerd import DockerEngine
@@ -98,6 +99,7 @@ def cluster(
     threads = [
         threading.Thread(target=DeploymentController(kube).run, args=(stop,), daemon=True),
         threading.Thread(target=kubelet.run, args=(stop,), daemon=True),
+        threading.Thread(target=Scheduler(kube).run, args=(stop,), daemon=True),
     ]
     for thread in threads:
         thread.start()
@@ -380,6 +382,7 @@ def test_stop_removes_containers_and_cleanup_removes_leftovers(
     stop.set()
     thread.join(timeout=60)
     assert client.api.containers(all=True, filters=labels) == []
+    kube.delete(resource_path("v1", "nodes", name="other"))  # no kubelet serves it any more
 
     client.containers.create(
         f"{registry.address}/stoppable@{digest}",

@@ -184,6 +184,8 @@ class Endpoints:
                 raise st.bad_request("DeleteOptions must be a JSON object")
         if req.param("propagationPolicy"):
             options["propagationPolicy"] = req.param("propagationPolicy")
+        if req.param("gracePeriodSeconds"):
+            options["gracePeriodSeconds"] = req.param("gracePeriodSeconds")
         return options
 
     def _delete(self, req: Request, route: Route) -> Response:

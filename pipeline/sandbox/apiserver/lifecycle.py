@@ -3,7 +3,12 @@
 - ``DELETE`` removes an object at once unless it has finalizers; then it only gets a
   ``deletionTimestamp`` and is removed by the write that clears the last finalizer
   (``apiserver/pkg/registry/generic/registry/store.go`` updateForGracefulDeletionAndFinalizers).
-  Pods are removed at once too (there is no kubelet-side graceful termination here).
+- Pods are deleted gracefully (``pkg/registry/core/pod/strategy.go`` CheckGracefulDelete and
+  ``rest/delete.go`` BeforeDelete): the period is the DeleteOptions' ``gracePeriodSeconds``,
+  else ``spec.terminationGracePeriodSeconds``; 0 for a pod not bound to a node or already
+  Succeeded/Failed. A period > 0 sets ``deletionTimestamp`` (now + period) and
+  ``deletionGracePeriodSeconds``; the kubelet stops the containers and deletes the pod with
+  period 0, which removes it. A shorter period on a second DELETE replaces a longer one.
 - Garbage collection (``pkg/controller/garbagecollector``), done synchronously: when an owner
   goes, each dependent loses the ``ownerReferences`` entry; a dependent with no live owner left
   is deleted (Background/Foreground) or kept (``propagationPolicy: Orphan``).
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipeline.sandbox.apiserver import status as st
@@ -66,12 +72,18 @@ class Lifecycle:
             )
             if policy not in ("Orphan", "Background", "Foreground"):
                 raise st.bad_request(f"unsupported propagationPolicy: {policy}")
-            return self._delete(rt, obj, policy)
+            return self._delete(rt, obj, policy, options.get("gracePeriodSeconds"))
 
-    def _delete(self, rt: ResourceType, obj: Obj, policy: str) -> Obj:
+    def _delete(self, rt: ResourceType, obj: Obj, policy: str, grace: object = None) -> Obj:
         self._policies[obj["metadata"]["uid"]] = policy
         if rt.kind == "Namespace":
             return self._terminate_namespace(obj)
+        if rt.kind == "Pod":
+            period = _pod_grace_period(obj, grace)
+            if period > 0:
+                return self._mark_graceful(rt, obj, period)
+            if obj["metadata"].get("deletionGracePeriodSeconds"):  # cut short: now, or at
+                return self._mark_graceful(rt, obj, 0)  # the last finalizer
         if obj["metadata"].get("finalizers"):
             marked = self.store.mark_deleting(rt, obj)
             for finalize in self.finalizers:
@@ -82,6 +94,16 @@ class Lifecycle:
 
     def _delete_background(self, rt: ResourceType, obj: Obj) -> Obj:
         return self._delete(rt, obj, "Background")
+
+    def _mark_graceful(self, rt: ResourceType, obj: Obj, period: int) -> Obj:
+        meta = obj["metadata"]
+        current = meta.get("deletionGracePeriodSeconds")
+        if meta.get("deletionTimestamp") and current is not None and int(current) <= period:
+            return obj
+        marked = copy.deepcopy(obj)  # committed with period 0 and no finalizers: removed
+        marked["metadata"]["deletionTimestamp"] = rfc3339_after(period)
+        marked["metadata"]["deletionGracePeriodSeconds"] = period
+        return self.store.commit(rt, obj, marked)
 
     def _terminate_namespace(self, ns: Obj) -> Obj:
         name = ns["metadata"]["name"]
@@ -143,3 +165,21 @@ class Lifecycle:
     def _alive(self, ref: Obj) -> bool:
         uid = ref.get("uid")
         return any(obj["metadata"].get("uid") == uid for _, obj in self.store.all_objects())
+
+
+def _pod_grace_period(pod: Obj, requested: object) -> int:
+    """``podStrategy.CheckGracefulDelete``."""
+    if requested is not None:
+        period = int(str(requested))
+        period = 1 if period < 0 else period  # BeforeDelete: a negative period counts as 1s
+    else:
+        period = int(pod.get("spec", {}).get("terminationGracePeriodSeconds") or 0)
+    if not pod.get("spec", {}).get("nodeName"):
+        return 0
+    if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return 0
+    return max(period, 0)
+
+
+def rfc3339_after(seconds: int) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -129,6 +129,9 @@ RESOURCES: tuple[ResourceType, ...] = (
                  subresources=("status",), verbs=ALL_VERBS[:2] + ALL_VERBS[3:]),
     ResourceType("", "v1", "Pod", "pods", ("po",), subresources=("status", "log"),
                  generation=True, extra_field_labels=_POD_FIELDS, categories=("all",)),
+    # Node: cluster-scoped, status subresource (kubectl api-resources: nodes, no)
+    ResourceType("", "v1", "Node", "nodes", ("no",), namespaced=False, subresources=("status",),
+                 extra_field_labels=("spec.unschedulable",)),
     ResourceType("", "v1", "Event", "events", ("ev",), extra_field_labels=_EVENT_FIELDS,
                  fields=("involvedObject", "reason", "message", "source", "firstTimestamp",
                          "lastTimestamp", "count", "type", "eventTime", "series", "action",

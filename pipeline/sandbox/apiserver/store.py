@@ -111,7 +111,12 @@ class Store:
         key = (meta.get("namespace", ""), meta["name"])
         self.rv += 1
         meta["resourceVersion"] = str(self.rv)
-        if old is not None and meta.get("deletionTimestamp") and not _finalizers(new):
+        if (  # a pod in its deletion grace period stays until deleted with period 0
+            old is not None
+            and meta.get("deletionTimestamp")
+            and not meta.get("deletionGracePeriodSeconds")
+            and not _finalizers(new)
+        ):
             del self._objects[rt][key]
             self._publish(rt, Change("DELETED", new, old, self.rv))
             self._removed(rt, new)

@@ -66,6 +66,36 @@ def _deploy_ready(obj: Obj) -> str:
     return f"{num('status.readyReplicas')(obj)}/{num('spec.replicas')(obj)}"
 
 
+def _node_status(node: Obj) -> str:
+    """printers.go ``printNode``: the Ready condition, plus ``SchedulingDisabled``."""
+    ready = next(
+        (c for c in get_path("status.conditions")(node) or [] if c.get("type") == "Ready"), None
+    )
+    states = {"True": "Ready", "False": "NotReady"}
+    status = states.get(ready.get("status"), "Unknown") if ready else "Unknown"
+    return status + (",SchedulingDisabled" if get_path("spec.unschedulable")(node) else "")
+
+
+def _node_roles(node: Obj) -> str:
+    """printers.go ``findNodeRoles``: ``node-role.kubernetes.io/<role>`` labels."""
+    prefix = "node-role.kubernetes.io/"
+    labels = node["metadata"].get("labels") or {}
+    roles = sorted(k[len(prefix) :] for k in labels if k.startswith(prefix) and k != prefix)
+    if "kubernetes.io/role" in labels:
+        roles = sorted({*roles, labels["kubernetes.io/role"]})
+    return ",".join(roles) or "<none>"
+
+
+def _node_address(kind: str) -> Cell:
+    def cell(node: Obj) -> str:
+        for address in get_path("status.addresses")(node) or []:
+            if address.get("type") == kind:
+                return str(address.get("address", ""))
+        return "<none>"
+
+    return cell
+
+
 def _event_last_seen(event: Obj) -> str:
     return human_age(event.get("lastTimestamp") or event["metadata"].get("creationTimestamp"))
 
@@ -98,6 +128,18 @@ COLUMNS: dict[str, list[Column]] = {
         ("Current", "integer", 0, num("status.replicas")),
         ("Ready", "integer", 0, num("status.readyReplicas")),
         AGE,
+    ],
+    "Node": [
+        NAME,
+        ("Status", "string", 0, _node_status),
+        ("Roles", "string", 0, _node_roles),
+        AGE,
+        ("Version", "string", 0, get_path("status.nodeInfo.kubeletVersion")),
+        ("Internal-IP", "string", 1, _node_address("InternalIP")),
+        ("External-IP", "string", 1, _node_address("ExternalIP")),
+        ("OS-Image", "string", 1, get_path("status.nodeInfo.osImage")),
+        ("Kernel-Version", "string", 1, get_path("status.nodeInfo.kernelVersion")),
+        ("Container-Runtime", "string", 1, get_path("status.nodeInfo.containerRuntimeVersion")),
     ],
     "Namespace": [NAME, ("Status", "string", 0, get_path("status.phase")), AGE],
     "Event": [

@@ -58,6 +58,10 @@ SPEC_FIELDS: dict[str, frozenset[str]] = {
          "schedulingGates", "resourceClaims", "resources", "hostnameOverride"}
     ),
     "Namespace": frozenset({"finalizers"}),
+    "Node": frozenset(
+        {"podCIDR", "podCIDRs", "providerID", "unschedulable", "taints", "configSource",
+         "externalID"}
+    ),
     "Application": frozenset(
         {"source", "sources", "destination", "project", "syncPolicy", "ignoreDifferences",
          "info", "revisionHistoryLimit", "sourceHydrator"}

@@ -87,7 +87,9 @@ def container_env(container: Obj, namespace: str, lookup: ObjectLookup) -> dict[
     return env
 
 
-def field_ref_values(pod: Obj, env: dict[str, str], container: Obj) -> dict[str, str]:
+def field_ref_values(
+    pod: Obj, env: dict[str, str], container: Obj, pod_ip: str = "127.0.0.1"
+) -> dict[str, str]:
     """Fill ``fieldRef`` variables (metadata.name/namespace/uid, spec.nodeName, status.podIP)."""
     fields = {
         "metadata.name": pod["metadata"].get("name", ""),
@@ -95,7 +97,7 @@ def field_ref_values(pod: Obj, env: dict[str, str], container: Obj) -> dict[str,
         "metadata.uid": pod["metadata"].get("uid", ""),
         "spec.nodeName": pod["spec"].get("nodeName", ""),
         "spec.serviceAccountName": pod["spec"].get("serviceAccountName", "default"),
-        "status.podIP": "127.0.0.1",
+        "status.podIP": pod_ip,
         "status.hostIP": "127.0.0.1",
     }
     out = dict(env)

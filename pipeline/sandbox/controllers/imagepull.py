@@ -37,11 +37,13 @@ class ImageResolveError(Exception):
 class ResolvedImage:
     ref: ImageRef
     digest: str
+    local_id: str = ""  # sha256:<config digest> of a side-loaded image (loadedimages.py)
 
     @property
     def image_id(self) -> str:
-        """``<repo as written>@sha256:<hex>`` (containerd's first repo digest, F.1)."""
-        return f"{self.ref.name}@{self.digest}"
+        """``<repo as written>@sha256:<hex>`` (containerd's first repo digest, F.1); a loaded
+        image's bare ``sha256:<config digest>``."""
+        return self.local_id or f"{self.ref.name}@{self.digest}"
 
 
 def pull_policy(container: Mapping[str, Any]) -> str:

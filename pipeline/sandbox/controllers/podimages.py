@@ -1,5 +1,7 @@
 """Image pulls for one pod's containers, like the kubelet's ``images/image_manager.go``.
 
+* An image loaded with ``pipeline sandbox load-image`` (``loadedimages.py``) is present on the
+  node: unless the policy is ``Always``, it is used without any registry request.
 * ``imagePullPolicy``: ``Always`` resolves the reference again on every container start;
   ``IfNotPresent`` reuses what this node pulled for the same spec string; ``Never`` fails with
   ErrImageNeverPull when nothing was pulled.
@@ -40,6 +42,10 @@ def ensure_image(node: NodeContext, pod: Obj, container: Obj, ref: ImageRef) -> 
 
     image = container["image"]
     policy = pull_policy(container)
+    loaded = node.loaded.get(image) if policy != "Always" else None
+    if loaded and node.runtime.has_image(loaded):
+        event(NORMAL, "Pulled", f'Container image "{image}" already present on machine')
+        return ResolvedImage(ref, "", local_id=loaded)
     with node.images_lock:
         cached = node.images.get(image)
     present = cached is not None and node.runtime.has_image(cached.image_id)

@@ -152,21 +152,41 @@ def pod_status(
     start_time: float,
     now: float,
     host_ip: str = "127.0.0.1",
+    pod_ip: str = "",
 ) -> Obj:
-    """The whole ``status`` the kubelet writes through ``pods/status``."""
+    """The whole ``status`` the kubelet writes through ``pods/status``; ``podIP`` once the
+    pod's sandbox has one."""
     old = pod.get("status") or {}
     restart_policy = pod.get("spec", {}).get("restartPolicy") or "Always"
-    return {
+    status: Obj = {
         "phase": pod_phase(records, restart_policy),
         "conditions": pod_conditions(records, old.get("conditions") or [], now),
         "hostIP": host_ip,
         "hostIPs": [{"ip": host_ip}],
-        "podIP": host_ip,
-        "podIPs": [{"ip": host_ip}],
         "startTime": rfc3339(start_time),
-        "qosClass": "BestEffort",
+        "qosClass": qos_class(pod),
         "containerStatuses": [container_status(r) for r in records],
     }
+    if pod_ip:
+        status.update(podIP=pod_ip, podIPs=[{"ip": pod_ip}])
+    return status
+
+
+def qos_class(pod: Obj) -> str:
+    """``qos.GetPodQOS``: Guaranteed when every container's cpu and memory limits equal its
+    requests, BestEffort when nothing is requested or limited, else Burstable."""
+    requested, guaranteed = False, True
+    for container in pod.get("spec", {}).get("containers") or []:
+        resources = container.get("resources") or {}
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        if requests or limits:
+            requested = True
+        for name in ("cpu", "memory"):
+            if name not in limits or requests.get(name, limits[name]) != limits[name]:
+                guaranteed = False
+    if not requested:
+        return "BestEffort"
+    return "Guaranteed" if guaranteed else "Burstable"
 
 
 def ignoring_times(status: Obj) -> Obj:

@@ -8,10 +8,19 @@ own backoff (``image_manager.go``): ErrImagePull, then ImagePullBackOff until th
 the last failure is over. Events carry the kubelet's reasons (Pulling, Pulled, Failed, BackOff,
 Created, Started, Killing). ``sync`` returns the seconds until it must run again (a timer),
 or None to wait for the next watch or container-exit event.
+
+Each pod gets its own network namespace first (the sandbox container, ``containers.py``) and an
+IP from the node's pool (``node.PodIPs``), reported as ``status.podIP``; its containers join
+that namespace. Probes (``podprobes.py``) decide ``started``/``ready`` of a running container;
+a liveness or startup failure kills it (``Killing``: ``Container app failed liveness probe,
+will be restarted``, after the grace period) and it is started again at once, as
+``computePodActions`` does, without crash-loop backoff. ``terminate`` stops the containers with
+SIGTERM, SIGKILL after the grace period, then removes them and the sandbox.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from pipeline.sandbox.controllers import podstatus as ps
@@ -30,6 +39,9 @@ from pipeline.sandbox.controllers.imagepull import (
 )
 from pipeline.sandbox.controllers.node import ContainerWaiting, NodeContext, go_duration
 from pipeline.sandbox.controllers.podimages import ensure_image
+from pipeline.sandbox.controllers.podprobes import ContainerProbes
+from pipeline.sandbox.controllers.podstatus import CONTAINER_CREATING
+from pipeline.sandbox.controllers.prober import ProbeTarget
 from pipeline.sandbox.kubeclient import ApiError, resource_path
 
 Obj = dict[str, Any]
@@ -37,6 +49,7 @@ Obj = dict[str, Any]
 
 _MAX_QUICK_RESTARTS = 3
 RELIST_PERIOD = 1.0  # pkg/kubelet/kubelet.go genericPlegRelistPeriod
+_KILLED = -1.0  # _observe_running: a probe failure killed the container
 
 
 class PodSync:
@@ -46,6 +59,9 @@ class PodSync:
         self._start_time: float | None = None
         self._written: Obj | None = None
         self._pod: Obj = {}
+        self._sandbox_id = ""
+        self.pod_ip = ""
+        self._probes: dict[str, ContainerProbes] = {}
 
     @property
     def _pod_ref(self) -> str:
@@ -69,14 +85,31 @@ class PodSync:
         self._write_status(pod)
         return min(delays) if delays else None
 
-    def terminate(self) -> None:
-        """Stop and remove every container of the pod (pod deleted or kubelet stopping)."""
+    def terminate(self, grace: float = 0.0) -> None:
+        """Stop every container of the pod (SIGTERM, SIGKILL after ``grace`` seconds, all at
+        once), then remove them and the pod's sandbox (pod deleted or kubelet stopping)."""
+        stops = []
+        for rec in self.records.values():
+            if rec.runtime_id and "running" in rec.state:
+                if self._pod:
+                    self._event(NORMAL, "Killing", f"Stopping container {rec.name}")
+                if grace > 0:
+                    stop = threading.Thread(
+                        target=self._node.runtime.stop, args=(rec.runtime_id, grace), daemon=True
+                    )
+                    stop.start()
+                    stops.append(stop)
+        for stop in stops:
+            stop.join(grace + 30)
         for rec in self.records.values():
             if rec.runtime_id:
-                if "running" in rec.state and self._pod:
-                    self._event(NORMAL, "Killing", f"Stopping container {rec.name}")
                 self._node.runtime.remove(rec.runtime_id)
                 rec.runtime_id = ""
+        if self._sandbox_id:
+            self._node.runtime.remove(self._sandbox_id)
+            self._sandbox_id = ""
+        if self._pod:
+            self._node.pod_ips.release(self._pod["metadata"].get("uid", ""))
 
     # -- one container ------------------------------------------------------------------------
     def _sync_until_settled(self, container: Obj, rec: ps.ContainerRecord) -> float | None:
@@ -98,12 +131,17 @@ class PodSync:
         return delay
 
     def _sync_container(self, container: Obj, rec: ps.ContainerRecord) -> float | None:
+        killed = False
         if "running" in rec.state:
             state = self._node.runtime.state(rec.runtime_id)
             if state is not None and state.running:
-                return self._observe_running(rec)
+                delay = self._observe_running(rec)
+                if delay != _KILLED:
+                    return delay
+                killed = True
+                state = self._node.runtime.state(rec.runtime_id)
             self._record_exit(rec, state)
-        if rec.finished_at:
+        if rec.finished_at and not killed:
             delay = self._restart_delay(rec)
             if delay is not None:
                 return delay if delay > 0 else None
@@ -121,12 +159,30 @@ class PodSync:
             raise ContainerWaiting(
                 "CreateContainerConfigError", str(e), self._node.crash_backoff.base
             ) from e
-        self._start(container, rec, resolved, field_ref_values(self._pod, env, container))
+        self._ensure_sandbox()
+        env = field_ref_values(self._pod, env, container, self.pod_ip)
+        self._start(container, rec, resolved, env)
         return RELIST_PERIOD
 
     def _observe_running(self, rec: ps.ContainerRecord) -> float | None:
-        """Ready once the container was seen running a relist period after its start (the
-        kubelet's PLEG relists every second), so a container that dies at once never is."""
+        """Without probes: ready once the container was seen running a relist period after its
+        start (the kubelet's PLEG relists every second), so a container that dies at once never
+        is. With probes: what they say; ``_KILLED`` when a probe failure killed it."""
+        probes = self._probes.get(rec.name)
+        if probes:
+            target = ProbeTarget(
+                self._node.runtime, self._sandbox_id, rec.runtime_id, self.pod_ip, probes.ports
+            )
+            verdict = probes.check(target, self._node.clock(), self._event)
+            rec.started, rec.ready = verdict.started, verdict.ready
+            if not verdict.kill:
+                return verdict.delay
+            kind = "Startup" if "startup" in verdict.kill else "Liveness"
+            self._event(NORMAL, "Killing", f"{verdict.kill}, will be restarted")
+            grace = float(self._pod["spec"].get("terminationGracePeriodSeconds", 30) or 0)
+            self._node.runtime.stop(rec.runtime_id, probes.grace(kind, grace))
+            rec.ready = rec.started = False
+            return _KILLED
         if rec.ready:
             return None
         wait = rec.running_since + RELIST_PERIOD - self._node.clock()
@@ -196,6 +252,7 @@ class PodSync:
                 "io.kubernetes.pod.namespace": meta["namespace"],
                 "io.kubernetes.container.name": rec.name,
             },
+            network_of=self._sandbox_id,
         )
         previous_id = rec.runtime_id
         try:
@@ -219,7 +276,31 @@ class PodSync:
         rec.running_since = self._node.clock()
         rec.state = ps.running(rec.running_since)
         rec.ready = rec.started = False
+        if self._node.probes:
+            self._probes[rec.name] = ContainerProbes(container, rec.running_since)
         self._node.logs.follow(self._pod, rec.name, runtime_id)
+
+    def _ensure_sandbox(self) -> None:
+        """``createPodSandbox``: the pod's network namespace and IP, made again if it died."""
+        if self._sandbox_id:
+            state = self._node.runtime.state(self._sandbox_id)
+            if state is not None and state.running:
+                return
+            self._node.runtime.remove(self._sandbox_id)
+        meta = self._pod["metadata"]
+        self.pod_ip = self._node.pod_ips.allocate(meta["uid"])
+        labels = {
+            "io.kubernetes.pod.uid": meta["uid"],
+            "io.kubernetes.pod.name": meta["name"],
+            "io.kubernetes.pod.namespace": meta["namespace"],
+        }
+        name = f"k8s_POD_{meta['name']}_{meta['namespace']}_{meta['uid']}_0"
+        try:
+            self._sandbox_id = self._node.runtime.start_sandbox(name, labels, self.pod_ip)
+        except RuntimeRefused as e:
+            message = f"Failed to create pod sandbox: {e}"
+            self._event(WARNING, "FailedCreatePodSandBox", message)
+            raise ContainerWaiting(CONTAINER_CREATING, "", self._node.crash_backoff.base) from e
 
     # -- API reads and writes -----------------------------------------------------------------
     def _set_waiting(self, rec: ps.ContainerRecord, reason: str, message: str) -> None:
@@ -245,7 +326,9 @@ class PodSync:
             for c in pod["spec"].get("containers", [])
             if c["name"] in self.records
         ]
-        status = ps.pod_status(pod, records, start_time=self._start_time, now=self._node.clock())
+        status = ps.pod_status(
+            pod, records, start_time=self._start_time, now=self._node.clock(), pod_ip=self.pod_ip
+        )
         if self._written is not None and ps.ignoring_times(status) == ps.ignoring_times(
             self._written
         ):
