@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from pipeline.adapters.registry import RegistryClient
     from pipeline.adapters.registry_pool import RegistryPool
     from pipeline.core.build import Builder
-    from pipeline.core.ports import CredentialLookup, Dependencies, Render
+    from pipeline.core.ports import CredentialLookup, Dependencies, Render, Sources
     from pipeline.core.repositories import RepoCredentials
 
 KUBECONFIG_HINT = "set KUBECONFIG (or --kubeconfig) to a kubeconfig for the cluster"
@@ -257,9 +257,18 @@ def renderer(
     argocd_namespace: str = "argocd",
     local: Sequence[str] = (),
 ) -> Render:
-    """The Render port: sources at their targetRevision, with the credentials Argo CD itself
+    """The Render port alone (see :func:`sources`)."""
+    return sources(kube, argocd_namespace, local).render
+
+
+def sources(
+    kube: KubeClients | None = None,
+    argocd_namespace: str = "argocd",
+    local: Sequence[str] = (),
+) -> Sources:
+    """The Sources port: git sources at their targetRevision, with the credentials Argo CD itself
     would use (repository Secrets, read only when git is refused) or ``PIPELINE_GIT_TOKEN``."""
-    from pipeline.adapters.sources import default_cache_dir, make_render
+    from pipeline.adapters.sources import default_cache_dir, make_sources
     from pipeline.core.repositories import credentials_from_secrets, env_credentials
 
     env = dict(os.environ)
@@ -271,7 +280,7 @@ def renderer(
         secrets = kube.repository_secrets(argocd_namespace)
         return credentials_from_secrets(repo_url, secrets) or from_env
 
-    return make_render(default_cache_dir(env), credentials=credentials, local=source_dirs(local))
+    return make_sources(default_cache_dir(env), credentials=credentials, local=source_dirs(local))
 
 
 def deploy_dependencies(
@@ -288,12 +297,14 @@ def deploy_dependencies(
     where = [application_name(t, settings) for t in settings.services]
     names = [(n.argocd_namespace, n.app) for n in where]
     docker_config = DockerConfigCredentials()  # one Docker config for the push and the reads
+    files = sources(kube, settings.run.argocd_namespace, source_dirs)
     return Dependencies(
         applications=kube.applications,
         cluster=kube.cluster,
         registry=registry_client(registry, kube, names, docker_config),
         builder=builder_factory(settings.build, os.environ.get("DOCKER_HOST"), docker_config),
-        render=renderer(kube, settings.run.argocd_namespace, source_dirs),
+        render=files.render,
+        sources=files,
     )
 
 

@@ -107,7 +107,7 @@ class SourceRenderer:
 
     def __init__(self, sources: GitSources, kubectl: str | None = None) -> None:
         self.sources = sources
-        self._kubectl = kubectl
+        self.kubectl = kubectl
         self._lock = threading.Lock()
         self._cache: dict[str, RenderedSource] = {}
 
@@ -143,7 +143,7 @@ class SourceRenderer:
             images=all_images,
             patches=all_patches,
             edits=kustomize_edits(kustomize),
-            kubectl=self._kubectl,
+            kubectl=self.kubectl,
         )
         result = RenderedSource(repo_url, target, resolved.commit, source_type, objects)
         with self._lock:
@@ -159,6 +159,54 @@ def default_cache_dir(env: Mapping[str, str]) -> Path:
     return Path(base) / "pipeline"
 
 
+class RepositoryFiles:
+    """The ``Sources`` port: renders, and writable workspaces of the repository for a fix plan
+    to edit and render again before printing it."""
+
+    def __init__(self, renderer: SourceRenderer) -> None:
+        self._renderer = renderer
+
+    def render(self, source: Obj) -> list[Obj]:
+        return self._renderer.render(source).objects
+
+    def workspace(self, source: Obj) -> Path:
+        """A writable copy of every file of the repository at the source's commit; the caller
+        removes it (``shutil.rmtree``)."""
+        sources = self._renderer.sources
+        repo_url = str(source.get("repoURL") or "")
+        commit = sources.resolve(repo_url, str(source.get("targetRevision") or "")).commit
+        tree = sources.tree(repo_url, commit)
+        root = Path(tempfile.mkdtemp(prefix="pipeline-fix-"))
+        shutil.copytree(tree, root, symlinks=True, dirs_exist_ok=True)
+        (root / ".pipeline-exported").unlink(missing_ok=True)
+        return root
+
+    def render_in(self, root: Path, source: Obj) -> list[Obj]:
+        """``source`` rendered inside a workspace, with its own ``kustomize`` options."""
+        kustomize = source.get("kustomize") or {}
+        _, objects = render_in_export(
+            root,
+            str(source.get("path") or "."),
+            images=list(kustomize.get("images") or []),
+            patches=list(kustomize.get("patches") or []),
+            edits=kustomize_edits(kustomize),
+            kubectl=self._renderer.kubectl,
+        )
+        return objects
+
+
+def make_sources(
+    cache_dir: Path,
+    *,
+    credentials: CredentialsFor | None = None,
+    local: Mapping[str, Path] | None = None,
+    kubectl: str | None = None,
+) -> RepositoryFiles:
+    """One renderer (and its caches) for the whole run."""
+    sources = GitSources(cache_dir / "git", credentials=credentials, local=local)
+    return RepositoryFiles(SourceRenderer(sources, kubectl))
+
+
 def make_render(
     cache_dir: Path,
     *,
@@ -166,8 +214,5 @@ def make_render(
     local: Mapping[str, Path] | None = None,
     kubectl: str | None = None,
 ) -> Render:
-    """The ``Render`` port: one renderer (and its caches) for the whole run."""
-    renderer = SourceRenderer(
-        GitSources(cache_dir / "git", credentials=credentials, local=local), kubectl
-    )
-    return lambda source: renderer.render(source).objects
+    """The ``Render`` port alone."""
+    return make_sources(cache_dir, credentials=credentials, local=local, kubectl=kubectl).render

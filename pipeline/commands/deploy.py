@@ -33,6 +33,7 @@ from pipeline.errors import ExitCode, KubeAccessError, PipelineError
 
 if TYPE_CHECKING:
     from pipeline.core.ports import Dependencies
+    from pipeline.deploy.fixplan import Refused
     from pipeline.report.base import Reporter
 
 
@@ -44,6 +45,7 @@ class DeployCommand:
     kube: KubeSettings
     registry: RegistrySettings
     output: str
+    fix_out: Path | None = None  # where a verified fix plan's patch is written
 
 
 def build_settings(
@@ -91,6 +93,11 @@ def build_settings(
     "REPO_URL); its target branch is fetched and rendered, never its working tree.",
 )
 @opt(
+    "--fix-out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Write the verified fix plan's patch here (for git apply in the GitOps repository).",
+)
+@opt(
     "--require-render",
     is_flag=True,
     help="Refuse the run when the source cannot be rendered here (docs/sources.md).",
@@ -115,6 +122,7 @@ def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
             kube_settings(params),
             registry_settings(params),
             params["output"],
+            params["fix_out"],
         )
         check_offline(command.deploy)
         kube = connect_kube(command.kube)
@@ -187,13 +195,14 @@ def run(
     """Deploy every service; report; the run's exit code. Ctrl-C / SIGTERM: 130 / 143 with
     the services finished so far and, for the others, the step they were in."""
     from pipeline.commands.running import interrupt_code, run_interruptibly, signal_name
-    from pipeline.deploy.orchestrate import deploy_all, worst_exit_code
+    from pipeline.deploy.orchestrate import deploy_all, fix_plan, worst_exit_code
     from pipeline.wiring import request_counts
 
     progress = _Progress(reporter, server_hint)
     settings = command.deploy
+    refusals: list[Refused] = []
     try:
-        results = run_interruptibly(lambda: deploy_all(settings, deps, progress.emit))
+        results = run_interruptibly(lambda: deploy_all(settings, deps, progress.emit, refusals))
     except KeyboardInterrupt as interrupt:
         progress.close()
         code = interrupt_code(interrupt)
@@ -213,6 +222,11 @@ def run(
         reporter.finish(results, int(code), request_counts(deps))
         return code
     code = ExitCode(worst_exit_code(results))
+    plan = fix_plan(refusals, deps)
+    if plan is not None:
+        reporter.fix(plan.as_dict())
+        if command.fix_out is not None and plan.verified:
+            command.fix_out.write_text(plan.patch)
     reporter.finish(results, int(code), request_counts(deps))
     return code
 

@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from pipeline.core.build import Builder
@@ -43,6 +44,7 @@ __all__ = [
     "Registries",
     "RegistryReader",
     "Render",
+    "Sources",
     "WatchStream",
 ]
 
@@ -80,6 +82,23 @@ class RateLimit:
     remaining: int | None
     window_seconds: int | None
     source: str | None = None
+
+
+class Sources(Protocol):
+    """An Application's git source as Argo CD's repo-server sees it (adapters/sources.py)."""
+
+    def render(self, source: Obj) -> list[Obj]:
+        """Like ``Render``."""
+        ...
+
+    def workspace(self, source: Obj) -> Path:
+        """A writable copy of the whole repository at the source's commit; the caller removes
+        it. Raises SourceUnavailable."""
+        ...
+
+    def render_in(self, root: Path, source: Obj) -> list[Obj]:
+        """``source`` (its path and ``kustomize`` options) rendered inside a workspace."""
+        ...
 
 
 class RegistryReader(DigestReader, Protocol):
@@ -171,4 +190,5 @@ class Dependencies:
     registry: DigestReader
     builder: Callable[[], Builder] | None = None
     render: Render | None = None
+    sources: Sources | None = None  # workspaces for a verified fix plan
     clock: Callable[[], float] = field(default=time.monotonic)

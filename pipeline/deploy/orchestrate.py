@@ -22,7 +22,7 @@ from pipeline.core.events import (
     StepFinished,
     StepStarted,
 )
-from pipeline.core.pin import plan_pin
+from pipeline.core.pin import get_path, plan_pin, source_path
 from pipeline.core.plan import (
     ServicePlan,
     application_name,
@@ -31,10 +31,17 @@ from pipeline.core.plan import (
     sync_operation,
 )
 from pipeline.core.ports import Dependencies
+from pipeline.core.rollout import canary_deployments
 from pipeline.core.settings import DeploySettings, ServiceTarget
 from pipeline.core.sync import follow_sync, request_sync
 from pipeline.deploy.access import check_access
-from pipeline.deploy.preflight import Preflight, refuse_shared_tags, run_preflight
+from pipeline.deploy.fixplan import FIXABLE, FixPlan, Refused, plan_fixes
+from pipeline.deploy.preflight import (
+    Preflight,
+    owning_applicationset,
+    refuse_shared_tags,
+    run_preflight,
+)
 from pipeline.deploy.races import check_final, write_pin
 from pipeline.deploy.verdicts import diagnose, error_for
 from pipeline.deploy.verify import watch_rollout
@@ -133,8 +140,14 @@ def _planned(
 
 
 def deploy_service(
-    target: ServiceTarget, settings: DeploySettings, deps: Dependencies, emit: Emit
+    target: ServiceTarget,
+    settings: DeploySettings,
+    deps: Dependencies,
+    emit: Emit,
+    refusals: list[Refused] | None = None,
 ) -> ServiceResult:
+    """One service, start to finish; a preflight refusal a fix plan can address is appended
+    to ``refusals`` (with the live objects the plan needs)."""
     started = deps.clock()
     plan = _planned(target, settings, deps)
     if isinstance(plan, ServiceResult):
@@ -159,6 +172,10 @@ def deploy_service(
         result.message, result.hint = e.message, e.hint
         if isinstance(e, PreflightError):
             result.problems = [p.as_dict() for p in e.problems]
+            if refusals is not None and any(p.reason in FIXABLE for p in e.problems):
+                refusal = _refusal(plan, deps, e)
+                if refusal is not None:
+                    refusals.append(refusal)
     except Exception as e:  # a bug: still report it with the others' results
         result.result, result.reason = "failed", "internal-error"
         result.exit_code = int(ExitCode.INTERNAL)
@@ -296,12 +313,50 @@ def without_placeholder(error: PreflightError) -> PreflightError:
     return PreflightError(problems)
 
 
-def deploy_all(settings: DeploySettings, deps: Dependencies, emit: Emit) -> list[ServiceResult]:
+def deploy_all(
+    settings: DeploySettings,
+    deps: Dependencies,
+    emit: Emit,
+    refusals: list[Refused] | None = None,
+) -> list[ServiceResult]:
     """Every service at once (threads); results in the order the services were given."""
     targets = settings.services
     with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
-        futures = [pool.submit(deploy_service, t, settings, deps, emit) for t in targets]
+        futures = [pool.submit(deploy_service, t, settings, deps, emit, refusals) for t in targets]
         return [f.result() for f in futures]
+
+
+def _refusal(plan: ServicePlan, deps: Dependencies, error: PreflightError) -> Refused | None:
+    """What a fix plan needs about a refused service: the live Application, canary Deployment
+    and owning ApplicationSet (read again; None when they cannot be read)."""
+    try:
+        app = deps.applications.get_application(plan.argocd_namespace, plan.app)
+        deployments, _ = deps.cluster.list_objects("deployments", plan.namespace)
+        canaries = canary_deployments(deployments, plan.selector)
+        owner = owning_applicationset(app)
+        appset = (
+            deps.applications.get_applicationset(plan.argocd_namespace, owner) if owner else None
+        )
+    except PipelineError:
+        return None
+    if len(canaries) != 1:
+        return None
+    return Refused(plan, app, canaries[0], tuple(error.problems), appset)
+
+
+def fix_plan(refusals: list[Refused], deps: Dependencies) -> FixPlan | None:
+    """One verified fix plan for the refused services of one repository (the first one that
+    has fixable problems); None without a Sources port or anything to fix."""
+    if deps.sources is None or not refusals:
+        return None
+    by_repo: dict[str, list[Refused]] = {}
+    for refusal in refusals:
+        source = get_path(refusal.app, source_path(refusal.app)) or {}
+        by_repo.setdefault(str(source.get("repoURL", "")), []).append(refusal)
+    try:
+        return plan_fixes(next(iter(by_repo.values())), deps.sources)
+    except PipelineError as e:
+        return FixPlan(unverified_reason=f"the repository could not be read: {e.message}")
 
 
 def worst_exit_code(results: list[ServiceResult]) -> int:

@@ -161,32 +161,47 @@ def near_misses(deployments: list[Obj], plan: ServicePlan) -> str:
     return "; Deployments there that look like it: " + ", ".join(best)
 
 
-def _appset_problem(
-    apps: Applications, app: Obj, plan: ServicePlan, pin: PinWrite
-) -> Problem | None:
-    owner = next(
-        (
-            o
-            for o in app["metadata"].get("ownerReferences") or []
-            if o.get("kind") == "ApplicationSet"
-        ),
-        None,
-    )
-    if owner is None:
-        return None
-    pointer = "/" + pin.field.replace(".", "/").replace("[", "/").replace("]", "")
-    try:
-        appset = apps.get_applicationset(plan.argocd_namespace, owner["name"])
-    except NotFound:
-        return None
+def owning_applicationset(app: Obj) -> str | None:
+    """The name of the ApplicationSet that generated ``app``, if one did."""
+    for owner in app.get("metadata", {}).get("ownerReferences") or []:
+        if owner.get("kind") == "ApplicationSet":
+            return str(owner.get("name"))
+    return None
+
+
+def json_pointer(field: str) -> str:
+    """``spec.source.kustomize.images`` -> ``/spec/source/kustomize/images``."""
+    return "/" + field.replace(".", "/").replace("[", "/").replace("]", "")
+
+
+def appset_ignores(appset: Obj, app_name: str, pointer: str) -> bool:
+    """Does the ApplicationSet's ``ignoreApplicationDifferences`` leave ``pointer`` of the
+    Application ``app_name`` alone (reference D)?"""
     for rule in appset.get("spec", {}).get("ignoreApplicationDifferences") or []:
-        if rule.get("name") not in (None, "", plan.app):
+        if rule.get("name") not in (None, "", app_name):
             continue
         paths: Sequence[str] = list(rule.get("jsonPointers") or []) + [
             "/" + p.lstrip(".").replace(".", "/") for p in rule.get("jqPathExpressions") or []
         ]
         if any(pointer == p or pointer.startswith(p.rstrip("/") + "/") for p in paths):
-            return None
+            return True
+    return False
+
+
+def _appset_problem(
+    apps: Applications, app: Obj, plan: ServicePlan, pin: PinWrite
+) -> Problem | None:
+    owner_name = owning_applicationset(app)
+    if owner_name is None:
+        return None
+    owner = {"name": owner_name}
+    pointer = json_pointer(pin.field)
+    try:
+        appset = apps.get_applicationset(plan.argocd_namespace, owner_name)
+    except NotFound:
+        return None
+    if appset_ignores(appset, plan.app, pointer):
+        return None
     return Problem(
         "appset-reverts-pin",
         f"ApplicationSet {owner['name']} owns {plan.app} and would revert {pointer} within seconds",

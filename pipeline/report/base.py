@@ -24,6 +24,9 @@ class Reporter:
     def handle(self, event: Event) -> None:
         """Render one event (called under the lock)."""
 
+    def fix(self, plan: dict[str, Any]) -> None:
+        """Render the run's fix plan (deploy/fixplan.py), before ``finish``."""
+
     def finish(
         self, results: list[ServiceResult], exit_code: int, requests: RequestCounts | None = None
     ) -> None:
@@ -38,6 +41,7 @@ def document(
     exit_code: int,
     dry_run: bool = False,
     requests: RequestCounts | None = None,
+    fix: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``--output json`` document (docs/json-schema.md, schema_version 1)."""
     failed = [r for r in results if r.result == "failed"]
@@ -47,4 +51,5 @@ def document(
         "exit_code": exit_code,
         "services": [r.as_dict() for r in results],
         "requests": requests or {"registry": {}, "kubernetes": {}},
+        **({"fix": fix} if fix else {}),
     }

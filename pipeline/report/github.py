@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import secrets
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from pipeline.core.events import Event, ServiceResult
 from pipeline.report.base import Reporter, RequestCounts, document
@@ -83,6 +83,13 @@ class GitHubReporter(Reporter):
 
     def handle(self, event: Event) -> None:
         self.progress.emit(event)
+
+    def fix(self, plan: dict[str, Any]) -> None:
+        self.progress.fix(plan)
+        if self.summary_file is not None and plan["verified"] and plan["patch"]:
+            with self.summary_file.open("a", encoding="utf-8") as f:
+                f.write("\n### Fix (verified)\n\n" + "".join(f"- {s}\n" for s in plan["steps"]))
+                f.write("\n```diff\n" + plan["patch"] + "```\n")
 
     def finish(
         self, results: list[ServiceResult], exit_code: int, requests: RequestCounts | None = None

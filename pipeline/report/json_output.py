@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TextIO
+from typing import Any, TextIO
 
 from pipeline.core.events import Event, ServiceResult
 from pipeline.report.base import Reporter, RequestCounts, document
@@ -14,6 +14,12 @@ class JsonReporter(Reporter):
         super().__init__()
         self.stream, self.progress = stream, progress
         self.dry_run = False
+        self.fix_plan: dict[str, Any] | None = None
+
+    def fix(self, plan: dict[str, Any]) -> None:
+        self.fix_plan = plan
+        if self.progress is not None:
+            self.progress.fix(plan)
 
     def handle(self, event: Event) -> None:
         if self.progress is not None:
@@ -23,7 +29,7 @@ class JsonReporter(Reporter):
         self, results: list[ServiceResult], exit_code: int, requests: RequestCounts | None = None
     ) -> None:
         dry_run = bool(results) and all(r.reason == "dry-run" for r in results)
-        report = document(results, exit_code, dry_run, requests)
+        report = document(results, exit_code, dry_run, requests, self.fix_plan)
         json.dump(report, self.stream, indent=2, sort_keys=False)
         self.stream.write("\n")
         self.stream.flush()

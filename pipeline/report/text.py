@@ -6,7 +6,7 @@ for ``--output text``), so a failure is on stderr like every other error of the 
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import Any, TextIO
 
 from pipeline.core.events import (
     Event,
@@ -73,6 +73,20 @@ class TextReporter(Reporter):
         else:
             total = r.elapsed
             self._line(r.service, f"succeeded in {total:.2f}s: {r.image}@{r.digest} is running")
+
+    def fix(self, plan: dict[str, Any]) -> None:
+        out = self.errors
+        if not plan["verified"]:
+            out.write(f"no verified fix: {plan['unverified_reason']}\n")
+            return
+        out.write("fix (verified: the fixed repository renders and passes the preflight):\n")
+        for step in plan["steps"]:
+            out.write(f"  - {step}\n")
+        if plan["patch"]:
+            out.write("  apply it in the GitOps repository (or write it with --fix-out FILE):\n")
+            out.write("  git apply <<'EOF'\n" + plan["patch"] + "EOF\n")
+        for command in plan["commands"]:
+            out.write(f"  then: {command}\n")
 
     def finish(
         self, results: list[ServiceResult], exit_code: int, requests: RequestCounts | None = None
