@@ -153,3 +153,10 @@ def test_refused_with_one_verified_fix_then_the_same_command_succeeds(
         )
         image = stable["spec"]["template"]["spec"]["containers"][0]["image"]
         assert image == f"{repo.image}:{svc}-api-dev-latest"  # stable untouched
+
+    # status agrees: the canary's pin (under its own image name) is not read as stable's
+    proc = sandbox.cli("status", *(a for svc in SERVICES for a in ("--service", svc)), "-o", "json")
+    assert proc.returncode == ExitCode.OK, proc.stdout + proc.stderr
+    document = json.loads(proc.stdout)
+    for application in document["applications"]:
+        assert application["agree"], application
