@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -56,23 +57,32 @@ def _ensure(sandbox: SandboxHandle, path: str, obj: dict[str, Any]) -> None:
         sandbox.kube.create(path, obj)
 
 
-@pytest.fixture
-def platform(
-    sandbox: SandboxHandle, build_image: Callable[..., str], tmp_path: Path
-) -> Iterator[tuple[Monorepo, GitServer, Path]]:
+@contextmanager
+def served_platform(
+    sandbox: SandboxHandle, build_image: Callable[..., str], tmp_path: Path,
+    services: tuple[str, ...], appset_name: str = "dev-api",
+) -> Iterator[tuple[Monorepo, GitServer, Path]]:  # fmt: skip
+    """The monorepo of ``services`` served over HTTP, its images pushed, its ApplicationSet
+    created and every Application synced."""
     (tmp_path / "served").mkdir()
     server = GitServer(tmp_path / "served").start()
     image = f"{sandbox.registry.address}/acme/platform"
     repo = write_monorepo(
-        tmp_path / "gitops", image, repo_url=server.repo_url("platform-gitops"), services=SERVICES
+        tmp_path / "gitops", image, repo_url=server.repo_url("platform-gitops"), services=services
     )
     run_git("checkout", "-q", "develop", cwd=repo.path)
+    appset_file = repo.path / "argocd/applicationset-dev.yaml"
+    appset = yaml.safe_load(appset_file.read_text())
+    if appset["metadata"]["name"] != appset_name:  # the repository defines it under that name
+        appset["metadata"]["name"] = appset_name
+        appset_file.write_text(yaml.safe_dump(appset, sort_keys=False))
+        run_git("commit", "-qam", f"ApplicationSet {appset_name}", cwd=repo.path)
     publish(repo.path, server.root, "platform-gitops")
     crds = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
     for crd in CRDS:
         _ensure(sandbox, crds, _crd(*crd))
     context = write_busybox_context(tmp_path / "context", "platform")
-    for svc in SERVICES:
+    for svc in services:
         _ensure(sandbox, "/api/v1/nodes", {
             "apiVersion": "v1", "kind": "Node",
             "metadata": {"name": f"node-{svc}", "labels": {"domain": svc}},
@@ -82,10 +92,9 @@ def platform(
         })  # fmt: skip
         for tag in (f"{svc}-api-dev-latest", f"{svc}-api-dev-canary"):
             build_image(write_busybox_context(tmp_path / tag, tag), f"{image}:{tag}")
-    appset = yaml.safe_load((repo.path / "argocd/applicationset-dev.yaml").read_text())
     sandbox.kube.create(APPSETS, appset)
     try:
-        for svc in SERVICES:
+        for svc in services:
             sandbox.wait_application(
                 f"dev-api-{svc}",
                 lambda a: a.get("status", {}).get("sync", {}).get("status") == "Synced",
@@ -94,13 +103,23 @@ def platform(
             )
         yield repo, server, context
     finally:
-        sandbox.kube.delete(f"{APPSETS}/dev-api")
+        sandbox.kube.delete(f"{APPSETS}/{appset_name}")
         server.stop()
 
 
-def _deploy(sandbox: SandboxHandle, context: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
+@pytest.fixture
+def platform(
+    sandbox: SandboxHandle, build_image: Callable[..., str], tmp_path: Path
+) -> Iterator[tuple[Monorepo, GitServer, Path]]:
+    with served_platform(sandbox, build_image, tmp_path, SERVICES) as served:
+        yield served
+
+
+def _deploy(
+    sandbox: SandboxHandle, context: Path, *extra: str, services: tuple[str, ...] = SERVICES
+) -> tuple[int, dict[str, Any], str]:
     args = ["deploy-canary", "--context", str(context), "--timeout", "150", "--output", "json"]
-    for svc in SERVICES:
+    for svc in services:
         args += ["--service", svc]
     proc = sandbox.cli(*args, *extra, timeout=300)
     return proc.returncode, json.loads(proc.stdout), proc.stderr
@@ -160,3 +179,35 @@ def test_refused_with_one_verified_fix_then_the_same_command_succeeds(
     document = json.loads(proc.stdout)
     for application in document["applications"]:
         assert application["agree"], application
+
+
+DEVIATING = ("billing", "search", "gateway")
+
+
+def test_every_problem_of_every_service_at_once_and_nothing_pushed(
+    sandbox: SandboxHandle, build_image: Callable[..., str], tmp_path: Path
+) -> None:
+    """Services that deviate from the pattern, in one dry run: billing's canary is labeled
+    version=canary, search's has replicas: 0, gateway's gRPC Deployment shares the stable tag."""
+    with served_platform(
+        sandbox, build_image, tmp_path, DEVIATING, appset_name="dev-api-deviating"
+    ) as (repo, _server, context):
+        before = {svc: _canary_digest(repo.image, svc) for svc in DEVIATING}
+        code, report, stderr = _deploy(sandbox, context, "--dry-run", services=DEVIATING)
+        assert code == ExitCode.MISCONFIGURED, stderr
+        problems = {
+            s["service"]: {p["reason"]: p["message"] for p in s["problems"]}
+            for s in report["services"]
+        }
+        assert (
+            "--selector app=billing-api,version=canary"
+            in problems["billing"]["canary-workload-not-found"]
+        )
+        assert {"override-rewrote-image", "canary-scaled-to-zero"} <= set(problems["search"])
+        assert "override-rewrote-image" in problems["gateway"]
+        assert "pin-reaches-stable" not in problems["gateway"]  # the gRPC one is stable's
+        assert {svc: _canary_digest(repo.image, svc) for svc in DEVIATING} == before
+        assert report["fix"]["verified"], report["fix"]["unverified_reason"]
+        fixed = report["fix"]["patch"]
+        assert "apps/search/base/deployment-canary.yaml" in fixed and "replicas: 1" in fixed
+        assert "apps/billing" not in fixed  # its selector is the user's to fix, said above
