@@ -29,7 +29,6 @@ from typing import Any
 
 from pipeline.adapters.gitsource import GitSources
 from pipeline.adapters.kustomize import find_kustomization, render
-from pipeline.core.ports import Render
 from pipeline.core.repositories import CredentialsFor
 from pipeline.errors import SourceUnavailable
 
@@ -205,14 +204,3 @@ def make_sources(
     """One renderer (and its caches) for the whole run."""
     sources = GitSources(cache_dir / "git", credentials=credentials, local=local)
     return RepositoryFiles(SourceRenderer(sources, kubectl))
-
-
-def make_render(
-    cache_dir: Path,
-    *,
-    credentials: CredentialsFor | None = None,
-    local: Mapping[str, Path] | None = None,
-    kubectl: str | None = None,
-) -> Render:
-    """The ``Render`` port alone."""
-    return make_sources(cache_dir, credentials=credentials, local=local, kubectl=kubectl).render
