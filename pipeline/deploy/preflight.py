@@ -139,7 +139,18 @@ def near_misses(deployments: list[Obj], plan: ServicePlan) -> str:
     """The Deployments of the namespace that look like the canary the selector misses (named
     after the service or "canary", or running the image's repository), each with the
     selector that would match it: text to append to the not-found message."""
-    lines: list[tuple[bool, str]] = []
+    lines = [(not canary, f"{name} (--selector {selector})")
+             for name, selector, canary in look_alikes(deployments, plan)]  # fmt: skip
+    if not lines:
+        return ""
+    best = [text for other, text in sorted(lines) if not other] or [t for _, t in sorted(lines)]
+    return "; Deployments there that look like it: " + ", ".join(best)
+
+
+def look_alikes(deployments: list[Obj], plan: ServicePlan) -> list[tuple[str, str, bool]]:
+    """(name, the selector of its pod labels, whether it says "canary") of each Deployment
+    that looks like the service's canary."""
+    found = []
     for deployment in deployments:
         name = str(deployment["metadata"].get("name", ""))
         labels = ((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}
@@ -154,11 +165,8 @@ def near_misses(deployments: list[Obj], plan: ServicePlan) -> str:
         if looks and pod_labels:
             selector = ",".join(f"{k}={v}" for k, v in sorted(pod_labels.items()))
             canary = "canary" in name or any("canary" in str(v) for v in pod_labels.values())
-            lines.append((not canary, f"{name} (--selector {selector})"))
-    if not lines:
-        return ""
-    best = [text for other, text in sorted(lines) if not other] or [t for _, t in sorted(lines)]
-    return "; Deployments there that look like it: " + ", ".join(best)
+            found.append((name, selector, canary))
+    return found
 
 
 def owning_applicationset(app: Obj) -> str | None:
