@@ -46,6 +46,7 @@ class DeployCommand:
     registry: RegistrySettings
     output: str
     fix_out: Path | None = None  # where a verified fix plan's patch is written
+    config: Path | None = None  # the pipeline.yaml given (--config), for the fix plan
 
 
 def build_settings(
@@ -123,6 +124,7 @@ def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
             registry_settings(params),
             params["output"],
             params["fix_out"],
+            params["config"],
         )
         check_offline(command.deploy)
         kube = connect_kube(command.kube)
@@ -195,7 +197,8 @@ def run(
     """Deploy every service; report; the run's exit code. Ctrl-C / SIGTERM: 130 / 143 with
     the services finished so far and, for the others, the step they were in."""
     from pipeline.commands.running import interrupt_code, run_interruptibly, signal_name
-    from pipeline.deploy.orchestrate import deploy_all, fix_plan, worst_exit_code
+    from pipeline.deploy.orchestrate import deploy_all, worst_exit_code
+    from pipeline.deploy.refusal import fix_plan
     from pipeline.wiring import request_counts
 
     progress = _Progress(reporter, server_hint)
@@ -222,11 +225,13 @@ def run(
         reporter.finish(results, int(code), request_counts(deps))
         return code
     code = ExitCode(worst_exit_code(results))
-    plan = fix_plan(refusals, deps)
+    plan = fix_plan(refusals, deps, command.config)
     if plan is not None:
         reporter.fix(plan.as_dict())
         if command.fix_out is not None and plan.verified:
             command.fix_out.write_text(plan.patch)
+            if plan.config_patch:
+                command.fix_out.with_suffix(".config.patch").write_text(plan.config_patch)
     reporter.finish(results, int(code), request_counts(deps))
     return code
 

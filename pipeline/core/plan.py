@@ -23,6 +23,8 @@ PREVIOUS_ANNOTATION = "pipeline.dev/canary-previous"
 INFO_RUN = "pipeline-run"
 INFO_DIGEST = "pipeline-digest"
 INFO_PR = "pipeline-pr"
+# a digest for checks that need one before the push (never shown: see without_placeholder)
+PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 _FIELD_RE = re.compile(r"{([^{}]*)}")
 
 

@@ -23,21 +23,19 @@ is printed only if they pass, as one patch for ``git apply`` (docs/adoption.md).
 from __future__ import annotations
 
 import copy
-import difflib
-import io
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from ruamel.yaml import YAML
 
 from pipeline.core.imageupdater.annotations import PREFIX as UPDATER
 from pipeline.core.pin import PinWrite, get_path, plan_pin, source_path
 from pipeline.core.plan import DIGEST_ANNOTATION, PREVIOUS_ANNOTATION, RUN_ANNOTATION, ServicePlan
 from pipeline.core.ports import Obj, Sources
 from pipeline.core.rollout import template_images
+from pipeline.deploy.fixconfig import config_patch
+from pipeline.deploy.fixworkspace import Workspace
 from pipeline.deploy.preflight import (
     appset_ignores,
     json_pointer,
@@ -49,6 +47,9 @@ from pipeline.errors import PipelineError, Problem
 FIXABLE = frozenset(
     ("override-rewrote-image", "pin-reaches-stable", "appset-reverts-pin", "canary-scaled-to-zero")
 )
+# what makes a refused service worth reading again: FIXABLE, or a canary the conventions miss
+# (pipeline.yaml can say where it is)
+WORTH_A_FIX = FIXABLE | {"canary-workload-not-found"}
 OUR_ANNOTATIONS = [RUN_ANNOTATION, DIGEST_ANNOTATION, PREVIOUS_ANNOTATION]
 VERIFY_DIGEST = "sha256:" + "f" * 64  # stands for the pushed digest in the re-render only
 
@@ -62,6 +63,7 @@ class Refused:
     deployment: Obj  # the live canary Deployment
     problems: tuple[Problem, ...]
     appset: Obj | None = None  # the live owning ApplicationSet, if any
+    config: dict[str, str] = field(default_factory=dict)  # pipeline.yaml values that find it
 
 
 @dataclass
@@ -71,11 +73,13 @@ class FixPlan:
     steps: list[str] = field(default_factory=list)  # what it does, why, what to run after
     verified: bool = False
     unverified_reason: str = ""
+    config_patch: str = ""  # for pipeline.yaml (paths relative to its directory)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "verified": self.verified,
             "patch": self.patch,
+            "config_patch": self.config_patch,
             "commands": self.commands,
             "steps": self.steps,
             "unverified_reason": self.unverified_reason,
@@ -85,66 +89,6 @@ class FixPlan:
 def canary_image_name(plan: ServicePlan) -> str:
     """The canary's own image name: the repository's last path segment + ``-canary``."""
     return plan.repository.repository.rsplit("/", 1)[-1] + "-canary"
-
-
-class Workspace:
-    """YAML files of a scratch copy of the repository, edited in place with their comments
-    and layout kept (ruamel round-trip), and the diff against the originals."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.yaml = YAML()
-        self.yaml.preserve_quotes = True
-        self.yaml.width = 4096
-        self._docs: dict[str, list[Any]] = {}
-        self._original: dict[str, str] = {}
-
-    def files(self) -> Iterator[str]:
-        for path in sorted(self.root.rglob("*")):
-            if path.suffix in (".yaml", ".yml") and path.is_file() and ".git" not in path.parts:
-                yield str(path.relative_to(self.root))
-
-    def docs(self, rel: str) -> list[Any]:
-        if rel not in self._docs:
-            text = (self.root / rel).read_text()
-            self._original.setdefault(rel, text)
-            try:
-                self._docs[rel] = [d for d in self.yaml.load_all(text) if d is not None]
-            except Exception:  # ruamel raises many kinds; a file we cannot parse is not ours
-                self._docs[rel] = []
-        return self._docs[rel]
-
-    def find(self, kind: str, name: str) -> tuple[str, Any] | None:
-        for rel in self.files():
-            for doc in self.docs(rel):
-                meta = doc.get("metadata") if hasattr(doc, "get") else None
-                if doc.get("kind") == kind and (meta or {}).get("name") == name:
-                    return rel, doc
-        return None
-
-    def kustomization(self, directory: str) -> tuple[str, Any] | None:
-        for name in ("kustomization.yaml", "kustomization.yml"):
-            rel = str(Path(directory) / name)
-            if (self.root / rel).is_file() and self.docs(rel):
-                return rel, self.docs(rel)[0]
-        return None
-
-    def touch(self, rel: str) -> None:
-        """Write ``rel``'s edited documents back."""
-        stream = io.StringIO()
-        self.yaml.dump_all(self._docs[rel], stream)
-        (self.root / rel).write_text(stream.getvalue())
-
-    def diff(self) -> str:
-        chunks: list[str] = []
-        for rel, before in sorted(self._original.items()):
-            after = (self.root / rel).read_text()
-            if after != before:
-                chunks += difflib.unified_diff(
-                    before.splitlines(keepends=True), after.splitlines(keepends=True),
-                    f"a/{rel}", f"b/{rel}",
-                )  # fmt: skip
-        return "".join(chunks)
 
 
 def _set_annotations(meta: Any, values: dict[str, str]) -> None:
@@ -305,10 +249,13 @@ def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def plan_fixes(refused: Sequence[Refused], sources: Sources) -> FixPlan | None:
+def plan_fixes(
+    refused: Sequence[Refused], sources: Sources, config_path: Path | None = None
+) -> FixPlan | None:
     """One plan for every refused service of one repository, verified by re-rendering; None
-    when no problem is one this module fixes."""
-    fixable = [r for r in refused if any(p.reason in FIXABLE for p in r.problems)]
+    when no problem is one this module fixes. ``config_path``: the pipeline.yaml that gets the
+    selectors and namespaces the conventions miss."""
+    fixable = [r for r in refused if r.config or any(p.reason in FIXABLE for p in r.problems)]
     if not fixable:
         return None
     first = get_path(fixable[0].app, source_path(fixable[0].app)) or {}
@@ -321,6 +268,15 @@ def plan_fixes(refused: Sequence[Refused], sources: Sources) -> FixPlan | None:
             planner.plan.unverified_reason = str(e)
             return planner.plan
         planner.plan.patch = planner.ws.diff()
+        settings = {r.plan.service: r.config for r in fixable if r.config}
+        if settings:
+            path = config_path or Path("pipeline.yaml")
+            planner.plan.config_patch = config_patch(path, settings)
+            for service, values in sorted(settings.items()):
+                found = ", ".join(f"{k}: {v}" for k, v in values.items())
+                planner.plan.steps.append(
+                    f"{service}: {path} says where its canary is ({found}): the conventions miss it"
+                )
         failures = [
             f for r in fixable for f in _verify(planner, r, pins[r.plan.service], root, sources)
         ]

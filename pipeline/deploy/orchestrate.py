@@ -22,8 +22,9 @@ from pipeline.core.events import (
     StepFinished,
     StepStarted,
 )
-from pipeline.core.pin import get_path, plan_pin, source_path
+from pipeline.core.pin import plan_pin
 from pipeline.core.plan import (
+    PLACEHOLDER_DIGEST,
     ServicePlan,
     application_name,
     plan_as_dict,
@@ -31,23 +32,20 @@ from pipeline.core.plan import (
     sync_operation,
 )
 from pipeline.core.ports import Dependencies
-from pipeline.core.rollout import canary_deployments
 from pipeline.core.settings import DeploySettings, ServiceTarget
 from pipeline.core.sync import follow_sync, request_sync
 from pipeline.deploy.access import check_access
-from pipeline.deploy.fixplan import FIXABLE, FixPlan, Refused, plan_fixes
+from pipeline.deploy.fixplan import WORTH_A_FIX, Refused
 from pipeline.deploy.preflight import (
     Preflight,
-    owning_applicationset,
     refuse_shared_tags,
     run_preflight,
 )
 from pipeline.deploy.races import check_final, write_pin
+from pipeline.deploy.refusal import read_refusal
 from pipeline.deploy.verdicts import diagnose, error_for
 from pipeline.deploy.verify import watch_rollout
 from pipeline.errors import ExitCode, PipelineError, PreflightError, Problem, UsageError
-
-PLACEHOLDER_DIGEST = "sha256:" + "0" * 64
 
 
 class _Steps:
@@ -172,8 +170,8 @@ def deploy_service(
         result.message, result.hint = e.message, e.hint
         if isinstance(e, PreflightError):
             result.problems = [p.as_dict() for p in e.problems]
-            if refusals is not None and any(p.reason in FIXABLE for p in e.problems):
-                refusal = _refusal(plan, deps, e)
+            if refusals is not None and any(p.reason in WORTH_A_FIX for p in e.problems):
+                refusal = read_refusal(plan, deps, e)
                 if refusal is not None:
                     refusals.append(refusal)
     except Exception as e:  # a bug: still report it with the others' results
@@ -324,39 +322,6 @@ def deploy_all(
     with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
         futures = [pool.submit(deploy_service, t, settings, deps, emit, refusals) for t in targets]
         return [f.result() for f in futures]
-
-
-def _refusal(plan: ServicePlan, deps: Dependencies, error: PreflightError) -> Refused | None:
-    """What a fix plan needs about a refused service: the live Application, canary Deployment
-    and owning ApplicationSet (read again; None when they cannot be read)."""
-    try:
-        app = deps.applications.get_application(plan.argocd_namespace, plan.app)
-        deployments, _ = deps.cluster.list_objects("deployments", plan.namespace)
-        canaries = canary_deployments(deployments, plan.selector)
-        owner = owning_applicationset(app)
-        appset = (
-            deps.applications.get_applicationset(plan.argocd_namespace, owner) if owner else None
-        )
-    except PipelineError:
-        return None
-    if len(canaries) != 1:
-        return None
-    return Refused(plan, app, canaries[0], tuple(error.problems), appset)
-
-
-def fix_plan(refusals: list[Refused], deps: Dependencies) -> FixPlan | None:
-    """One verified fix plan for the refused services of one repository (the first one that
-    has fixable problems); None without a Sources port or anything to fix."""
-    if deps.sources is None or not refusals:
-        return None
-    by_repo: dict[str, list[Refused]] = {}
-    for refusal in refusals:
-        source = get_path(refusal.app, source_path(refusal.app)) or {}
-        by_repo.setdefault(str(source.get("repoURL", "")), []).append(refusal)
-    try:
-        return plan_fixes(next(iter(by_repo.values())), deps.sources)
-    except PipelineError as e:
-        return FixPlan(unverified_reason=f"the repository could not be read: {e.message}")
 
 
 def worst_exit_code(results: list[ServiceResult]) -> int:

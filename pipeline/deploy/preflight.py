@@ -101,6 +101,8 @@ def _render_problems(
             continue
         images_of = template_images(doc)
         carries = any(digest in image for image in images_of.values())
+        if doc["metadata"].get("name") == name and _replicas(doc) == 0:
+            problems.append(_scaled_to_zero(plan, doc))  # what the sync would apply
         if doc["metadata"].get("name") == name and not carries:
             problems.append(
                 Problem(
@@ -128,6 +130,17 @@ def _render_problems(
                 )
             )
     return problems, ""
+
+
+def _scaled_to_zero(plan: ServicePlan, deployment: Obj) -> Problem:
+    name = deployment["metadata"]["name"]
+    return Problem(
+        "canary-scaled-to-zero",
+        f"the canary Deployment {plan.namespace}/{name} has replicas: 0, so no pod would ever "
+        "run the new image",
+        f"set spec.replicas: 1 on {name} in the GitOps repository (and minReplicas >= 1 on an "
+        "HPA that targets it), or leave this service out of the canary",
+    )
 
 
 def _replicas(deployment: Obj) -> int:
@@ -304,17 +317,6 @@ def run_preflight(
                 "narrow --selector so it matches only the canary, e.g. add version=v2",
             )
         )
-    if len(canaries) == 1 and _replicas(canaries[0]) == 0:
-        name = canaries[0]["metadata"]["name"]
-        problems.append(
-            Problem(
-                "canary-scaled-to-zero",
-                f"the canary Deployment {plan.namespace}/{name} has replicas: 0, so no pod "
-                "would ever run the new image",
-                f"set spec.replicas: 1 on {name} in the GitOps repository (and minReplicas >= 1 "
-                "on an HPA that targets it), or leave this service out of the canary",
-            )
-        )
     if pushes:
         problems += shared_tag_problems(deployments, plan)
     if app is None or len(canaries) != 1:
@@ -326,6 +328,8 @@ def run_preflight(
     if render is not None:
         render_problems, note = _render_problems(app, plan, canaries[0], pin, digest, render)
         problems += render_problems
+    if note and _replicas(canaries[0]) == 0:  # not rendered: the live object must do
+        problems.append(_scaled_to_zero(plan, canaries[0]))
     if note and require_render:
         problems.append(
             Problem(

@@ -85,6 +85,11 @@ class TextReporter(Reporter):
         if plan["patch"]:
             out.write("  apply it in the GitOps repository (or write it with --fix-out FILE):\n")
             out.write("  git apply <<'EOF'\n" + plan["patch"] + "EOF\n")
+        if plan.get("config_patch"):
+            out.write(
+                "  and in the repository of pipeline.yaml (--fix-out writes *.config.patch):\n"
+            )
+            out.write("  git apply <<'EOF'\n" + plan["config_patch"] + "EOF\n")
         for command in plan["commands"]:
             out.write(f"  then: {command}\n")
 

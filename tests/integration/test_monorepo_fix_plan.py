@@ -184,16 +184,39 @@ def test_refused_with_one_verified_fix_then_the_same_command_succeeds(
 DEVIATING = ("billing", "search", "gateway")
 
 
+def _apply_and_publish(
+    sandbox: SandboxHandle, repo: Monorepo, server: GitServer, patch: Path, appset_name: str
+) -> None:
+    """What the user does with the printed patch: git apply, commit, push, and apply the
+    ApplicationSet's file; then wait for the Applications to carry the new annotations."""
+    run_git("apply", str(patch), cwd=repo.path)
+    run_git("commit", "-qam", "canary fixes (pipeline fix plan)", cwd=repo.path)
+    publish(repo.path, server.root, "platform-gitops")
+    live = sandbox.kube.get(f"{APPSETS}/{appset_name}")
+    fixed = yaml.safe_load((repo.path / "argocd/applicationset-dev.yaml").read_text())
+    fixed["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"]
+    sandbox.kube.replace(f"{APPSETS}/{appset_name}", fixed)  # as kubectl apply -f would
+
+
 def test_every_problem_of_every_service_at_once_and_nothing_pushed(
     sandbox: SandboxHandle, build_image: Callable[..., str], tmp_path: Path
 ) -> None:
     """Services that deviate from the pattern, in one dry run: billing's canary is labeled
-    version=canary, search's has replicas: 0, gateway's gRPC Deployment shares the stable tag."""
+    version=canary, search's has replicas: 0, gateway's gRPC Deployment shares the stable tag.
+    Every problem comes at once, nothing is pushed, and one plan (the GitOps patch plus a
+    pipeline.yaml patch for billing's selector) makes the same command succeed."""
+    config = tmp_path / "pr" / "pipeline.yaml"
+    config.parent.mkdir()
+    config.write_text("# the PR repository's settings\nservices:\n- billing\n- search\n- gateway\n")
     with served_platform(
         sandbox, build_image, tmp_path, DEVIATING, appset_name="dev-api-deviating"
-    ) as (repo, _server, context):
+    ) as (repo, server, context):
         before = {svc: _canary_digest(repo.image, svc) for svc in DEVIATING}
-        code, report, stderr = _deploy(sandbox, context, "--dry-run", services=DEVIATING)
+        fix = tmp_path / "fix.patch"
+        code, report, stderr = _deploy(
+            sandbox, context, "--dry-run", "--config", str(config), "--fix-out", str(fix),
+            services=DEVIATING,
+        )  # fmt: skip
         assert code == ExitCode.MISCONFIGURED, stderr
         problems = {
             s["service"]: {p["reason"]: p["message"] for p in s["problems"]}
@@ -207,7 +230,28 @@ def test_every_problem_of_every_service_at_once_and_nothing_pushed(
         assert "override-rewrote-image" in problems["gateway"]
         assert "pin-reaches-stable" not in problems["gateway"]  # the gRPC one is stable's
         assert {svc: _canary_digest(repo.image, svc) for svc in DEVIATING} == before
-        assert report["fix"]["verified"], report["fix"]["unverified_reason"]
-        fixed = report["fix"]["patch"]
-        assert "apps/search/base/deployment-canary.yaml" in fixed and "replicas: 1" in fixed
-        assert "apps/billing" not in fixed  # its selector is the user's to fix, said above
+        plan = report["fix"]
+        assert plan["verified"], plan["unverified_reason"]
+        assert "apps/search/base/deployment-canary.yaml" in plan["patch"]
+        assert "replicas: 1" in plan["patch"]
+        assert "apps/billing/base/deployment-canary.yaml" in plan["patch"]
+        assert "selector: app=billing-api,version=canary" in plan["config_patch"]
+
+        _apply_and_publish(sandbox, repo, server, fix, "dev-api-deviating")
+        run_git("apply", str(fix.with_suffix(".config.patch")), cwd=config.parent)
+        assert "# the PR repository's settings" in config.read_text()  # comments kept
+        for svc in DEVIATING:
+            wait_for(
+                f"dev-api-{svc} regenerated with the canary image name",
+                lambda s=svc: (
+                    "argocd-image-updater.argoproj.io/canary.kustomize.image-name"
+                    in (
+                        sandbox.kube.get(f"{APPS}/dev-api-{s}")["metadata"].get("annotations") or {}
+                    )
+                ),
+            )
+        code, report, stderr = _deploy(
+            sandbox, context, "--config", str(config), services=DEVIATING
+        )
+        assert code == ExitCode.OK, stderr
+        assert [s["result"] for s in report["services"]] == ["succeeded"] * len(DEVIATING)
