@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,12 @@ from pipeline.config import (
     load_config,
     registry_settings,
 )
-from pipeline.core.events import Event, ServiceFinished, ServiceResult, StepStarted
+from pipeline.core.events import (
+    Event,
+    ServiceFinished,
+    ServiceResult,
+    StepStarted,
+)
 from pipeline.core.settings import PIN_METHODS, DeploySettings
 from pipeline.errors import ExitCode, KubeAccessError, PipelineError
 
@@ -117,7 +123,7 @@ def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
             params["output"],
         )
         check_offline(command.deploy)
-        kube = connect_kube(command.kube)
+        kube = connect_kube(command.kube, command.deploy.run.timeout)
         deps = deploy_dependencies(
             command.deploy, kube, command.registry, tuple(params["source_dir"])
         )
@@ -153,8 +159,10 @@ def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
 class _Progress:
     """What the run did so far, for a report after Ctrl-C; drops events once interrupted."""
 
-    def __init__(self, reporter: Reporter, server_hint: str = "") -> None:
-        self.reporter, self.server_hint = reporter, server_hint
+    def __init__(
+        self, reporter: Reporter, server_hint: str = "", pushed: Callable[[], None] = lambda: None
+    ) -> None:
+        self.reporter, self.server_hint, self.pushed = reporter, server_hint, pushed
         self.finished: dict[str, ServiceResult] = {}
         self.step: dict[str, str] = {}
         self.lock = threading.Lock()
@@ -174,6 +182,8 @@ class _Progress:
                 self.finished[event.result.service] = event.result
             elif isinstance(event, StepStarted):
                 self.step[event.service] = event.step
+                if event.step == "pin":  # the core's --timeout starts now (after the push)
+                    self.pushed()
             self.reporter.emit(event)
 
     def close(self) -> None:
@@ -188,10 +198,10 @@ def run(
     the services finished so far and, for the others, the step they were in."""
     from pipeline.commands.running import interrupt_code, run_interruptibly, signal_name
     from pipeline.deploy.orchestrate import deploy_all, worst_exit_code
-    from pipeline.wiring import request_counts
+    from pipeline.wiring import extend_deadline, request_counts
 
-    progress = _Progress(reporter, server_hint)
     settings = command.deploy
+    progress = _Progress(reporter, server_hint, lambda: extend_deadline(deps, settings.run.timeout))
     try:
         results = run_interruptibly(lambda: deploy_all(settings, deps, progress.emit))
     except KeyboardInterrupt as interrupt:

@@ -52,7 +52,7 @@ def refresh(ctx: click.Context, /, **params: Any) -> None:
         target, params["hard"], params["wait"], params["timeout"], kube_settings(params),
         params["output"],
     )  # fmt: skip
-    ctx.exit(int(run(command, connect_kube(command.kube))))
+    ctx.exit(int(run(command, connect_kube(command.kube, command.timeout))))
 
 
 def run(command: RefreshCommand, kube: KubeClients) -> ExitCode:
