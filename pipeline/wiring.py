@@ -172,6 +172,26 @@ def connect_kube(settings: KubeSettings, timeout: float | None = None) -> KubeCl
     )
 
 
+def check_ca_bundle(settings: RegistrySettings) -> None:
+    """``--registry-ca`` names a readable file holding at least one PEM certificate; refused
+    before anything connects, builds or pushes."""
+    import ssl
+
+    path = settings.ca_bundle
+    if not path:
+        return
+    hint = "pass --registry-ca a PEM file of the registry's CA certificate(s)"
+    if not Path(path).is_file():
+        what = "is not a file" if Path(path).exists() else "does not exist"
+        raise UsageError(f"--registry-ca {path} {what}", hint=hint)
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError, ValueError) as e:
+        raise UsageError(
+            f"--registry-ca {path} holds no readable PEM certificate: {e}", hint=hint
+        ) from None
+
+
 def registry_client(
     settings: RegistrySettings,
     kube: KubeClients,
@@ -185,6 +205,7 @@ def registry_client(
     from pipeline.adapters.registry import RegistryClient
     from pipeline.core.plan import ApplicationName
 
+    check_ca_bundle(settings)
     names = [ApplicationName(ns, app) for ns, app in applications]
     pull_secrets = ApplicationPullSecrets(kube.applications, kube.cluster.get_secret, names)
     deadline = kube.cluster.deadline
@@ -216,6 +237,7 @@ def registry_pool(settings: RegistrySettings, kube: KubeClients) -> RegistryPool
     from pipeline.adapters.ratelimit import parse_rates
     from pipeline.adapters.registry_pool import RegistryPool
 
+    check_ca_bundle(settings)
     cluster = kube.cluster
     return RegistryPool(
         get_secret=lambda ns, name: read_secret(cluster, ns, name),

@@ -116,12 +116,15 @@ def transport_error(what: str, error: BaseException, deadline: Deadline | None) 
             "verify) for this server, and that the server speaks HTTPS",
             reason="kube-tls",
         )
-    timed_out = isinstance(cause, TimeoutError | urllib3.exceptions.TimeoutError)
+    refused = isinstance(cause, urllib3.exceptions.NewConnectionError)  # (a Timeout subclass)
+    timed_out = not refused and isinstance(cause, TimeoutError | urllib3.exceptions.TimeoutError)
     left = deadline.remaining() if deadline is not None else None
     if timed_out and left is not None and left <= 0.05:
         assert deadline is not None
         return deadline.expired(what)
     detail = "no answer in time" if timed_out else type(cause).__name__
+    if refused:
+        detail = "connection refused or no route"
     return KubeAccessError(
         f"{what}: API server unreachable ({server}): {detail}",
         hint="check the kubeconfig's server address and that the cluster is up",

@@ -34,8 +34,8 @@ from pipeline.core.events import (
     ServiceResult,
     StepStarted,
 )
-from pipeline.core.settings import PIN_METHODS, DeploySettings
-from pipeline.errors import ExitCode, KubeAccessError, PipelineError
+from pipeline.core.settings import PIN_METHODS, DeploySettings, ServiceTarget
+from pipeline.errors import ExitCode, KubeAccessError, PipelineError, UsageError
 
 if TYPE_CHECKING:
     from pipeline.core.ports import Dependencies
@@ -239,6 +239,31 @@ def check_offline(settings: DeploySettings) -> None:
     for target in settings.services:
         if target.image:
             plan_service(target, settings)
+        if not settings.build.no_build and not settings.run.dry_run:
+            check_build_files(target)
+
+
+def check_build_files(target: ServiceTarget) -> None:
+    """The build context is a readable directory and the Dockerfile a file inside it."""
+    context = Path(target.context)
+    if not context.is_dir():
+        what = "is not a directory" if context.exists() else "does not exist"
+        raise UsageError(
+            f"build context {context} of service {target.name!r} {what}",
+            hint="pass --context DIR (or context: in pipeline.yaml) naming the directory to build",
+        )
+    dockerfile = (context / target.dockerfile).resolve()
+    if not dockerfile.is_relative_to(context.resolve()):
+        raise UsageError(
+            f"Dockerfile {target.dockerfile} of service {target.name!r} is outside the build "
+            f"context {context}",
+            hint="pass --file relative to the context, without '..' leaving it",
+        )
+    if not dockerfile.is_file():
+        raise UsageError(
+            f"Dockerfile {dockerfile} of service {target.name!r} does not exist",
+            hint="pass --file (relative to --context) naming the Dockerfile",
+        )
 
 
 __all__ = ["CONFIG_KEYS", "OTHER_COMMANDS_KEYS", "DeployCommand", "deploy_canary", "run"]
