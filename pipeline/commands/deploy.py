@@ -32,6 +32,7 @@ from pipeline.core.events import (
     Event,
     ServiceFinished,
     ServiceResult,
+    StepFinished,
     StepStarted,
 )
 from pipeline.core.settings import PIN_METHODS, DeploySettings, ServiceTarget
@@ -165,6 +166,7 @@ class _Progress:
         self.reporter, self.server_hint, self.pushed = reporter, server_hint, pushed
         self.finished: dict[str, ServiceResult] = {}
         self.step: dict[str, str] = {}
+        self.done: dict[str, set[str]] = {}  # steps each service finished successfully
         self.lock = threading.Lock()
         self.closed = False
 
@@ -184,6 +186,8 @@ class _Progress:
                 self.step[event.service] = event.step
                 if event.step == "pin":  # the core's --timeout starts now (after the push)
                     self.pushed()
+            elif isinstance(event, StepFinished) and event.ok:
+                self.done.setdefault(event.service, set()).add(event.step)
             self.reporter.emit(event)
 
     def close(self) -> None:
@@ -212,11 +216,11 @@ def run(
             done = progress.finished.get(target.name)
             if done is None:
                 step = progress.step.get(target.name, "start")
+                written, hint = what_was_written(step, progress.done.get(target.name, set()))
                 done = ServiceResult(
                     service=target.name, reason="interrupted", exit_code=int(code),
-                    message=f"interrupted by {signal_name(interrupt)} during {step}",
-                    hint="an Argo CD operation already requested goes on; rerun deploy-canary "
-                    "to finish, or cleanup-canary to remove the pin",
+                    message=f"interrupted by {signal_name(interrupt)} during {step}: {written}",
+                    hint=hint,
                 )  # fmt: skip
                 reporter.emit(ServiceFinished(done))
             results.append(done)
@@ -225,6 +229,27 @@ def run(
     code = ExitCode(worst_exit_code(results))
     reporter.finish(results, int(code), request_counts(deps))
     return code
+
+
+def what_was_written(step: str, done: set[str]) -> tuple[str, str]:
+    """What a run stopped during ``step`` (having finished ``done``) left behind, and what to
+    do about it (docs/troubleshooting.md, "A cancelled run")."""
+    finish = "rerun deploy-canary to finish, or cleanup-canary to remove the pin"
+    if "sync" in done:
+        return "pinned and synced (the rollout was being verified)", finish
+    if "pin" in done:
+        return (
+            "pinned; the sync may have been requested (Argo CD goes on with it)",
+            f"an Argo CD operation already requested goes on; {finish}",
+        )
+    if step == "pin":
+        return "the pin may or may not have been written (one atomic request)", finish
+    if "push" in done or step == "push":
+        return (
+            "the canary tag may have been pushed; nothing written to the Application",
+            "rerun deploy-canary (the Application was not changed)",
+        )
+    return "nothing written, nothing pushed", "rerun deploy-canary"
 
 
 def check_offline(settings: DeploySettings) -> None:

@@ -140,3 +140,23 @@ def test_tls_errors_are_named_tls() -> None:
     mapped = transport_error("get x", error, deadline)
     assert isinstance(mapped, KubeAccessError) and mapped.reason == "kube-tls"
     assert "TLS to the API server https://10.0.0.1:6443" in mapped.message
+
+
+@pytest.mark.parametrize(
+    ("step", "done", "written"),
+    [
+        ("start", set(), "nothing written, nothing pushed"),
+        ("build", set(), "nothing written, nothing pushed"),
+        ("preflight", {"build"}, "nothing written, nothing pushed"),
+        ("push", {"build", "preflight"}, "the canary tag may have been pushed"),
+        ("resolve", {"push"}, "the canary tag may have been pushed"),
+        ("pin", {"push", "resolve"}, "the pin may or may not have been written"),
+        ("sync", {"pin"}, "pinned; the sync may have been requested"),
+        ("verify", {"pin", "sync"}, "pinned and synced"),
+    ],
+)
+def test_a_cancelled_deploy_says_what_it_wrote(step: str, done: set[str], written: str) -> None:
+    from pipeline.commands.deploy import what_was_written
+
+    message, hint = what_was_written(step, done)
+    assert message.startswith(written) and "deploy-canary" in hint
