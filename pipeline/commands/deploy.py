@@ -73,7 +73,13 @@ def build_settings(
 @opt("--namespace", help="Canary namespace template [default: {service}].")
 @opt("--selector", help="Canary pod label selector [default: app={service}-api,version=v2].")
 @opt("--container", help="Container to pin when the pod has several.")
-@opt("--timeout", type=float, default=300.0, show_default=True, help="Seconds after the push.")
+@opt(
+    "--timeout",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds from the push (or the start) to verified.",
+)
 @opt("--output", "-o", type=click.Choice(["text", "json", "github"]), default="text")
 @opt("--dry-run", is_flag=True, help="Print the plan; write nothing (no build, no push).")
 @opt("--no-build", is_flag=True, help="Deploy an image pushed elsewhere (needs --digest).")
