@@ -190,8 +190,8 @@ class _Progress:
                 self.finished[event.result.service] = event.result
             elif isinstance(event, StepStarted):
                 self.step[event.service] = event.step
-                if event.step == "pin":  # the core's --timeout starts now (after the push)
-                    self.pushed()
+                if event.step in ("push", "pin"):  # --timeout counts from the push (the
+                    self.pushed()  # build may take longer); the core's own from the pin
             elif isinstance(event, StepFinished) and event.ok:
                 self.done.setdefault(event.service, set()).add(event.step)
             self.reporter.emit(event)

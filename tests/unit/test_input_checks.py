@@ -160,3 +160,28 @@ def test_a_cancelled_deploy_says_what_it_wrote(step: str, done: set[str], writte
 
     message, hint = what_was_written(step, done)
     assert message.startswith(written) and "deploy-canary" in hint
+
+
+def test_the_run_deadline_moves_when_the_push_and_the_pin_start() -> None:
+    """--timeout counts from the push: a build longer than --timeout does not use it up."""
+    from types import SimpleNamespace
+    from typing import Any
+
+    from pipeline.commands.deploy import _Progress
+    from pipeline.core.events import StepStarted
+    from pipeline.wiring import extend_deadline
+
+    now = [0.0]
+    deadline = Deadline(clock=lambda: now[0])
+    deadline.start(10)
+    registry = SimpleNamespace(deadline=deadline.at)
+    deps: Any = SimpleNamespace(cluster=SimpleNamespace(deadline=deadline), registry=registry)
+    reporter: Any = SimpleNamespace(emit=lambda event: None)
+    progress = _Progress(reporter, pushed=lambda: extend_deadline(deps, 10))
+    progress.emit(StepStarted("auth", "build"))
+    now[0] = 100.0  # a long build
+    progress.emit(StepStarted("auth", "push"))
+    assert deadline.at == registry.deadline == pytest.approx(110.5)
+    now[0] = 103.0
+    progress.emit(StepStarted("auth", "pin"))
+    assert deadline.at == registry.deadline == pytest.approx(113.5)
