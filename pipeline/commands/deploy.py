@@ -131,6 +131,10 @@ def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
         )
         check_offline(command.deploy)
         kube = connect_kube(command.kube, command.deploy.run.timeout)
+        build = command.deploy.build
+        if not build.no_build and not command.deploy.run.dry_run:
+            for target in command.deploy.services:  # after the kubeconfig's own checks
+                check_build_files(target)
         deps = deploy_dependencies(
             command.deploy, kube, command.registry, tuple(params["source_dir"])
         )
@@ -270,8 +274,6 @@ def check_offline(settings: DeploySettings) -> None:
     for target in settings.services:
         if target.image:
             plan_service(target, settings)
-        if not settings.build.no_build and not settings.run.dry_run:
-            check_build_files(target)
 
 
 def check_build_files(target: ServiceTarget) -> None:
