@@ -31,10 +31,13 @@ TIMEOUT = 5
 BOUND = TIMEOUT + 10  # interpreter start-up and imports (about 1 s) plus a wide margin
 IMAGE = "127.0.0.1:5000/faults"
 PAGE = b"<!doctype html><html>hello</html>"
-HTML = (
-    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: %d\r\n"
-    b"Connection: close\r\n\r\n%s" % (len(PAGE), PAGE)
-)
+
+
+def html(status: bytes) -> bytes:
+    return (
+        b"HTTP/1.1 %s\r\nContent-Type: text/html\r\nContent-Length: %d\r\n"
+        b"Connection: close\r\n\r\n%s" % (status, len(PAGE), PAGE)
+    )
 
 
 @contextmanager
@@ -74,11 +77,11 @@ def black_hole(conn: socket.socket) -> None:
     """Accept and never answer (the connection is held open until the test ends)."""
 
 
-def html_page(conn: socket.socket) -> None:
+def html_page(conn: socket.socket, status: bytes = b"200 OK") -> None:
     conn.settimeout(2)
     try:
         conn.recv(65536)
-        conn.sendall(HTML)
+        conn.sendall(html(status))
         conn.shutdown(socket.SHUT_WR)
     except OSError:
         pass
@@ -134,8 +137,9 @@ def test_black_hole_cleanup_ends_at_its_deadline(tmp_path: Path) -> None:
     check_bounded(proc, took, server)
 
 
-def test_html_server_is_not_a_kubernetes_api_server(tmp_path: Path) -> None:
-    with fake_server(html_page) as port:
+@pytest.mark.parametrize("status", [b"200 OK", b"404 Not Found", b"502 Bad Gateway"])
+def test_html_server_is_not_a_kubernetes_api_server(tmp_path: Path, status: bytes) -> None:
+    with fake_server(lambda conn: html_page(conn, status)) as port:
         server = f"http://127.0.0.1:{port}"
         proc, took = run_bounded(DRY_RUN, kubeconfig(tmp_path, server))
     check_bounded(proc, took, server, "is not a Kubernetes API server", "text/html")
@@ -149,6 +153,16 @@ def test_tls_failure_is_named_tls(tmp_path: Path) -> None:
         proc, took = run_bounded(DRY_RUN, kubeconfig(tmp_path, server))
     check_bounded(proc, took, server, "TLS to the API server")
     assert "unreachable" not in proc.stderr
+    assert proc.returncode == 7
+
+
+def test_untrusted_certificate_is_named_tls(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """The sandbox's HTTPS API server, with a kubeconfig that does not trust its CA."""
+    status = StateDir(sandbox.state_dir).read_status() or {}
+    server = str(status.get("secure_server") or "")
+    assert server.startswith("https://"), status
+    proc, took = run_bounded(DRY_RUN, kubeconfig(tmp_path, server))
+    check_bounded(proc, took, server, "TLS to the API server", "CERTIFICATE_VERIFY_FAILED")
     assert proc.returncode == 7
 
 
