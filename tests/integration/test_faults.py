@@ -22,8 +22,16 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.sandbox.seed import SeededSample
 from pipeline.sandbox.state import StateDir
 from tests.fixtures.sandbox import SandboxHandle
+from tests.integration.test_deploy_canary import (
+    finish,
+    hold_operation,
+    release_operation,
+    start_deploy,
+)
+from tests.integration.test_interrupt import read_until
 
 pytestmark = pytest.mark.integration
 
@@ -177,3 +185,38 @@ def test_stopped_sandbox_api_server_ends_at_the_deadline(sandbox: SandboxHandle)
         os.kill(pid, signal.SIGCONT)
     check_bounded(proc, took, sandbox.url.rstrip("/"))
     assert proc.returncode == 11
+
+
+def test_api_server_stopped_while_a_deploy_follows_its_sync(
+    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample]
+) -> None:
+    """The server stops while deploy-canary watches the sync (a held operation keeps it
+    there): the open watch is cut by its read timeout at the deadline, and the run ends with
+    exit 11 within the bound of the pin's start + --timeout."""
+    seeded = make_sample()
+    hold_operation(sandbox, seeded)
+    pid = StateDir(sandbox.state_dir).read_pid()
+    assert pid is not None
+    proc = start_deploy(
+        sandbox, seeded, "--no-build", "--digest", seeded.digests["canary"],
+        "--timeout", str(TIMEOUT), run_id="stopped",
+    )  # fmt: skip
+    stopped = False
+    try:
+        read_until(proc.stderr, f"[{seeded.repo.namespace}] sync ...\n".encode())
+        started = time.monotonic()
+        os.kill(pid, signal.SIGSTOP)
+        stopped = True
+        code, report, stderr = finish(proc, timeout=BOUND * 4)
+        took = time.monotonic() - started
+    finally:
+        if stopped:
+            os.kill(pid, signal.SIGCONT)
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+        release_operation(sandbox, seeded)
+    (service,) = report["services"]
+    assert took < BOUND, f"took {took:.1f}s: {stderr}"
+    assert (code, service["reason"]) == (11, "timeout"), stderr
+    assert "Traceback" not in stderr
