@@ -141,8 +141,10 @@ def entry_key(entry: Any) -> str:
     if isinstance(entry, dict):
         return f"parameter:{entry.get('name')}"
     text = str(entry)
-    name = text.split("=", 1)[0] if "=" in text else text.split("@")[0].rsplit(":", 1)[0]
-    return f"image:{name}"
+    if "=" in text:
+        return f"image:{text.split('=', 1)[0]}"
+    name, colon, tag = text.split("@")[0].rpartition(":")
+    return f"image:{name if colon and '/' not in tag else text.split('@')[0]}"
 
 
 def _restore(entries: list[Any], ours: list[Any], back: list[Any]) -> list[Any]:
