@@ -20,9 +20,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import yaml
-
+from pipeline.core.inputs import non_negative_count, non_negative_seconds, positive_seconds
 from pipeline.core.plan import render_template
+from pipeline.core.selectors import check_label_selector, check_selectors
 from pipeline.core.settings import (
     DEFAULT_ALIAS,
     DEFAULT_APP,
@@ -33,6 +33,7 @@ from pipeline.core.settings import (
     ServiceTarget,
     build_targets,
 )
+from pipeline.core.yamltext import parse_yaml
 from pipeline.errors import UsageError
 
 DEFAULT_FILE = Path("pipeline.yaml")
@@ -104,20 +105,13 @@ def load_config(path: Path | None, *, required: bool = False) -> ConfigFile:
             return ConfigFile()
         path = DEFAULT_FILE
     try:
-        loaded = yaml.safe_load(path.read_text())
+        data = path.read_bytes()
     except OSError as e:
         raise UsageError(
             f"cannot read config file {path}: {e.strerror or e}",
             hint="pass --config PATH (or PIPELINE_CONFIG) naming a readable pipeline.yaml",
         ) from None
-    except yaml.YAMLError as e:
-        where = getattr(e, "problem_mark", None)
-        at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
-        problem = getattr(e, "problem", None) or type(e).__name__
-        raise UsageError(
-            f"config file {path} is not valid YAML{at}: {problem}",
-            hint=f"fix the YAML syntax of {path}",
-        ) from None
+    loaded = parse_yaml(data, str(path), f"fix the YAML syntax of {path}")
     if loaded is None:
         loaded = {}
     if not isinstance(loaded, dict):
@@ -268,7 +262,7 @@ def deploy_settings(
         raise UsageError(f"pin_method must be one of {', '.join(PIN_METHODS)}")
     if params["digest"] and not params["no_build"]:
         raise UsageError("--digest needs --no-build", hint="or drop --digest to build")
-    return DeploySettings(
+    settings = DeploySettings(
         services=targets(tuple(params["service"]), explicit, config),
         build=BuildSettings(
             no_build=params["no_build"],
@@ -283,17 +277,21 @@ def deploy_settings(
         ),
         run=RunSettings(
             argocd_namespace=str(run["argocd_namespace"]),
-            timeout=float(run["timeout"]),
+            timeout=positive_seconds("--timeout", run["timeout"]),
             dry_run=params["dry_run"],
             terminate_running=params["terminate_running"],
             pin_method=str(run["pin_method"]),
-            crashloop_restarts=int(run["crashloop_restarts"]),
-            settle=float(run["settle"]),
+            crashloop_restarts=non_negative_count(
+                "--crashloop-restarts", run["crashloop_restarts"]
+            ),
+            settle=non_negative_seconds("--settle", run["settle"]),
             require_render=bool(params.get("require_render")),
             run_id=params["run_id"] or gh["run_id"] or uuid.uuid4().hex[:12],
             started_ns=time.time_ns() if started_ns is None else started_ns,
         ),
     )
+    check_selectors(settings)
+    return settings
 
 
 def cleanup_settings(
@@ -309,7 +307,9 @@ def cleanup_settings(
         build=BuildSettings(pr=params["pr"] or gh["pr"]),
         run=RunSettings(
             argocd_namespace=str(run_value("argocd_namespace", explicit, config, "argocd")),
-            timeout=float(run_value("timeout", explicit, config, params["timeout"])),
+            timeout=positive_seconds(
+                "--timeout", run_value("timeout", explicit, config, params["timeout"])
+            ),
             run_id="cleanup-" + (params["run_id"] or gh["run_id"] or uuid.uuid4().hex[:12]),
             started_ns=time.time_ns(),
         ),
@@ -377,7 +377,11 @@ def app_targets(
                 argocd_namespace=argocd_namespace,
                 service=service,
                 alias=str(alias),
-                selector=render_template(str(selector), values) if selector else None,
+                selector=check_label_selector(
+                    render_template(str(selector), values), f"the selector of service {service!r}"
+                )
+                if selector
+                else None,
                 namespace=render_template(str(namespace), values) if namespace else None,
             )
         )

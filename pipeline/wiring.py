@@ -137,10 +137,13 @@ def check_kubeconfig(settings: KubeSettings) -> None:
         )
 
 
-def connect_kube(settings: KubeSettings) -> KubeClients:
-    """The Kubernetes adapters of a command, sharing one ApiClient and request counter."""
+def connect_kube(settings: KubeSettings, timeout: float | None = None) -> KubeClients:
+    """The Kubernetes adapters of a command, sharing one ApiClient, request counter and
+    deadline: ``timeout`` seconds from now bound every request (None: each request gets
+    its own bound, adapters/kubefail.py REQUEST_TIMEOUT)."""
     from pipeline.adapters.argocd import ArgoApplications
     from pipeline.adapters.kube import KubeCluster, RequestStats, connect
+    from pipeline.adapters.kubefail import Deadline
 
     check_kubeconfig(settings)
     try:
@@ -155,14 +158,38 @@ def connect_kube(settings: KubeSettings) -> KubeClients:
             reason="kube-config",
         ) from None
     stats = RequestStats()
+    deadline = Deadline()
+    deadline.server = str(api.configuration.host)
+    if timeout is not None:
+        deadline.start(timeout)
     files = _kubeconfig_files(settings)
     return KubeClients(
-        applications=ArgoApplications(api, stats),
-        cluster=KubeCluster(api, stats),
+        applications=ArgoApplications(api, stats, deadline),
+        cluster=KubeCluster(api, stats, deadline),
         stats=stats,
         server=str(api.configuration.host),
         source=", ".join(str(f) for f in files) if files else "~/.kube/config or in-cluster",
     )
+
+
+def check_ca_bundle(settings: RegistrySettings) -> None:
+    """``--registry-ca`` names a readable file holding at least one PEM certificate; refused
+    before anything connects, builds or pushes."""
+    import ssl
+
+    path = settings.ca_bundle
+    if not path:
+        return
+    hint = "pass --registry-ca a PEM file of the registry's CA certificate(s)"
+    if not Path(path).is_file():
+        what = "is not a file" if Path(path).exists() else "does not exist"
+        raise UsageError(f"--registry-ca {path} {what}", hint=hint)
+    try:
+        ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError, ValueError) as e:
+        raise UsageError(
+            f"--registry-ca {path} holds no readable PEM certificate: {e}", hint=hint
+        ) from None
 
 
 def registry_client(
@@ -178,13 +205,30 @@ def registry_client(
     from pipeline.adapters.registry import RegistryClient
     from pipeline.core.plan import ApplicationName
 
+    check_ca_bundle(settings)
     names = [ApplicationName(ns, app) for ns, app in applications]
     pull_secrets = ApplicationPullSecrets(kube.applications, kube.cluster.get_secret, names)
+    deadline = kube.cluster.deadline
     return RegistryClient(
         credentials=chain(docker_config or DockerConfigCredentials(), pull_secrets),
         ca_bundle=settings.ca_bundle,
         insecure=settings.insecure,
+        deadline=deadline.at,
+        clock=deadline.clock,
     )
+
+
+def extend_deadline(deps: Dependencies, seconds: float) -> None:
+    """deploy-canary's ``--timeout`` counts from the push: move the run's one deadline (the
+    Kubernetes adapters' and the registry client's) to ``seconds`` from now."""
+    cluster: Any = deps.cluster
+    deadline = getattr(cluster, "deadline", None)
+    if deadline is None or deadline.at is None:
+        return
+    deadline.extend_to(deadline.clock() + seconds)
+    registry: Any = deps.registry
+    if getattr(registry, "deadline", None) is not None:
+        registry.deadline = deadline.at
 
 
 def registry_pool(settings: RegistrySettings, kube: KubeClients) -> RegistryPool:
@@ -193,6 +237,7 @@ def registry_pool(settings: RegistrySettings, kube: KubeClients) -> RegistryPool
     from pipeline.adapters.ratelimit import parse_rates
     from pipeline.adapters.registry_pool import RegistryPool
 
+    check_ca_bundle(settings)
     cluster = kube.cluster
     return RegistryPool(
         get_secret=lambda ns, name: read_secret(cluster, ns, name),

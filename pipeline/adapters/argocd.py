@@ -21,6 +21,7 @@ from pipeline.adapters.kube import (
     request_json,
     watch_query,
 )
+from pipeline.adapters.kubefail import Deadline
 from pipeline.core.ports import Obj
 
 GROUP, VERSION = "argoproj.io", "v1alpha1"
@@ -29,9 +30,14 @@ MERGE_PATCH = "application/merge-patch+json"
 
 
 class ArgoApplications:
-    def __init__(self, api: client.ApiClient, stats: RequestStats | None = None) -> None:
+    def __init__(
+        self, api: client.ApiClient, stats: RequestStats | None = None,
+        deadline: Deadline | None = None,
+    ) -> None:  # fmt: skip
         self.api = api
         self.stats = stats or RequestStats()
+        self.deadline = deadline or Deadline()
+        self.deadline.server = self.deadline.server or str(api.configuration.host)
 
     @cached_property
     def custom(self) -> Any:
@@ -41,7 +47,9 @@ class ArgoApplications:
     def get_application(self, namespace: str, name: str) -> Obj:
         self.stats.count("get")
         path = namespaced(PREFIX, namespace, "applications", name)
-        return request_json(f"get Application {namespace}/{name}", self.api, "GET", path)
+        return request_json(
+            f"get Application {namespace}/{name}", self.api, "GET", path, self.deadline
+        )
 
     def list_applications(self, namespace: str, selector: str = "") -> list[Obj]:
         """Applications in ``namespace`` matching the label ``selector``."""
@@ -49,7 +57,7 @@ class ArgoApplications:
         body = request_json(
             f"list Applications in {namespace}", self.api, "GET",
             namespaced(PREFIX, namespace, "applications"),
-            query={"labelSelector": selector or None},
+            query={"labelSelector": selector or None}, deadline=self.deadline,
         )  # fmt: skip
         return list(body.get("items") or [])
 
@@ -58,13 +66,15 @@ class ArgoApplications:
         return request_json(
             f"patch Application {namespace}/{name}", self.api, "PATCH",
             namespaced(PREFIX, namespace, "applications", name),
-            body=body, content_type=MERGE_PATCH,
+            body=body, content_type=MERGE_PATCH, deadline=self.deadline,
         )  # fmt: skip
 
     def get_applicationset(self, namespace: str, name: str) -> Obj:
         self.stats.count("get")
         path = namespaced(PREFIX, namespace, "applicationsets", name)
-        return request_json(f"get ApplicationSet {namespace}/{name}", self.api, "GET", path)
+        return request_json(
+            f"get ApplicationSet {namespace}/{name}", self.api, "GET", path, self.deadline
+        )
 
     def watch_application(
         self, namespace: str, name: str, resource_version: str, timeout: float
@@ -75,7 +85,11 @@ class ArgoApplications:
             **watch_query("", resource_version, timeout),
             "fieldSelector": f"metadata.name={name}",
         }
+        what, limit = f"watch Application {namespace}/{name}", self.deadline
         return WatchLines(
-            f"watch Application {namespace}/{name}",
-            lambda: api_request(self.api, "GET", path, query=query, timeout=timeout + 10),
+            what,
+            lambda: api_request(
+                self.api, "GET", path, query=query, timeout=limit.timeouts(what, timeout + 10)
+            ),
+            limit,
         )

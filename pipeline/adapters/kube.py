@@ -10,6 +10,12 @@ line by line (``kubernetes.watch.watch.iter_resp_lines``); ``stop()`` shuts the 
 from another thread, the way ``kubernetes.watch.Watch.stop`` does. Errors map onto
 pipeline.errors: 401/403 and unreachable -> KubeAccessError, 404 NotFound, 409 Conflict,
 410 (also the ERROR event of a watch) Expired (api-concepts.md "Efficient detection of changes").
+
+Every request carries connect and read timeouts from the run's one :class:`Deadline` (the
+client's ``_request_timeout``), and urllib3 never retries on its own: an API server that
+accepts and never answers, or is stopped, ends the run at its deadline (DeployTimeoutError,
+naming the server), never later. TLS failures and a server answering something other than
+JSON (an HTML page: not a Kubernetes API server) are named as such (docs/reliability.md).
 """
 
 from __future__ import annotations
@@ -29,8 +35,15 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.watch.watch import iter_resp_lines
 
-from pipeline.core.ports import Conflict, Expired, NotFound, Obj
-from pipeline.errors import KubeAccessError, truncate
+from pipeline.adapters.kubefail import (
+    Deadline,
+    looks_like_html,
+    not_api_server,
+    status_error,
+    transport_error,
+)
+from pipeline.core.ports import NotFound, Obj
+from pipeline.errors import KubeAccessError
 
 
 def connect(kubeconfig: str | None = None, context: str | None = None) -> client.ApiClient:
@@ -52,6 +65,10 @@ def connect(kubeconfig: str | None = None, context: str | None = None) -> client
             ) from e
     api.configuration.connection_pool_maxsize = 64  # several services x 3 watches each
     api.rest_client.pool_manager.connection_pool_kw["maxsize"] = 64
+    # no silent retries: a read timeout retried 3 times made a run end minutes late
+    api.rest_client.pool_manager.connection_pool_kw["retries"] = urllib3.Retry(
+        total=0, connect=0, read=0, redirect=0, status=0, other=0, raise_on_redirect=False
+    )
     return api
 
 
@@ -67,29 +84,18 @@ class RequestStats:
             self.by_verb[verb] += 1
 
 
-def _status_error(status: int, body: str, what: str) -> Exception:
-    try:
-        message = str(json.loads(body).get("message", ""))
-    except (ValueError, AttributeError):
-        message = body
-    message = truncate(message or f"HTTP {status}", 500)
-    if status == 404:
-        return NotFound(message)
-    if status == 409:
-        return Conflict(message)
-    if status == 410:
-        return Expired(message)
-    reason = {401: "kube-unauthorized", 403: "kube-forbidden"}.get(status, "kube-access")
-    hint = {
-        401: "the credentials in the kubeconfig were rejected; refresh the token",
-        403: "grant the verbs listed in docs/deploy-canary.md (RBAC) to this identity",
-    }.get(status, "check that the API server is reachable and healthy")
-    return KubeAccessError(f"{what}: HTTP {status}: {message}", hint=hint, reason=reason)
-
-
-def call(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def call(
+    what: str, func: Callable[..., Any], *args: Any, deadline: Deadline | None = None,
+    **kwargs: Any,
+) -> Any:  # fmt: skip
     """Run one typed API call without model decoding; return the urllib3 response."""
-    return _mapped(what, lambda: func(*args, _preload_content=False, **kwargs))
+    limit = deadline or Deadline()
+
+    def send() -> Any:
+        timeout = limit.timeouts(what)
+        return func(*args, _preload_content=False, _request_timeout=timeout, **kwargs)
+
+    return _mapped(what, send, limit)
 
 
 def api_request(
@@ -100,7 +106,7 @@ def api_request(
     query: dict[str, str | None] | None = None,
     body: Any = None,
     content_type: str = "application/json",
-    timeout: float | None = None,
+    timeout: float | tuple[float, float] | None = None,
 ) -> Any:
     """One request by path (``/api/v1/...``); returns the unread urllib3 response.
 
@@ -123,51 +129,80 @@ def api_request(
     return response.response
 
 
-def request(what: str, api: client.ApiClient, method: str, path: str, **kwargs: Any) -> Any:
-    """``api_request`` with pipeline.errors mapping; returns the urllib3 response."""
-    return _mapped(what, lambda: api_request(api, method, path, **kwargs))
+def request(
+    what: str, api: client.ApiClient, method: str, path: str,
+    deadline: Deadline | None = None, **kwargs: Any,
+) -> Any:  # fmt: skip
+    """``api_request`` within the run's deadline, with pipeline.errors mapping."""
+    limit = deadline or Deadline()
+    return _mapped(
+        what,
+        lambda: api_request(api, method, path, timeout=limit.timeouts(what), **kwargs),
+        limit,
+    )
 
 
-def request_json(what: str, api: client.ApiClient, method: str, path: str, **kwargs: Any) -> Obj:
-    result: Obj = json.loads(request(what, api, method, path, **kwargs).data)
+def request_json(
+    what: str, api: client.ApiClient, method: str, path: str,
+    deadline: Deadline | None = None, **kwargs: Any,
+) -> Obj:  # fmt: skip
+    resp = request(what, api, method, path, deadline, **kwargs)
+    return _decoded(what, resp, deadline)
+
+
+def _decoded(what: str, resp: Any, deadline: Deadline | None) -> Obj:
+    try:
+        data = resp.data
+    except (urllib3.exceptions.HTTPError, OSError) as e:
+        raise transport_error(what, e, deadline) from None
+    try:
+        result = json.loads(data)
+    except ValueError:
+        raise not_api_server(what, resp, deadline) from None
+    if not isinstance(result, dict):
+        raise not_api_server(what, resp, deadline)
     return result
 
 
-def _mapped(what: str, send: Callable[[], Any]) -> Any:
+def _mapped(what: str, send: Callable[[], Any], deadline: Deadline | None = None) -> Any:
     try:
         resp = send()
     except ApiException as e:
-        raise _status_error(int(e.status or 0), str(e.body or e.reason or ""), what) from None
+        body = str(e.body or e.reason or "")
+        if looks_like_html(body, e.headers):
+            raise not_api_server(what, e, deadline) from None
+        raise status_error(int(e.status or 0), body, what) from None
     except (urllib3.exceptions.HTTPError, OSError) as e:
-        raise KubeAccessError(
-            f"{what}: API server unreachable: {type(e).__name__}",
-            hint="check the kubeconfig's server address and that the cluster is up",
-            reason="kube-unreachable",
-        ) from None
+        raise transport_error(what, e, deadline) from None
     if not 200 <= resp.status <= 299:
         body = resp.data.decode("utf-8", "replace")
-        raise _status_error(resp.status, body, what)
+        if looks_like_html(body, resp.headers):
+            raise not_api_server(what, resp, deadline)
+        raise status_error(resp.status, body, what)
     return resp
 
 
-def call_json(what: str, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Obj:
-    data = call(what, func, *args, **kwargs).data
-    result: Obj = json.loads(data)
-    return result
+def call_json(
+    what: str, func: Callable[..., Any], *args: Any, deadline: Deadline | None = None,
+    **kwargs: Any,
+) -> Obj:  # fmt: skip
+    return _decoded(what, call(what, func, *args, deadline=deadline, **kwargs), deadline)
 
 
 class WatchLines:
     """An open watch: yields ``(type, object)``; ``stop()`` unblocks the reading thread."""
 
-    def __init__(self, what: str, start: Callable[..., Any]) -> None:
-        self.what, self._start = what, start
+    def __init__(
+        self, what: str, start: Callable[..., Any], deadline: Deadline | None = None
+    ) -> None:
+        self.what, self._start, self.deadline = what, start, deadline
         self._resp: Any = None
         self._stopped = False
 
     def __iter__(self) -> Iterator[tuple[str, Obj]]:
         if self._stopped:
             return
-        self._resp = _mapped(self.what, self._start)
+        self._resp = _mapped(self.what, self._start, self.deadline)
         try:
             for line in iter_resp_lines(self._resp):  # type: ignore[no-untyped-call]
                 if self._stopped:
@@ -177,7 +212,7 @@ class WatchLines:
                 event = json.loads(line)
                 if event.get("type") == "ERROR":
                     status = event.get("object") or {}
-                    raise _status_error(int(status.get("code", 500)), line, self.what)
+                    raise status_error(int(status.get("code", 500)), line, self.what)
                 yield str(event["type"]), event["object"]
         except (urllib3.exceptions.HTTPError, OSError, ValueError):
             if not self._stopped:  # a watch cut short ends like a timeout: the caller re-watches
@@ -217,9 +252,14 @@ class KubeCluster:
 
     PREFIXES = {"deployments": "/apis/apps/v1", "replicasets": "/apis/apps/v1", "pods": "/api/v1"}
 
-    def __init__(self, api: client.ApiClient, stats: RequestStats | None = None) -> None:
+    def __init__(
+        self, api: client.ApiClient, stats: RequestStats | None = None,
+        deadline: Deadline | None = None,
+    ) -> None:  # fmt: skip
         self.api = api
         self.stats = stats or RequestStats()
+        self.deadline = deadline or Deadline()
+        self.deadline.server = self.deadline.server or str(api.configuration.host)
 
     @cached_property
     def core(self) -> Any:
@@ -235,7 +275,7 @@ class KubeCluster:
         body = request_json(
             f"list {kind} in {namespace}", self.api, "GET",
             namespaced(self.PREFIXES[kind], namespace, kind),
-            query={"labelSelector": selector or None},
+            query={"labelSelector": selector or None}, deadline=self.deadline,
         )  # fmt: skip
         return list(body.get("items") or []), str(
             body.get("metadata", {}).get("resourceVersion", "")
@@ -247,9 +287,13 @@ class KubeCluster:
         self.stats.count("watch")
         path = namespaced(self.PREFIXES[kind], namespace, kind)
         query = watch_query(selector, resource_version, timeout)
+        what, limit = f"watch {kind} in {namespace}", self.deadline
         return WatchLines(
-            f"watch {kind} in {namespace}",
-            lambda: api_request(self.api, "GET", path, query=query, timeout=timeout + 10),
+            what,
+            lambda: api_request(
+                self.api, "GET", path, query=query, timeout=limit.timeouts(what, timeout + 10)
+            ),
+            limit,
         )
 
     def can_i(self, verb: str, group: str, resource: str, namespace: str) -> bool | None:
@@ -268,6 +312,7 @@ class KubeCluster:
             body = request_json(
                 f"review access to {verb} {resource}", self.api, "POST",
                 "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews", body=review,
+                deadline=self.deadline,
             )  # fmt: skip
         except (KubeAccessError, NotFound):
             return None
@@ -277,14 +322,14 @@ class KubeCluster:
         """A Secret (pull secrets named by image-updater annotations); raises NotFound."""
         self.stats.count("get")
         path = namespaced("/api/v1", namespace, "secrets", name)
-        return request_json(f"get Secret {namespace}/{name}", self.api, "GET", path)
+        return request_json(f"get Secret {namespace}/{name}", self.api, "GET", path, self.deadline)
 
     def pod_log_tail(self, namespace: str, pod: str, container: str, lines: int) -> str:
         self.stats.count("get")
         query = {"container": container or None, "tailLines": str(lines)}
         path = namespaced("/api/v1", namespace, "pods", pod, "log")
         try:
-            resp = request(f"logs of {pod}", self.api, "GET", path, query=query)
+            resp = request(f"logs of {pod}", self.api, "GET", path, self.deadline, query=query)
         except (KubeAccessError, NotFound):
             return ""  # no logs yet (image never pulled) or not allowed: diagnostics only
         return str(resp.data.decode("utf-8", "replace"))
@@ -295,7 +340,7 @@ class KubeCluster:
         try:
             body = request_json(
                 f"events of {pod}", self.api, "GET", namespaced("/api/v1", namespace, "events"),
-                query=query,
+                self.deadline, query=query,
             )  # fmt: skip
         except (KubeAccessError, NotFound):
             return []

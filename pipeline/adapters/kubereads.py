@@ -21,7 +21,7 @@ def list_applications(apps: ArgoApplications, namespace: str, selector: str = ""
         f"list Applications in {namespace}",
         apps.custom.list_namespaced_custom_object,
         GROUP, VERSION, namespace, "applications",
-        label_selector=selector or None,
+        label_selector=selector or None, deadline=apps.deadline,
     )  # fmt: skip
     return list(body.get("items") or [])
 
@@ -30,7 +30,11 @@ def read_secret(cluster: KubeCluster, namespace: str, name: str) -> Obj:
     """The Secret ``namespace/name`` (``data`` values base64), for pull-secret references."""
     cluster.stats.count("get")
     return call_json(
-        f"get Secret {namespace}/{name}", cluster.core.read_namespaced_secret, name, namespace
+        f"get Secret {namespace}/{name}",
+        cluster.core.read_namespaced_secret,
+        name,
+        namespace,
+        deadline=cluster.deadline,
     )
 
 
@@ -42,7 +46,13 @@ def namespace_exists(cluster: KubeCluster, name: str) -> bool | None:
 
     cluster.stats.count("get")
     try:
-        request_json(f"get Namespace {name}", cluster.api, "GET", f"/api/v1/namespaces/{name}")
+        request_json(
+            f"get Namespace {name}",
+            cluster.api,
+            "GET",
+            f"/api/v1/namespaces/{name}",
+            cluster.deadline,
+        )
     except NotFound:
         return False
     except KubeAccessError:
@@ -63,6 +73,7 @@ def repository_secrets(cluster: KubeCluster, namespace: str) -> list[Obj]:
             cluster.core.list_namespaced_secret,
             namespace,
             label_selector=f"{SECRET_TYPE_LABEL} in (repository,repo-creds)",
+            deadline=cluster.deadline,
         )
     except KubeAccessError as e:
         if e.reason != "kube-forbidden":

@@ -14,6 +14,13 @@ annotations ``pipeline.dev/canary-run`` and ``pipeline.dev/canary-digest``:
   entries), those are put back; without it the entry is removed, which restores the rendering
   of the repository's own files.
 
+Only this canary's pin is touched (issue 13): a patch entry counts as ours only when it
+targets one of the canary Deployments (``canaries``, found by the canary selector), so a
+stable-alias pin of the same repository stays; only recorded entries of the same key (the
+Deployment a patch targets, the image or parameter name) as a removed entry are put back; and
+when pins of other aliases remain, the annotations keep describing them (their digests stay
+in ``canary-digest`` / the record's ``pinned``).
+
 The write is one JSON merge patch with the resourceVersion read (409: re-read and decide
 again). Lists are replaced whole by a merge patch (RFC 7386), so the whole new list is sent; a
 list or section that becomes empty is deleted with ``null``, restoring an Application that had
@@ -25,6 +32,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,7 +47,14 @@ from pipeline.core.plan import (
     PREVIOUS_ANNOTATION,
     RUN_ANNOTATION,
 )
-from pipeline.core.previous import recorded_entries
+from pipeline.core.previous import (
+    digests_in,
+    is_ours,
+    pinned_digests,
+    record_field,
+    record_value,
+    recorded_entries,
+)
 
 PR_ANNOTATION = "pipeline.dev/canary-pr"
 OUR_ANNOTATIONS = (RUN_ANNOTATION, DIGEST_ANNOTATION, PREVIOUS_ANNOTATION, PR_ANNOTATION)
@@ -86,11 +101,18 @@ def _patch_images(entry: Any) -> list[str]:
     return [str(c.get("image", "")) for c in spec.get("containers") or [] if isinstance(c, dict)]
 
 
-def is_our_entry(section: str, key: str, entry: Any, repository: ImageRef, tag: str) -> bool:
-    """Is this list entry one a pin of ``repository`` wrote?"""
+def is_our_entry(
+    section: str, key: str, entry: Any, repository: ImageRef, tag: str,
+    canaries: Collection[str] | None = None,
+) -> bool:  # fmt: skip
+    """Is this list entry one a pin of ``repository`` wrote (for a patch: of one of the
+    ``canaries`` Deployments, when they are known)?"""
     pinned = f"{repository.name}@sha256:"
     tagged = f"{repository.name}:{tag}@sha256:"
     if (section, key) == ("kustomize", "patches"):
+        target = (entry.get("target") or {}) if isinstance(entry, dict) else {}
+        if canaries is not None and target.get("name") not in canaries:
+            return False
         return any(image.startswith(pinned) for image in _patch_images(entry))
     if (section, key) == ("kustomize", "images"):
         _, sep, value = str(entry).partition("=")
@@ -111,6 +133,20 @@ def _is_our_name_parameter(entry: Any, repository: ImageRef) -> bool:
     )
 
 
+def entry_key(entry: Any) -> str:
+    """What a pin replaces by: a patch's target, a kustomize image's name, a parameter's."""
+    if isinstance(entry, dict) and "target" in entry:
+        target = entry.get("target") or {}
+        return f"patch:{target.get('kind')}/{target.get('name')}"
+    if isinstance(entry, dict):
+        return f"parameter:{entry.get('name')}"
+    text = str(entry)
+    if "=" in text:
+        return f"image:{text.split('=', 1)[0]}"
+    name, colon, tag = text.split("@")[0].rpartition(":")
+    return f"image:{name if colon and '/' not in tag else text.split('@')[0]}"
+
+
 def _restore(entries: list[Any], ours: list[Any], back: list[Any]) -> list[Any]:
     """``entries`` without ours, the recorded ones put back where our first entry was."""
     out: list[Any] = []
@@ -122,7 +158,9 @@ def _restore(entries: list[Any], ours: list[Any], back: list[Any]) -> list[Any]:
     return out
 
 
-def plan_cleanup(app: Obj, repository: ImageRef, tag: str) -> CleanupWrite | None:
+def plan_cleanup(
+    app: Obj, repository: ImageRef, tag: str, canaries: Collection[str] | None = None
+) -> CleanupWrite | None:
     """The write that removes our pin, or None when there is nothing of ours left."""
     annotations = dict(app.get("metadata", {}).get("annotations") or {})
     base = source_path(app)
@@ -133,14 +171,17 @@ def plan_cleanup(app: Obj, repository: ImageRef, tag: str) -> CleanupWrite | Non
     changed_sections: set[str] = set()
     for section, key in FIELDS:
         entries = list((source.get(section) or {}).get(key) or [])
-        ours = [e for e in entries if is_our_entry(section, key, e, repository, tag)]
+        ours = [e for e in entries if is_our_entry(section, key, e, repository, tag, canaries)]
         if not ours:
             continue
         if section == "helm":  # the pin also wrote the repository into <image-name>
             ours += [e for e in entries if _is_our_name_parameter(e, repository) and e not in ours]
         kept = [e for e in entries if e not in ours]
+        keys = {entry_key(e) for e in ours}
         back = [
-            e for e in recorded_entries(annotations, f"{base}.{section}.{key}") if e not in kept
+            e
+            for e in recorded_entries(annotations, f"{base}.{section}.{key}")
+            if e not in kept and entry_key(e) in keys
         ]
         removed += ours
         restored += back
@@ -154,9 +195,12 @@ def plan_cleanup(app: Obj, repository: ImageRef, tag: str) -> CleanupWrite | Non
     present = [a for a in OUR_ANNOTATIONS if a in annotations]
     if not removed and not present:
         return None
+    annotated = _annotations_after(annotations, source, removed, restored)
+    if not removed and any(v is not None for v in annotated.values()):
+        return None  # the annotations describe pins of other aliases: nothing of ours
     meta: Obj = {"resourceVersion": app.get("metadata", {}).get("resourceVersion")}
-    if present:
-        meta["annotations"] = {a: None for a in present}
+    if annotated:
+        meta["annotations"] = annotated
     body: Obj = {"metadata": meta}
     if changed_sections:
         new_sections: Obj = {}
@@ -165,7 +209,35 @@ def plan_cleanup(app: Obj, repository: ImageRef, tag: str) -> CleanupWrite | Non
             new_sections[section] = source[section] if remaining else None
         body["spec"] = _spec_patch(app, base, new_sections)
     digest = annotations.get(DIGEST_ANNOTATION) or _digest_of(removed)
+    if removed and digest not in digests_in(removed):
+        digest = _digest_of(removed)
     return CleanupWrite(body, removed, restored, digest, tuple(dict.fromkeys(deployments)))
+
+
+def _annotations_after(
+    annotations: dict[str, str], source: Obj, removed: list[Any], restored: list[Any]
+) -> Obj:
+    """The annotation changes: all of ours deleted, unless pins of ours (other aliases) are
+    left: then their digests stay recorded and the run and PR annotations stay theirs."""
+    present = [a for a in OUR_ANNOTATIONS if a in annotations]
+    gone = digests_in(removed)
+    left = [d for d in pinned_digests(annotations) if d not in gone]
+    remaining = [
+        e
+        for section, key in FIELDS
+        for e in (source.get(section) or {}).get(key) or []
+        if e is not None and is_ours(e, left)
+    ]
+    if not remaining:
+        return {a: None for a in present}
+    still = sorted(digests_in(remaining))
+    recorded = record_field(annotations)
+    entries = [e for e in recorded_entries(annotations, recorded) if e not in restored]
+    return {
+        DIGEST_ANNOTATION: still[-1] if annotations.get(DIGEST_ANNOTATION) in gone else
+        annotations.get(DIGEST_ANNOTATION),
+        PREVIOUS_ANNOTATION: record_value(recorded, entries, still) if recorded else None,
+    }  # fmt: skip
 
 
 def _spec_patch(app: Obj, base: str, sections: Obj) -> Obj:

@@ -113,10 +113,24 @@ class _Unpin:
     message: str = ""  # why nothing was written
 
 
-def _unpin(apps: Applications, plan: ServicePlan, pr: str, deadline: float, clock: Clock) -> _Unpin:
+def canary_names(cluster: Cluster, plan: ServicePlan) -> set[str] | None:
+    """The canary Deployments (by the canary selector) whose patch entries are ours to
+    remove; None when the namespace is gone (then any patch pinning our repository is)."""
+    try:
+        items, _ = cluster.list_objects("deployments", plan.namespace)
+    except NotFound:
+        return None
+    return {str(d["metadata"]["name"]) for d in canary_deployments(items, plan.selector)}
+
+
+def _unpin(
+    apps: Applications, cluster: Cluster, plan: ServicePlan, pr: str, deadline: float,
+    clock: Clock,
+) -> _Unpin:  # fmt: skip
     """Write the cleanup; a 409 re-reads and decides again, within MAX_CONFLICTS and the
     deadline."""
     retries = ConflictRetries(f"Application {plan.app}", "the cleanup", deadline, clock)
+    canaries = canary_names(cluster, plan)
     while True:
         try:
             app = apps.get_application(plan.argocd_namespace, plan.app)
@@ -131,7 +145,7 @@ def _unpin(apps: Applications, plan: ServicePlan, pr: str, deadline: float, cloc
                 CleanupOutcome.PINNED_BY_OTHER_PR,
                 message=f"the canary is pinned by PR #{owner}, not #{pr}: left in place",
             )
-        decision = plan_cleanup(app, plan.repository, plan.tags[0])
+        decision = plan_cleanup(app, plan.repository, plan.tags[0], canaries)
         if decision is None:
             return _Unpin(CleanupOutcome.NOT_PINNED, message=f"no pin of ours on {plan.app}")
         try:
@@ -196,7 +210,7 @@ def cleanup_service(
     result = CleanupResult(plan.service, f"{plan.argocd_namespace}/{plan.app}")
     deadline = clock() + plan.timeout
     try:
-        unpin = _unpin(apps, plan, pr, deadline, clock)
+        unpin = _unpin(apps, cluster, plan, pr, deadline, clock)
         decision = unpin.decision
         if decision is None:
             emit(Note(plan.service, unpin.message))

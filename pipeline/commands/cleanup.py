@@ -63,7 +63,10 @@ def cleanup_canary(ctx: click.Context, /, **params: Any) -> None:
         kube_settings(params),
         params["output"],
     )
-    kube = connect_kube(command.kube)
+    run_settings = command.settings
+    # --timeout is per service, the services one after the other: the run's one deadline
+    budget = run_settings.run.timeout * max(1, len(run_settings.services))
+    kube = connect_kube(command.kube, budget)
     progress = TextReporter(sys.stderr if command.output == "json" else sys.stdout, sys.stderr)
     ctx.exit(int(run(command, kube, progress)))
 

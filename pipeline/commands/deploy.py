@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,9 +28,15 @@ from pipeline.config import (
     load_config,
     registry_settings,
 )
-from pipeline.core.events import Event, ServiceFinished, ServiceResult, StepStarted
-from pipeline.core.settings import PIN_METHODS, DeploySettings
-from pipeline.errors import ExitCode, KubeAccessError, PipelineError
+from pipeline.core.events import (
+    Event,
+    ServiceFinished,
+    ServiceResult,
+    StepFinished,
+    StepStarted,
+)
+from pipeline.core.settings import PIN_METHODS, DeploySettings, ServiceTarget
+from pipeline.errors import ExitCode, KubeAccessError, PipelineError, UsageError
 
 if TYPE_CHECKING:
     from pipeline.core.ports import Dependencies
@@ -69,7 +76,13 @@ def build_settings(
 @opt("--namespace", help="Canary namespace template [default: {service}].")
 @opt("--selector", help="Canary pod label selector [default: app={service}-api,version=v2].")
 @opt("--container", help="Container to pin when the pod has several.")
-@opt("--timeout", type=float, default=300.0, show_default=True, help="Seconds after the push.")
+@opt(
+    "--timeout",
+    type=float,
+    default=300.0,
+    show_default=True,
+    help="Seconds from the push (or the start) to verified.",
+)
 @opt("--output", "-o", type=click.Choice(["text", "json", "github"]), default="text")
 @opt("--dry-run", is_flag=True, help="Print the plan; write nothing (no build, no push).")
 @opt("--no-build", is_flag=True, help="Deploy an image pushed elsewhere (needs --digest).")
@@ -127,7 +140,11 @@ def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
             params["config"],
         )
         check_offline(command.deploy)
-        kube = connect_kube(command.kube)
+        kube = connect_kube(command.kube, command.deploy.run.timeout)
+        build = command.deploy.build
+        if not build.no_build and not command.deploy.run.dry_run:
+            for target in command.deploy.services:  # after the kubeconfig's own checks
+                check_build_files(target)
         deps = deploy_dependencies(
             command.deploy, kube, command.registry, tuple(params["source_dir"])
         )
@@ -163,10 +180,13 @@ def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
 class _Progress:
     """What the run did so far, for a report after Ctrl-C; drops events once interrupted."""
 
-    def __init__(self, reporter: Reporter, server_hint: str = "") -> None:
-        self.reporter, self.server_hint = reporter, server_hint
+    def __init__(
+        self, reporter: Reporter, server_hint: str = "", pushed: Callable[[], None] = lambda: None
+    ) -> None:
+        self.reporter, self.server_hint, self.pushed = reporter, server_hint, pushed
         self.finished: dict[str, ServiceResult] = {}
         self.step: dict[str, str] = {}
+        self.done: dict[str, set[str]] = {}  # steps each service finished successfully
         self.lock = threading.Lock()
         self.closed = False
 
@@ -184,6 +204,10 @@ class _Progress:
                 self.finished[event.result.service] = event.result
             elif isinstance(event, StepStarted):
                 self.step[event.service] = event.step
+                if event.step in ("push", "pin"):  # --timeout counts from the push (the
+                    self.pushed()  # build may take longer); the core's own from the pin
+            elif isinstance(event, StepFinished) and event.ok:
+                self.done.setdefault(event.service, set()).add(event.step)
             self.reporter.emit(event)
 
     def close(self) -> None:
@@ -199,10 +223,10 @@ def run(
     from pipeline.commands.running import interrupt_code, run_interruptibly, signal_name
     from pipeline.deploy.orchestrate import deploy_all, worst_exit_code
     from pipeline.deploy.refusal import fix_plan
-    from pipeline.wiring import request_counts
+    from pipeline.wiring import extend_deadline, request_counts
 
-    progress = _Progress(reporter, server_hint)
     settings = command.deploy
+    progress = _Progress(reporter, server_hint, lambda: extend_deadline(deps, settings.run.timeout))
     refusals: list[Refused] = []
     try:
         results = run_interruptibly(lambda: deploy_all(settings, deps, progress.emit, refusals))
@@ -214,11 +238,11 @@ def run(
             done = progress.finished.get(target.name)
             if done is None:
                 step = progress.step.get(target.name, "start")
+                written, hint = what_was_written(step, progress.done.get(target.name, set()))
                 done = ServiceResult(
                     service=target.name, reason="interrupted", exit_code=int(code),
-                    message=f"interrupted by {signal_name(interrupt)} during {step}",
-                    hint="an Argo CD operation already requested goes on; rerun deploy-canary "
-                    "to finish, or cleanup-canary to remove the pin",
+                    message=f"interrupted by {signal_name(interrupt)} during {step}: {written}",
+                    hint=hint,
                 )  # fmt: skip
                 reporter.emit(ServiceFinished(done))
             results.append(done)
@@ -236,6 +260,27 @@ def run(
     return code
 
 
+def what_was_written(step: str, done: set[str]) -> tuple[str, str]:
+    """What a run stopped during ``step`` (having finished ``done``) left behind, and what to
+    do about it (docs/troubleshooting.md, "A cancelled run")."""
+    finish = "rerun deploy-canary to finish, or cleanup-canary to remove the pin"
+    if "sync" in done:
+        return "pinned and synced (the rollout was being verified)", finish
+    if "pin" in done:
+        return (
+            "pinned; the sync may have been requested (Argo CD goes on with it)",
+            f"an Argo CD operation already requested goes on; {finish}",
+        )
+    if step == "pin":
+        return "the pin may or may not have been written (one atomic request)", finish
+    if "push" in done or step == "push":
+        return (
+            "the canary tag may have been pushed; nothing written to the Application",
+            "rerun deploy-canary (the Application was not changed)",
+        )
+    return "nothing written, nothing pushed", "rerun deploy-canary"
+
+
 def check_offline(settings: DeploySettings) -> None:
     """Refuse bad input before connecting anywhere: a bad --digest, or a bad image, tag or
     template of a service whose image is configured (the others are read from the
@@ -248,6 +293,29 @@ def check_offline(settings: DeploySettings) -> None:
     for target in settings.services:
         if target.image:
             plan_service(target, settings)
+
+
+def check_build_files(target: ServiceTarget) -> None:
+    """The build context is a readable directory and the Dockerfile a file inside it."""
+    context = Path(target.context)
+    if not context.is_dir():
+        what = "is not a directory" if context.exists() else "does not exist"
+        raise UsageError(
+            f"build context {context} of service {target.name!r} {what}",
+            hint="pass --context DIR (or context: in pipeline.yaml) naming the directory to build",
+        )
+    dockerfile = (context / target.dockerfile).resolve()
+    if not dockerfile.is_relative_to(context.resolve()):
+        raise UsageError(
+            f"Dockerfile {target.dockerfile} of service {target.name!r} is outside the build "
+            f"context {context}",
+            hint="pass --file relative to the context, without '..' leaving it",
+        )
+    if not dockerfile.is_file():
+        raise UsageError(
+            f"Dockerfile {dockerfile} of service {target.name!r} does not exist",
+            hint="pass --file (relative to --context) naming the Dockerfile",
+        )
 
 
 __all__ = ["CONFIG_KEYS", "OTHER_COMMANDS_KEYS", "DeployCommand", "deploy_canary", "run"]

@@ -115,6 +115,7 @@ def poll(ctx: click.Context, /, **params: Any) -> None:
 
 
 def poll_command(ctx: click.Context, params: dict[str, Any]) -> PollCommand:
+    from pipeline.core.inputs import non_negative_count, non_negative_seconds, positive_seconds
     from pipeline.poll.cycle import PollSettings
     from pipeline.poll.execute import UpdateRun
 
@@ -131,9 +132,15 @@ def poll_command(ctx: click.Context, params: dict[str, Any]) -> PollCommand:
             registry_workers=params["workers"],
             run=UpdateRun(
                 run_id=params["run_id"] or f"poll-{uuid.uuid4().hex[:8]}",
-                timeout=float(run_value("timeout", chosen, config, params["timeout"])),
-                settle=float(run_value("settle", chosen, config, params["settle"])),
-                crashloop_restarts=int(run_value("crashloop_restarts", chosen, config, 2)),
+                timeout=positive_seconds(
+                    "--timeout", run_value("timeout", chosen, config, params["timeout"])
+                ),
+                settle=non_negative_seconds(
+                    "--settle", run_value("settle", chosen, config, params["settle"])
+                ),
+                crashloop_restarts=non_negative_count(
+                    "crashloop_restarts", run_value("crashloop_restarts", chosen, config, 2)
+                ),
             ),
         ),
         applications=frozenset(a.app for a in apps) if apps else None,

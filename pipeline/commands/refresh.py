@@ -48,11 +48,14 @@ def refresh(ctx: click.Context, /, **params: Any) -> None:
     config = load_config(params["config"])
     services = (params["service"],) if params["service"] else ()
     (target,) = app_targets(services, explicit(ctx, params), config)[:1]
+    from pipeline.core.inputs import positive_seconds
+
+    timeout = positive_seconds("--timeout", params["timeout"])
     command = RefreshCommand(
-        target, params["hard"], params["wait"], params["timeout"], kube_settings(params),
+        target, params["hard"], params["wait"], timeout, kube_settings(params),
         params["output"],
     )  # fmt: skip
-    ctx.exit(int(run(command, connect_kube(command.kube))))
+    ctx.exit(int(run(command, connect_kube(command.kube, command.timeout))))
 
 
 def run(command: RefreshCommand, kube: KubeClients) -> ExitCode:

@@ -17,12 +17,15 @@ from pipeline.errors import UsageError
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 
-_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}$")
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
-_COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*$")
+# distribution/reference regexp.go, as Go reads it: ``\w`` is ASCII ``[0-9A-Za-z_]`` (re.ASCII)
+# and a match is of the whole text (``\Z``: Python's ``$`` would also accept a final newline)
+_DIGEST_RE = re.compile(r"^sha256:[a-f0-9]{64}\Z", re.ASCII)
+_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}\Z", re.ASCII)
+_COMPONENT_RE = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*\Z", re.ASCII)
 _DOMAIN_RE = re.compile(
     r"^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*"
-    r"(?::[0-9]+)?$|^\[[a-fA-F0-9:]+\](?::[0-9]+)?$"
+    r"(?::[0-9]+)?\Z|^\[[a-fA-F0-9:]+\](?::[0-9]+)?\Z",
+    re.ASCII,
 )
 _SHA_IN_TEXT = re.compile(r"sha256:([a-f0-9]{64})")
 
@@ -77,6 +80,16 @@ class ImageRef:
 
     def untagged(self) -> ImageRef:
         return replace(self, tag=None, digest=None)
+
+
+def validate_tag(tag: str) -> str:
+    """A tag as distribution/reference's ``TagRegexp``: ASCII word characters, . and -."""
+    if not _TAG_RE.match(tag):
+        raise UsageError(
+            f"invalid tag {tag!r}",
+            hint="a tag is up to 128 of [A-Za-z0-9_.-], not starting with '.' or '-'",
+        )
+    return tag
 
 
 def validate_digest(digest: str) -> str:

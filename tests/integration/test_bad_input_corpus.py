@@ -83,8 +83,9 @@ def offline_cases() -> Iterator[Case]:
             ("context 'prod' (--kube-context) is not defined",
              "pass --kube-context one of: corpus"),
         ),
-        "unreachable": (
-            (("kubeconfig", GOOD_KUBECONFIG),), "{tmp}/kubeconfig", 7,
+        "unreachable": (  # a Dockerfile: deploy checks its build files before connecting
+            (("kubeconfig", GOOD_KUBECONFIG), ("Dockerfile", "FROM scratch\n")),
+            "{tmp}/kubeconfig", 7,
             ("API server unreachable", "names the API server http://127.0.0.1:{port}",
              "check the address"),
         ),

@@ -78,8 +78,11 @@ def test_ctrl_c_during_a_deploy_exits_130_and_still_prints_the_report(
     assert (service["result"], service["reason"], service["exit_code"]) == (
         "failed", "interrupted", 130,
     )  # fmt: skip
-    assert service["message"] == "interrupted by SIGINT during sync"
-    assert "rerun deploy-canary" in service["hint"]
+    assert service["message"] == (
+        "interrupted by SIGINT during sync: pinned; the sync may have been requested "
+        "(Argo CD goes on with it)"
+    )
+    assert "rerun deploy-canary to finish, or cleanup-canary" in service["hint"]
     assert report["exit_code"] == 130
     assert "[" + seeded.repo.namespace + "] FAILED (interrupted, exit 130)" in stderr
     assert "Traceback" not in stderr

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from pipeline.cleanup.plan import PREVIOUS_ANNOTATION, pinned_by_pr, plan_cleanup
 from pipeline.core.images import parse_image_ref
 
@@ -77,3 +79,20 @@ def test_owner_pr_from_the_last_operation_marker() -> None:
     assert pinned_by_pr(pinned) == "7"
     info[0]["value"] = "sha256:other"
     assert pinned_by_pr(pinned) == ""
+
+
+@pytest.mark.parametrize(
+    ("entry", "key"),
+    [
+        ("eco2-canary=127.0.0.1:5000/eco2:t@sha256:" + "a" * 64, "image:eco2-canary"),
+        ("127.0.0.1:5000/eco2:t", "image:127.0.0.1:5000/eco2"),
+        ("127.0.0.1:5000/eco2", "image:127.0.0.1:5000/eco2"),
+        ("127.0.0.1:5000/eco2@sha256:" + "a" * 64, "image:127.0.0.1:5000/eco2"),
+        ({"name": "image.tag", "value": "v1"}, "parameter:image.tag"),
+        ({"target": {"kind": "Deployment", "name": "x"}, "patch": "[]"}, "patch:Deployment/x"),
+    ],
+)
+def test_entries_are_restored_by_the_key_they_were_replaced_by(entry: object, key: str) -> None:
+    from pipeline.cleanup.plan import entry_key
+
+    assert entry_key(entry) == key

@@ -69,9 +69,10 @@ def test_deploy_redeploy_cleanup_restores_the_original_list(method: str) -> None
     recorded = json.loads(once["metadata"]["annotations"][PREVIOUS_ANNOTATION])
     assert recorded["field"] == f"spec.source.{section}.{key}"
     twice = pinned(once, SECOND, 2, method)
-    assert twice["metadata"]["annotations"][PREVIOUS_ANNOTATION] == json.dumps(
-        recorded, separators=(",", ":")
-    )
+    again = json.loads(twice["metadata"]["annotations"][PREVIOUS_ANNOTATION])
+    assert (again["field"], again["entries"]) == (recorded["field"], recorded["entries"])
+    assert "pinned" not in again  # the first digest was replaced (forgotten), the second is
+    # the annotation canary-digest's
 
     cleanup = plan_cleanup(twice, plan(3).repository, TAG)
 
@@ -101,3 +102,45 @@ def test_a_pin_that_replaced_nothing_writes_no_record() -> None:
     cleanup = plan_cleanup(once, plan(3).repository, TAG)
     assert cleanup is not None
     assert merge_patch(once, cleanup.body)["spec"]["source"]["kustomize"]["images"] == ["other=x:1"]
+
+
+STABLE = "sha256:" + "5" * 64
+STABLE_TAG = "auth-api-dev-latest"
+STABLE_DEPLOYMENT = {
+    "metadata": {"name": "auth-api"},
+    "spec": {
+        "template": {"spec": {"containers": [{"name": "api", "image": f"{REPO}:{STABLE_TAG}"}]}}
+    },
+}
+
+
+def stable_pinned(app: dict[str, Any], digest: str, started_ns: int) -> dict[str, Any]:
+    target = ServiceTarget(name="auth", image=REPO, tag=STABLE_TAG, alias="stable")
+    run = RunSettings(run_id=f"s{started_ns}", started_ns=started_ns)
+    stable = plan_service(target, DeploySettings(services=(target,), run=run))
+    pin = plan_pin(app, stable, digest, STABLE_DEPLOYMENT, "kustomize-patch")
+    assert isinstance(pin, PinWrite)
+    result: dict[str, Any] = merge_patch(app, pin.body)
+    return result
+
+
+def test_canary_then_stable_then_canary_cleanup_keeps_the_stable_pin() -> None:
+    """Issue 13: deploy, a stable-alias deploy, deploy again, cleanup. The second canary pin
+    must not take the first for what the canary replaced, and cleanup must remove the canary's
+    patch only: no old PR image put back, the stable pin kept, its digest still recorded."""
+    app = pinned(application({}), FIRST, 1, "kustomize-patch")
+    app = stable_pinned(app, STABLE, 2)
+    app = pinned(app, SECOND, 3, "kustomize-patch")
+    record = json.loads(app["metadata"]["annotations"][PREVIOUS_ANNOTATION])
+    assert record["entries"] == [] and set(record["pinned"]) == {STABLE, SECOND}
+
+    cleanup = plan_cleanup(app, plan(4).repository, TAG, canaries={"auth-api-canary"})
+
+    assert cleanup is not None
+    assert SECOND in json.dumps(cleanup.removed) and cleanup.restored == []
+    after = merge_patch(app, cleanup.body)
+    patches = after["spec"]["source"]["kustomize"]["patches"]
+    assert [p["target"]["name"] for p in patches] == ["auth-api"]
+    assert STABLE in patches[0]["patch"] and FIRST not in json.dumps(after["spec"])
+    assert after["metadata"]["annotations"]["pipeline.dev/canary-digest"] == STABLE
+    assert plan_cleanup(after, plan(5).repository, TAG, canaries={"auth-api-canary"}) is None

@@ -104,11 +104,24 @@ def test_legacy_names_warn() -> None:
 def test_bad_allow_tags_warns_and_fails_closed() -> None:
     annotations = {
         PREFIX + "image-list": "canary=org/app",
-        PREFIX + "canary.allow-tags": "regexp:[a",
+        PREFIX + "canary.allow-tags": "semver:1.x",
     }
     config = parse_annotations(annotations)
     assert not config.image("canary").allow_tags.allows("a")
     assert any("fails closed" in w for w in config.warnings)
+
+
+@pytest.mark.parametrize("expression", ["[a", "(?=x)x", "(a)\\1"])
+def test_allow_tags_regexp_that_does_not_compile_is_refused(expression: str) -> None:
+    annotations = {
+        PREFIX + "image-list": "canary=org/app",
+        PREFIX + "canary.allow-tags": f"regexp:{expression}",
+    }
+    with pytest.raises(AnnotationError) as caught:
+        parse_annotations(annotations)
+    (problem,) = caught.value.problems
+    assert PREFIX + "canary.allow-tags" in problem.message
+    assert "does not compile" in problem.message and "RE2" in problem.fix
 
 
 def test_all_problems_reported_at_once() -> None:

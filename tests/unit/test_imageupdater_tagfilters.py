@@ -100,3 +100,23 @@ def test_malformed_platform_fails_closed() -> None:
     assert platforms[0].valid is False
     assert not wants_platform(platforms, "linux", "amd64")
     assert wants_platform((), "linux", "amd64")
+
+
+def test_allow_regexp_that_does_not_compile_is_flagged_invalid() -> None:
+    allow = parse_allow_tags("regexp:[a")
+    assert allow.invalid_regexp and "missing ]" in allow.problem
+
+
+def test_allow_regexp_cannot_backtrack_catastrophically() -> None:
+    """``^(a+)+$`` on 'aaa...b' takes exponential time with backtracking; RE2 is linear. The
+    bound is a count of work, not of time: 200 such tags, each 5000 characters long."""
+    allow = parse_allow_tags("regexp:^(a+)+$")
+    tags = ["a" * 5000 + "b"] * 200
+    assert not any(allow.allows(t) for t in tags)
+    assert allow.allows("a" * 5000)
+
+
+def test_allow_regexp_has_go_syntax() -> None:
+    """RE2 accepts Go's named groups and Unicode classes, and rejects Python-only syntax."""
+    assert parse_allow_tags(r"regexp:^(?P<major>\d+)\.\pL").allows("1.x")
+    assert parse_allow_tags("regexp:(?<=v)1").invalid_regexp

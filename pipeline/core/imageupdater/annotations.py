@@ -162,7 +162,10 @@ def _allow_tags(r: _Reader, alias: str) -> AllowTags:
             r.warnings.append(f"{legacy[0]} is deprecated: use {PREFIX}{alias}.allow-tags")
             found = legacy
     allow = parse_allow_tags(found[1] if found else "")
-    if allow.problem and found is not None:
+    if allow.invalid_regexp and found is not None:  # refused: image-updater would select nothing
+        fix = "write an expression Go's regexp (RE2) compiles: no look-around, no back-references"
+        r.problem(found[0], allow.problem, fix)
+    elif allow.problem and found is not None:
         r.warnings.append(f"{found[0]}: {allow.problem}; no tag will be selected (fails closed)")
     return allow
 

@@ -5,8 +5,10 @@
   expression matches anywhere in them (Go ``Regexp.MatchString`` is unanchored: anchor with
   ``^...$`` yourself). Anything else, including a regexp that does not compile, allows **no**
   tag (fail closed); image-updater only logs a warning, we also carry the reason so reports show
-  it. Python ``re`` stands in for Go RE2; constructs RE2 rejects (look-around, back-references)
-  are rejected here too, so both fail closed on the same input.
+  it. The expression is compiled with RE2 (PyPI ``google-re2``), the engine and syntax of Go's
+  ``regexp``: what Go rejects (look-around, back-references) does not compile here either, and
+  matching is linear in the tag's length (``^(a+)+$`` cannot backtrack). Without the ``re2``
+  module a regexp fails closed naming the missing dependency (:func:`compile_go_regexp`).
 - ``ignore-tags`` (``version.go`` ``IsTagIgnored``): comma-separated Go ``filepath.Match`` globs
   (``*``, ``?``, ``[...]``, ``[^...]``, ``\\`` escapes); a malformed glob ignores nothing.
 - ``platforms`` (``options.go`` ``GetPlatformOptions``, ``pkg/options/options.go``
@@ -20,8 +22,39 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
-_RE2_UNSUPPORTED = re.compile(r"\(\?(?:=|!|<=|<!|P=)|\\[1-9]")
+
+class Matcher(Protocol):
+    """What a compiled allow-tags expression offers (an RE2 ``_Regexp`` or ``re.Pattern``)."""
+
+    pattern: Any
+
+    def search(self, text: str) -> Any: ...
+
+
+class RegexpError(ValueError):
+    """An expression Go's regexp (RE2) would not compile, or no RE2 engine here."""
+
+
+def compile_go_regexp(expression: str) -> Matcher:
+    """``expression`` compiled as Go's ``regexp.Compile`` does (RE2 syntax, linear time)."""
+    try:
+        import re2
+    except ImportError:  # pragma: no cover - google-re2 is a dependency
+        raise RegexpError(
+            "the RE2 engine is not installed (pip install google-re2), so the expression "
+            "cannot be checked the way image-updater's Go regexp reads it"
+        ) from None
+    options = re2.Options()
+    options.log_errors = False  # the error is ours to report, not RE2's stderr log
+    try:
+        compiled: Matcher = re2.compile(expression, options=options)
+    except re2.error as e:
+        detail = e.args[0] if e.args else e
+        text = detail.decode("utf-8", "replace") if isinstance(detail, bytes) else str(detail)
+        raise RegexpError(text) from None
+    return compiled
 
 
 @dataclass(frozen=True)
@@ -29,8 +62,9 @@ class AllowTags:
     """The parsed ``allow-tags`` value. ``problem`` is set when it fails closed."""
 
     text: str = ""
-    pattern: re.Pattern[str] | None = None
+    pattern: Matcher | None = None
     problem: str = ""
+    invalid_regexp: bool = False  # a ``regexp:`` that does not compile: refused, not ignored
 
     @property
     def allows_any(self) -> bool:
@@ -50,12 +84,11 @@ def parse_allow_tags(text: str) -> AllowTags:
         return AllowTags(text, problem=f"allow-tags {text!r} is not 'any' or 'regexp:<RE>'")
     if function.lower() != "regexp":
         return AllowTags(text, problem=f"allow-tags has unknown match function {function!r}")
-    if _RE2_UNSUPPORTED.search(argument):
-        return AllowTags(text, problem=f"allow-tags regexp {argument!r} uses syntax RE2 rejects")
     try:
-        return AllowTags(text, pattern=re.compile(argument))
-    except re.error as e:
-        return AllowTags(text, problem=f"allow-tags regexp {argument!r} does not compile: {e}")
+        return AllowTags(text, pattern=compile_go_regexp(argument))
+    except RegexpError as e:
+        problem = f"allow-tags regexp {argument!r} does not compile (Go regexp, RE2): {e}"
+        return AllowTags(text, problem=problem, invalid_regexp=True)
 
 
 def _glob_class(pattern: str, i: int) -> tuple[str, int] | None:
