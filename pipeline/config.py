@@ -33,7 +33,6 @@ from pipeline.core.settings import (
     ServiceTarget,
     build_targets,
 )
-from pipeline.core.yamltext import parse_yaml
 from pipeline.errors import UsageError
 
 DEFAULT_FILE = Path("pipeline.yaml")
@@ -111,6 +110,8 @@ def load_config(path: Path | None, *, required: bool = False) -> ConfigFile:
             f"cannot read config file {path}: {e.strerror or e}",
             hint="pass --config PATH (or PIPELINE_CONFIG) naming a readable pipeline.yaml",
         ) from None
+    from pipeline.core.yamltext import parse_yaml  # YAML only when a file is read (fast --help)
+
     loaded = parse_yaml(data, str(path), f"fix the YAML syntax of {path}")
     if loaded is None:
         loaded = {}
