@@ -66,4 +66,5 @@ def test_loaded_image_runs_without_a_registry_and_reports_its_config_digest(
         timeout=60,
     )
     assert nodes.returncode == 0, nodes.stderr
-    assert nodes.stdout.split("\n")[1].split()[:2] == ["sandbox", "Ready"]
+    rows = [line.split()[:2] for line in nodes.stdout.splitlines()[1:]]
+    assert ["sandbox", "Ready"] in rows  # other tests may have added nodes of their own
