@@ -51,11 +51,14 @@ def _settings_fix(
     config: dict[str, str] = {}
     namespace = str((app.get("spec", {}).get("destination") or {}).get("namespace") or "")
     candidates = [c for c in look_alikes(deployments, plan) if c[2]]
-    if not candidates and namespace and namespace != plan.namespace:
+    ours_here = any(plan.service in name for name, _, _ in candidates)
+    if not ours_here and namespace not in ("", plan.namespace):
         deployments, _ = deps.cluster.list_objects("deployments", namespace)
         plan = replace(plan, namespace=namespace)
         config["namespace"] = namespace
         candidates = [c for c in look_alikes(deployments, plan) if c[2]]
+    named = [c for c in candidates if plan.service in c[0]]  # e.g. users-api-canary is not ours
+    candidates = named or candidates
     if len(candidates) != 1:
         return plan, {}, [], ()
     name, selector, _ = candidates[0]

@@ -181,7 +181,7 @@ def test_refused_with_one_verified_fix_then_the_same_command_succeeds(
         assert application["agree"], application
 
 
-DEVIATING = ("billing", "search", "gateway")
+DEVIATING = ("billing", "search", "gateway", "notify")
 
 
 def _apply_and_publish(
@@ -202,12 +202,15 @@ def test_every_problem_of_every_service_at_once_and_nothing_pushed(
     sandbox: SandboxHandle, build_image: Callable[..., str], tmp_path: Path
 ) -> None:
     """Services that deviate from the pattern, in one dry run: billing's canary is labeled
-    version=canary, search's has replicas: 0, gateway's gRPC Deployment shares the stable tag.
+    version=canary, search's has replicas: 0, gateway's gRPC Deployment shares the stable tag,
+    notify is deployed into the users namespace.
     Every problem comes at once, nothing is pushed, and one plan (the GitOps patch plus a
     pipeline.yaml patch for billing's selector) makes the same command succeed."""
     config = tmp_path / "pr" / "pipeline.yaml"
     config.parent.mkdir()
-    config.write_text("# the PR repository's settings\nservices:\n- billing\n- search\n- gateway\n")
+    config.write_text(
+        "# the PR repository's settings\nservices:\n- billing\n- search\n- gateway\n- notify\n"
+    )
     with served_platform(
         sandbox, build_image, tmp_path, DEVIATING, appset_name="dev-api-deviating"
     ) as (repo, server, context):
@@ -236,6 +239,7 @@ def test_every_problem_of_every_service_at_once_and_nothing_pushed(
         assert "replicas: 1" in plan["patch"]
         assert "apps/billing/base/deployment-canary.yaml" in plan["patch"]
         assert "selector: app=billing-api,version=canary" in plan["config_patch"]
+        assert "namespace: users" in plan["config_patch"]  # notify's Application says so
 
         _apply_and_publish(sandbox, repo, server, fix, "dev-api-deviating")
         run_git("apply", str(fix.with_suffix(".config.patch")), cwd=config.parent)
