@@ -36,6 +36,7 @@ def export(git_dir: Path, commit: str, target: Path, dirs: list[str]) -> None:
             assert proc.stdout is not None
             with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
                 archive.extractall(staging, filter="data")
+            proc.stdout.read()  # the archive's trailing padding: else git dies of SIGPIPE
         if proc.returncode != 0:
             raise SourceUnavailable(f"git archive {commit[:12]} exited {proc.returncode}")
         shutil.copytree(staging, target, symlinks=True, dirs_exist_ok=True)
