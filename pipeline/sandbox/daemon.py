@@ -8,18 +8,15 @@ daemon leaves nothing behind; kubelet containers carry a label and are removed o
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
 from pipeline.sandbox.apiserver import APIServer
-from pipeline.sandbox.apiserver.persistence import SAVE_INTERVAL
 from pipeline.sandbox.argocdapi import ArgoCDAPIServer
 from pipeline.sandbox.argocdapi.identity import ServiceAccountClient, install_identity
 from pipeline.sandbox.controllers.applicationset import ApplicationSetController
@@ -84,8 +81,6 @@ class Sandbox:
         )
         argocd_server.start()
         self._stack.callback(argocd_server.stop)
-        if argocd_server.bootstrapped:
-            self._settle_snapshot(server)
         config.argocd_port = int(argocd_server.url.rsplit(":", 1)[1])
         config.argocd_secure_port = int(argocd_server.secure_url.rsplit(":", 1)[1])
         state.write_config(config)
@@ -127,22 +122,6 @@ class Sandbox:
         )
         state.write_status(status)
         return status
-
-    def _settle_snapshot(self, server: APIServer) -> None:
-        """Wait until the store file holds every write so far, then for the snapshot
-        interval that follows that save: a write made right after `up` reports is then saved
-        at once, as on a start that wrote nothing (Argo CD's settings on a fresh state)."""
-        rv = int(server.store.rv)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not self.stop_event.is_set():
-            try:
-                saved = int(json.loads(self.state.store_file.read_text())["resourceVersion"])
-            except (OSError, ValueError, KeyError):
-                saved = 0
-            if saved >= rv:
-                break
-            self.stop_event.wait(0.05)
-        self.stop_event.wait(SAVE_INTERVAL + 0.25)
 
     def _client(self, agent: str) -> KubeClient:
         assert self.server is not None

@@ -26,7 +26,7 @@ from pipeline.sandbox.apiserver import status as st
 from pipeline.sandbox.apiserver.access import AccessControl
 from pipeline.sandbox.apiserver.crds import CustomResourceDefinitions
 from pipeline.sandbox.apiserver.endpoints import Endpoints
-from pipeline.sandbox.apiserver.http import APIHTTPServer, Dispatcher
+from pipeline.sandbox.apiserver.http import APIHTTPServer, Dispatcher, raise_descriptor_limit
 from pipeline.sandbox.apiserver.messages import Request, Response, WatchStream
 from pipeline.sandbox.apiserver.operations import NAMESPACES, Operations
 from pipeline.sandbox.apiserver.persistence import Snapshotter
@@ -102,6 +102,14 @@ class Router(Dispatcher):
             self.store.unwatch(stream.rt, stream.watcher)
 
     def dispatch(self, req: Request) -> Response | WatchStream:
+        """Route ``req``; a mutating request returns only once its writes are durable."""
+        try:
+            return self._dispatch(req)
+        finally:
+            if req.method not in ("GET", "HEAD", "OPTIONS"):
+                self.store.durable()
+
+    def _dispatch(self, req: Request) -> Response | WatchStream:
         user = self.access.admit(req)
         path = req.path.rstrip("/") or "/"
         parts = [p for p in path.split("/") if p]
@@ -186,25 +194,26 @@ class APIServer:
         return f"https://{self.host}:{self.secure_port}"
 
     def start(self) -> None:
+        raise_descriptor_limit()
         crds = CustomResourceDefinitions(self.store)
         self.store.on_load_definitions = crds.serve_loaded
         if self.state_file is not None:
             self._snapshotter = Snapshotter(self.store, self.state_file)
             self._snapshotter.load()
+            self._snapshotter.start()  # journal from here on, bootstrap objects included
         key_file = None
         if self.state_file is not None:
             key_file = self.state_file.with_name(self.state_file.name + ".sa-key")
         signer = TokenSigner(load_or_create_key(key_file))
         router = Router(self.store, "", signer, self.root_ca, crds)
         self._bootstrap(router.ops)
+        self.store.durable()
         self.port = self._listen(router, self.port, None)
         router.address = f"{self.host}:{self.port}"
         if self.tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self.tls.cert_path, self.tls.key_path)
             self.secure_port = self._listen(router, self.secure_port, context)
-        if self._snapshotter is not None:
-            self._snapshotter.start()
         for _, thread in self._listeners:
             thread.start()
 
