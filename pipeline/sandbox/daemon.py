@@ -16,17 +16,20 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
+import requests
+
 from pipeline.sandbox.apiserver import APIServer
 from pipeline.sandbox.argocdapi import ArgoCDAPIServer
 from pipeline.sandbox.argocdapi.identity import ServiceAccountClient, install_identity
+from pipeline.sandbox.children import Children, Handle
 from pipeline.sandbox.controllers.applicationset import ApplicationSetController
 from pipeline.sandbox.controllers.argocd import ArgoCDController
 from pipeline.sandbox.controllers.deployment import DeploymentController
 from pipeline.sandbox.controllers.kubelet import Kubelet
 from pipeline.sandbox.kubeclient import KubeClient
 from pipeline.sandbox.state import SandboxConfig, SandboxStatus, StateDir, write_kubeconfig
-from pipeline.services.dockerd import ensure_engine
-from pipeline.services.registry import start_registry
+from pipeline.services.dockerd import DockerEngine, ensure_engine
+from pipeline.services.registry import Registry, start_registry
 from pipeline.services.tls import KeyPair, create_ca, issue_server_cert
 
 log = logging.getLogger("pipeline.sandbox")
@@ -44,18 +47,30 @@ class Sandbox:
         self.registry = config.registry
         self.docker_host = config.docker_host
         self.server: APIServer | None = None
+        self.children = Children()
+        self.status: SandboxStatus | None = None
 
     def start(self) -> SandboxStatus:
         state, config = self.state, self.config
+        self._stack.callback(self.children.stop_all)
         if self.registry is None:
-            reg = start_registry(state.path / "registry", port=config.registry_port)
-            self._stack.callback(reg.stop)
+            registry_dir = state.path / "registry"
+            reg = start_registry(registry_dir, port=config.registry_port)
             self.registry = reg.address
-            config.registry_port = int(reg.address.rsplit(":", 1)[1])
+            port = config.registry_port = int(reg.address.rsplit(":", 1)[1])
+            self.children.add(
+                "registry",
+                reg,
+                lambda: start_registry(registry_dir, port=port),
+                _registry_answers,
+            )
         if config.docker and self.docker_host is None:
             engine = ensure_engine(state.path / "docker")
-            self._stack.callback(engine.stop)
             self.docker_host = engine.host
+            if engine.proc is not None:  # our own dockerd, not a system engine
+                self.children.add(
+                    "dockerd", engine, lambda: ensure_engine(state.path / "docker"), _running
+                )
         tls, ca_path = serving_certificate(state.path / "tls")
         server = APIServer(
             port=config.api_port,
@@ -119,9 +134,19 @@ class Sandbox:
             registry=self.registry,
             docker_host=docker_host,
             pid=os.getpid(),
+            children=self.children.report(),
         )
         state.write_status(status)
+        self.status = status
+        self.children.on_change = self._report_children
+        self._run("child-supervisor", self.children.run)
         return status
+
+    def _report_children(self) -> None:
+        """Rewrite status.json with the children's health (what `sandbox status` shows)."""
+        if self.status is not None:
+            self.status.children = self.children.report()
+            self.state.write_status(self.status)
 
     def _client(self, agent: str) -> KubeClient:
         assert self.server is not None
@@ -138,6 +163,20 @@ class Sandbox:
             thread.join(timeout=30)
         self._stack.close()
         self.state.status_file.unlink(missing_ok=True)
+
+
+def _registry_answers(handle: Handle) -> bool:
+    assert isinstance(handle, Registry)
+    try:
+        response = requests.get(f"{handle.url}/v2/", timeout=2)
+    except requests.RequestException:
+        return False
+    return response.status_code in (200, 401)
+
+
+def _running(handle: Handle) -> bool:
+    """dockerd: its process is watched; probing the engine each second would cost a curl."""
+    return isinstance(handle, DockerEngine)
 
 
 def serving_certificate(directory: Path) -> tuple[KeyPair, Path]:

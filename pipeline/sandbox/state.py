@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +64,8 @@ class SandboxStatus:
     argocd_server: str | None = None  # the Argo CD API server (HTTP)
     argocd_secure_server: str | None = None  # the same over HTTPS (certificate_authority)
     argocd_token: str | None = None  # an admin session token; only `sandbox status` fills it
+    # supervised child processes: {"registry": {"pid": 12, "healthy": true, "restarts": 1}}
+    children: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,7 +112,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     tmp.replace(path)
 
