@@ -88,12 +88,19 @@ class APIHTTPServer(ThreadingHTTPServer):
         self.dispatcher = dispatcher
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.streams = 0  # watch streams being written
+        self.streams_done = threading.Condition()
         super().__init__(address, RequestHandler)
         self.secure = ssl_context is not None
         if ssl_context is not None:
             self.socket = ssl_context.wrap_socket(
                 self.socket, server_side=True, do_handshake_on_connect=False
             )
+
+    def wait_for_streams(self, timeout: float) -> bool:
+        """Wait until every watch stream has written its end (after the store closed them)."""
+        with self.streams_done:
+            return self.streams_done.wait_for(lambda: self.streams == 0, timeout)
 
     def close_connections(self) -> None:
         with self.connections_lock:
@@ -213,6 +220,16 @@ class RequestHandler(BaseHTTPRequestHandler):
         return {"kind": stream.rt.kind, "apiVersion": stream.rt.api_version, "metadata": meta}
 
     def _stream(self, stream: WatchStream, req: Request) -> None:
+        with self.server.streams_done:
+            self.server.streams += 1
+        try:
+            self._write_stream(stream, req)
+        finally:
+            with self.server.streams_done:
+                self.server.streams -= 1
+                self.server.streams_done.notify_all()
+
+    def _write_stream(self, stream: WatchStream, req: Request) -> None:
         table = wants_table(req)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")

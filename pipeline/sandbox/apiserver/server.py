@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ from pipeline.services.tls import KeyPair
 Obj = dict[str, Any]
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "argocd")
 _HEALTH = ("/healthz", "/livez", "/readyz")
+STOP_GRACE = 5.0  # seconds open watches get to write their end before connections close
 
 
 def _is_sandbox_log(parts: list[str]) -> bool:
@@ -251,7 +253,10 @@ class APIServer:
                     ops.create(rt, "", obj)
 
     def stop(self) -> None:
-        self.store.close()
+        self.store.close()  # every open watch ends: let each write its last chunk first
+        deadline = time.monotonic() + STOP_GRACE
+        for httpd, _ in self._listeners:
+            httpd.wait_for_streams(max(deadline - time.monotonic(), 0))
         for httpd, thread in self._listeners:
             if thread.is_alive():
                 httpd.shutdown()
