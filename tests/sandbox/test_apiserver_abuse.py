@@ -7,6 +7,7 @@ apimachinery/pkg/api/validation/objectmeta.go (TotalAnnotationSizeLimitB), Go en
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,34 @@ def test_non_finite_numbers_are_refused_as_go_json_does(url: str, literal: str) 
         url + CM + "/n", data='{"data": {"k": ' + literal + "}}", headers=MERGE, timeout=5
     )
     assert patch.status_code == 400
+
+
+def test_a_number_beyond_float64_is_refused(url: str) -> None:
+    body = '{"metadata": {"name": "n"}, "data": {"k": "v"}, "x": 1e400}'
+    response = requests.post(url + CM, data=body, headers=JSON, timeout=5)
+    assert _status(response, 400, "BadRequest") == (
+        "couldn't get version/kind; json parse error: json: cannot unmarshal number 1e400 into "
+        "Go value of type float64"
+    )
+
+
+def test_nesting_too_deep_is_400_not_500(url: str) -> None:
+    body = '{"metadata": {"name": "deep"}, "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    response = requests.post(url + CM, data=body, headers=JSON, timeout=10)
+    assert _status(response, 400, "BadRequest").endswith("exceeded max depth")
+    patch = requests.patch(url + CM + "/deep", data="[" * 100_000, headers=MERGE, timeout=10)
+    assert patch.status_code in (400, 404)
+
+
+def test_an_invalid_content_length_is_400(url: str) -> None:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall(f"POST {CM} HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n".encode())
+        reply = b""
+        while chunk := sock.recv(65536):  # the server closes the connection after answering
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 400 ")
+    assert b'"reason":"BadRequest"' in reply
 
 
 def test_yaml_nan_is_refused(url: str) -> None:

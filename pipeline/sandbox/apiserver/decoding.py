@@ -4,8 +4,8 @@
   ``handlers/rest.go`` ``limitedReadBody`` answers 413 ``Request entity too large: limit is
   3145728`` (``NewRequestEntityTooLargeError``).
 - Go's ``encoding/json`` has no NaN or Infinity literals: ``invalid character 'N' looking for
-  beginning of value``; YAML's ``.nan``/``.inf`` fail when converted to JSON (``json:
-  unsupported value: NaN``).
+  beginning of value``, nor numbers beyond float64 (``1e400``); YAML's ``.nan``/``.inf`` fail
+  when converted to JSON (``json: unsupported value: NaN``).
 - A field of the wrong JSON type fails decoding into the Go struct; ``handlers/rest.go``
   ``transformDecodeError`` makes it 400 ``ConfigMap in version "v1" cannot be handled as a
   ConfigMap: json: cannot unmarshal number into Go struct field ObjectMeta.metadata.name of
@@ -55,9 +55,20 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"invalid character '{name[0]}' looking for beginning of value")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400: out of float64's range
+        raise ValueError(f"json: cannot unmarshal number {text} into Go value of type float64")
+    return value
+
+
 def loads(raw: bytes | str) -> Any:
-    """``json.loads`` without Python's NaN/Infinity extensions (Go rejects them)."""
-    return json.loads(raw, parse_constant=_no_constants)
+    """``json.loads`` as Go decodes: no NaN/Infinity literals, no number beyond float64, and
+    nesting deeper than the interpreter's stack is refused (Go's limit is 10,000 levels)."""
+    try:
+        return json.loads(raw, parse_constant=_no_constants, parse_float=_finite_float)
+    except RecursionError as e:
+        raise ValueError("exceeded max depth") from e
 
 
 def check_finite(value: Any) -> None:
