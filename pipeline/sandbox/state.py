@@ -7,7 +7,8 @@
   daemon.pid      the daemon's pid
   daemon.log      its log
   kubeconfig      for kubectl and the Python client
-  store.json      the API server's objects (survives restarts)
+  store.json      the API server's objects (survives restarts), compacted every 5 s from
+  store.json.journal.<n>   the writes since, each fsynced before it was acknowledged
   registry/       the Distribution registry's config and blobs (when the sandbox runs one)
   docker/         a private dockerd (when no engine was reachable)
   argocd/         the Argo CD controller's checkouts and renders
