@@ -22,7 +22,7 @@ _SERVE = """
 import sys, threading
 from pathlib import Path
 from pipeline.sandbox.apiserver import APIServer
-srv = APIServer(state_file=Path(sys.argv[1]))
+srv = APIServer(state_file=Path(sys.argv[1]), compact_interval=float(sys.argv[2]))
 srv.start()
 print(srv.url, flush=True)
 threading.Event().wait()
@@ -31,9 +31,9 @@ TRIES = 4
 WRITERS = 4
 
 
-def _serve(state: Path) -> tuple[subprocess.Popen[str], str]:
+def _serve(state: Path, compact_interval: float = 5.0) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", _SERVE, str(state)],
+        [sys.executable, "-c", _SERVE, str(state), str(compact_interval)],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -63,7 +63,8 @@ def test_every_acknowledged_write_survives_kill_9(tmp_path: Path) -> None:
     state = tmp_path / "store.json"
     acked: list[str] = []
     for attempt in range(TRIES):
-        proc, url = _serve(state)
+        # every other try compacts constantly, so the kill also lands mid-compaction
+        proc, url = _serve(state, compact_interval=0.02 if attempt % 2 else 5.0)
         try:
             stop = threading.Event()
             before = len(acked)
@@ -144,3 +145,42 @@ def test_a_torn_last_record_is_ignored(tmp_path: Path) -> None:
         kept = requests.get(srv.url + CM + "/kept", timeout=5)
         assert kept.status_code == 200
         assert int(kept.json()["metadata"]["resourceVersion"]) == 1
+
+
+def test_a_crd_its_objects_and_pod_logs_survive_kill_9_from_the_journal(tmp_path: Path) -> None:
+    """Replay order: the CRD's kind is served before its objects are loaded; a pod's log too."""
+    from tests.sandbox.test_apiserver_kinds import crd, rule
+
+    state = tmp_path / "store.json"
+    proc, url = _serve(state, compact_interval=3600)  # the journal alone carries the writes
+    rules = url + "/apis/networking.istio.io/v1/namespaces/default/destinationrules"
+    pods = url + "/api/v1/namespaces/default/pods"
+    try:
+        crds = url + "/apis/apiextensions.k8s.io/v1/customresourcedefinitions"
+        requests.post(crds, json=crd(), timeout=5).raise_for_status()
+        created = requests.post(rules, json=rule("web"), timeout=5)
+        assert created.status_code == 201, created.text
+        pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "app", "image": "x"}]}}
+        requests.post(pods, json=pod, timeout=5).raise_for_status()
+        log_url = url + "/sandbox/v1/namespaces/default/pods/p/log?container=app"
+        requests.post(log_url, data=b"hello\n", timeout=5).raise_for_status()
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    assert not state.exists(), "no compaction ran: the journal alone must carry the writes"
+    proc, url = _serve(state)
+    try:
+        got = requests.get(
+            url + "/apis/networking.istio.io/v1/namespaces/default/destinationrules/web",
+            timeout=5,
+        )
+        assert got.status_code == 200, got.text
+        assert got.json()["spec"]["host"] == "web"
+        log = requests.get(url + "/api/v1/namespaces/default/pods/p/log", timeout=5)
+        assert log.text == "hello\n"
+    finally:
+        proc.kill()
+        proc.wait(10)

@@ -30,7 +30,7 @@ from pipeline.sandbox.apiserver.endpoints import Endpoints
 from pipeline.sandbox.apiserver.http import APIHTTPServer, Dispatcher, raise_descriptor_limit
 from pipeline.sandbox.apiserver.messages import Request, Response, WatchStream
 from pipeline.sandbox.apiserver.operations import NAMESPACES, Operations
-from pipeline.sandbox.apiserver.persistence import Snapshotter
+from pipeline.sandbox.apiserver.persistence import SAVE_INTERVAL, Snapshotter
 from pipeline.sandbox.apiserver.podlogs import write_log
 from pipeline.sandbox.apiserver.rbac import CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES
 from pipeline.sandbox.apiserver.reviews import handle_review
@@ -168,12 +168,14 @@ class APIServer:
         tls: KeyPair | None = None,
         secure_port: int = 0,
         root_ca: bytes | None = None,
+        compact_interval: float = SAVE_INTERVAL,
     ) -> None:
         """``history_limit``: watch events kept per resource type (older RVs get 410).
         ``tls``: also serve HTTPS on ``secure_port`` with this certificate (kubectl sends
         kubeconfig credentials only over TLS). ``root_ca``: the PEM bundle clients trust, put
         into legacy token Secrets as ``ca.crt`` (omitted without one). The token signing key
-        is kept in ``<state_file>.sa-key`` (random per start without a state file)."""
+        is kept in ``<state_file>.sa-key`` (random per start without a state file).
+        ``compact_interval``: seconds between compactions of the journal into ``state_file``."""
         self.host = host
         self.port = port
         self.secure_port = secure_port
@@ -181,6 +183,7 @@ class APIServer:
         self.tls = tls
         self.root_ca = root_ca
         self.store = Store(history_limit)
+        self.compact_interval = compact_interval
         self._listeners: list[tuple[APIHTTPServer, threading.Thread]] = []
         self._snapshotter: Snapshotter | None = None
 
@@ -200,7 +203,7 @@ class APIServer:
         crds = CustomResourceDefinitions(self.store)
         self.store.on_load_definitions = crds.serve_loaded
         if self.state_file is not None:
-            self._snapshotter = Snapshotter(self.store, self.state_file)
+            self._snapshotter = Snapshotter(self.store, self.state_file, self.compact_interval)
             self._snapshotter.load()
             self._snapshotter.start()  # journal from here on, bootstrap objects included
         key_file = None
