@@ -116,13 +116,14 @@ class Children:
             child.failures = 0 if ok else child.failures + 1
             if child.failures < FAILURES:
                 return False
-        if child.up:
+        went_down = child.up
+        if went_down:
             why = f"exited with code {proc.returncode}" if exited and proc else "not answering"
             log.warning("%s %s: restarting it", child.name, why)
             child.up = False
             child.last_error = why
-        if self._clock < child.next_try:
-            return not child.up
+        if self._clock < child.next_try:  # backing off after a failed start
+            return went_down
         self._restart(child)
         return True
 

@@ -95,6 +95,7 @@ def test_every_acknowledged_write_survives_kill_9(tmp_path: Path) -> None:
         }
         lost = [name for name in acked if name not in names]
         assert not lost, f"{len(lost)} of {len(acked)} acknowledged writes lost: {lost[:5]}"
+        print(f"kill -9 x{TRIES}: {len(acked)} acknowledged writes, {len(lost)} lost")
     finally:
         proc.kill()
         proc.wait(10)
