@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -29,6 +30,7 @@ from pipeline.sandbox.controllers.kubelet import Kubelet
 from pipeline.sandbox.kubeclient import KubeClient
 from pipeline.sandbox.state import SandboxConfig, SandboxStatus, StateDir, write_kubeconfig
 from pipeline.services.dockerd import DockerEngine, ensure_engine
+from pipeline.services.process import port_open
 from pipeline.services.registry import Registry, start_registry
 from pipeline.services.tls import KeyPair, create_ca, issue_server_cert
 
@@ -55,6 +57,8 @@ class Sandbox:
         self._stack.callback(self.children.stop_all)
         if self.registry is None:
             registry_dir = state.path / "registry"
+            if config.registry_port:  # a killed daemon's registry may still be shutting down
+                _wait_port_free(config.registry_port, self.stop_event)
             reg = start_registry(registry_dir, port=config.registry_port)
             self.registry = reg.address
             port = config.registry_port = int(reg.address.rsplit(":", 1)[1])
@@ -163,6 +167,15 @@ class Sandbox:
             thread.join(timeout=30)
         self._stack.close()
         self.state.status_file.unlink(missing_ok=True)
+
+
+def _wait_port_free(port: int, stop: threading.Event, timeout: float = 15.0) -> None:
+    """Wait (bounded) until nothing accepts connections on 127.0.0.1:``port``: the registry
+    of a daemon killed a moment ago gets SIGTERM from PR_SET_PDEATHSIG and exits shortly."""
+    deadline = time.monotonic() + timeout
+    while port_open("127.0.0.1", port) and time.monotonic() < deadline:
+        if stop.wait(0.1):  # polling a port: no event says when another process let go
+            return
 
 
 def _registry_answers(handle: Handle) -> bool:

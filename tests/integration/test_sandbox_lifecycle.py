@@ -102,12 +102,13 @@ def test_killed_sandbox_leaves_no_processes_and_restarts_with_its_state(
             stop.set()
             writer.join(30)
             wait_until(lambda p=pid: not pid_alive(p), timeout=10, what="killed daemon exit")
+            # `up` at once, while the killed daemon's registry may still be shutting down
+            second = _up(tmp_path, None, docker_engine)
             wait_until(
                 lambda c=children: not any(pid_alive(x) for x in c),
                 timeout=20,
-                what="children exit",
+                what="the killed daemon's children exit",
             )
-            second = _up(tmp_path, None, docker_engine)
             assert second["pid"] != first["pid"]
             assert second["server"] == first["server"], "the API port is kept across restarts"
             assert second["registry"] == first["registry"], "image references stay valid"
