@@ -226,3 +226,54 @@ def test_a_malformed_object_in_a_state_file_is_skipped(tmp_path: Path) -> None:
         listing = requests.get(srv.url + PODS, timeout=5)
         assert listing.status_code == 200
         assert [p["metadata"]["name"] for p in listing.json()["items"]] == ["ok"]
+
+
+@pytest.mark.parametrize(
+    ("meta", "cause"),
+    [
+        (
+            {"labels": {"bad key": "v"}},
+            (
+                "metadata.labels",
+                'Invalid value: "bad key": name part must consist of alphanumeric characters, '
+                "'-', '_' or '.', and must start and end with an alphanumeric character (e.g. "
+                "'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
+                "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+            ),
+        ),
+        (
+            {"labels": {"app": "x" * 64}},
+            ("metadata.labels", f'Invalid value: "{"x" * 64}": must be no more than 63 characters'),
+        ),
+        (
+            {"labels": {"app": "a/b"}},
+            (
+                "metadata.labels",
+                'Invalid value: "a/b": a valid label must be an empty string or consist of '
+                "alphanumeric characters, '-', '_' or '.', and must start and end with an "
+                "alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex "
+                "used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+            ),
+        ),
+        (
+            {"annotations": {"/x": "v"}},
+            ("metadata.annotations", 'Invalid value: "/x": prefix part must be non-empty'),
+        ),
+    ],
+)
+def test_label_and_annotation_keys_and_values_are_validated(
+    url: str, meta: dict[str, Any], cause: tuple[str, str]
+) -> None:
+    response = requests.post(url + CM, json={"metadata": {"name": "l", **meta}}, timeout=5)
+    _status(response, 422, "Invalid")
+    causes = [(c["field"], c["message"]) for c in response.json()["details"]["causes"]]
+    assert causes == [cause]
+
+
+def test_valid_labels_and_annotations_pass(url: str) -> None:
+    meta = {
+        "name": "ok",
+        "labels": {"app.kubernetes.io/name": "web", "empty": "", "pod-template-hash": "7d9f"},
+        "annotations": {"argocd-image-updater.argoproj.io/image-list": "a=reg:5000/x:1", "A": ""},
+    }
+    assert requests.post(url + CM, json={"metadata": meta}, timeout=5).status_code == 201

@@ -25,6 +25,7 @@ from typing import Any
 
 from pipeline.sandbox.apiserver import status as st
 from pipeline.sandbox.apiserver.resources import ResourceType
+from pipeline.sandbox.apiserver.validation import metadata_causes
 
 Obj = dict[str, Any]
 MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024
@@ -164,11 +165,12 @@ def check_field_types(rt: ResourceType, obj: Obj) -> None:
 
 
 def check_sizes(rt: ResourceType, obj: Obj) -> None:
-    """422 for annotations over 256 KiB in total, ConfigMap/Secret data over 1 MiB."""
+    """422 for invalid label keys or values and annotation keys, annotations over 256 KiB in
+    total, ConfigMap/Secret data over 1 MiB (in ``ValidateObjectMeta``'s order)."""
     meta = obj.get("metadata") or {}
     annotations = meta.get("annotations") or {}
     total = sum(len(k.encode()) + len(str(v).encode()) for k, v in annotations.items())
-    causes: list[tuple[str, str]] = []
+    causes = metadata_causes(meta)
     if total > TOTAL_ANNOTATION_SIZE_LIMIT:
         causes.append(
             (
