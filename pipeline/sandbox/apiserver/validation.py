@@ -10,6 +10,7 @@ Known fields are checked at the top level, in ``metadata`` and in ``spec``.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -49,8 +50,22 @@ LABEL_VALUE_MSG = (
 )
 
 
-def qualified_name_problems(value: str) -> list[str]:
+_CACHED = 320  # longer strings are never valid keys or values: not worth keeping
+
+
+def qualified_name_problems(value: str) -> tuple[str, ...]:
     """``validation.IsQualifiedName``: ``[prefix/]name`` (label keys, annotation keys)."""
+    if len(value) > _CACHED:
+        return tuple(_qualified_name_problems(value))
+    return _cached_qualified_name_problems(value)
+
+
+@functools.lru_cache(maxsize=4096)  # keys repeat across objects: checked once each
+def _cached_qualified_name_problems(value: str) -> tuple[str, ...]:
+    return tuple(_qualified_name_problems(value))
+
+
+def _qualified_name_problems(value: str) -> list[str]:
     parts = value.split("/")
     problems: list[str] = []
     if len(parts) > 2:
@@ -76,6 +91,19 @@ def qualified_name_problems(value: str) -> list[str]:
     return problems
 
 
+def _value(value: str) -> tuple[str, ...]:
+    """``validation.IsValidLabelValue``."""
+    return _label_value(value) if len(value) <= _CACHED else _label_value.__wrapped__(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_value(value: str) -> tuple[str, ...]:
+    problems = ["must be no more than 63 characters"] if len(value) > 63 else []
+    if not _LABEL_VALUE.match(value):
+        problems.append(LABEL_VALUE_MSG)
+    return tuple(problems)
+
+
 def metadata_causes(meta: Obj) -> list[tuple[str, str]]:
     """``ValidateLabels`` and the key checks of ``ValidateAnnotations`` (keys sorted: Go
     walks maps in random order), as 422 causes."""
@@ -85,12 +113,7 @@ def metadata_causes(meta: Obj) -> list[tuple[str, str]]:
         problems = qualified_name_problems(key)
         causes += [("metadata.labels", f'Invalid value: "{key}": {p}') for p in problems]
         value = str(labels[key])
-        if len(value) > 63:
-            causes.append(
-                ("metadata.labels", f'Invalid value: "{value}": must be no more than 63 characters')
-            )
-        if not _LABEL_VALUE.match(value):
-            causes.append(("metadata.labels", f'Invalid value: "{value}": {LABEL_VALUE_MSG}'))
+        causes += [("metadata.labels", f'Invalid value: "{value}": {p}') for p in _value(value)]
     for key in sorted(meta.get("annotations") or {}):
         causes += [
             ("metadata.annotations", f'Invalid value: "{key}": {p}')
