@@ -63,6 +63,10 @@ class Journal:
         self._segment = 0
         self.syncs = 0
 
+    @property
+    def is_open(self) -> bool:
+        return self._file is not None
+
     def segments(self) -> list[Path]:
         prefix = self.state_file.name + ".journal."
         found = [
@@ -229,7 +233,7 @@ class Snapshotter:
             with self.store.lock:
                 data = self.store.snapshot()
                 data["journal"] = self.journal.seq
-                closed = self.journal.rotate() if self.journal._file is not None else []
+                closed = self.journal.rotate() if self.journal.is_open else []
             self._write(json.dumps(data, separators=(",", ":")))
             for segment in closed:
                 segment.unlink(missing_ok=True)
