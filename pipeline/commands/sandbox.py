@@ -71,6 +71,10 @@ def _print_status(status: SandboxStatus, output: str) -> None:
         click.echo(f"  argocd api:  {status.argocd_server} (https: {status.argocd_secure_server})")
     if status.argocd_token:
         click.echo(f"  argocd token (admin): {status.argocd_token}")
+    from pipeline.sandbox.children import describe
+
+    for line in describe(status.children):
+        click.echo(f"  {line}")
     click.echo(f"\n  export KUBECONFIG={status.kubeconfig}")
 
 

@@ -8,7 +8,6 @@ daemon leaves nothing behind; kubelet containers carry a label and are removed o
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import signal
@@ -18,10 +17,12 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
+import requests
+
 from pipeline.sandbox.apiserver import APIServer
-from pipeline.sandbox.apiserver.persistence import SAVE_INTERVAL
 from pipeline.sandbox.argocdapi import ArgoCDAPIServer
 from pipeline.sandbox.argocdapi.identity import ServiceAccountClient, install_identity
+from pipeline.sandbox.children import Children, Handle
 from pipeline.sandbox.controllers.applicationset import ApplicationSetController
 from pipeline.sandbox.controllers.argocd import ArgoCDController
 from pipeline.sandbox.controllers.deployment import DeploymentController
@@ -30,8 +31,9 @@ from pipeline.sandbox.controllers.loadedimages import LOADED_IMAGES_FILE
 from pipeline.sandbox.controllers.scheduler import Scheduler
 from pipeline.sandbox.kubeclient import KubeClient
 from pipeline.sandbox.state import SandboxConfig, SandboxStatus, StateDir, write_kubeconfig
-from pipeline.services.dockerd import ensure_engine
-from pipeline.services.registry import start_registry
+from pipeline.services.dockerd import DockerEngine, ensure_engine
+from pipeline.services.process import port_open
+from pipeline.services.registry import Registry, start_registry
 from pipeline.services.tls import KeyPair, create_ca, issue_server_cert
 
 log = logging.getLogger("pipeline.sandbox")
@@ -49,18 +51,32 @@ class Sandbox:
         self.registry = config.registry
         self.docker_host = config.docker_host
         self.server: APIServer | None = None
+        self.children = Children()
+        self.status: SandboxStatus | None = None
 
     def start(self) -> SandboxStatus:
         state, config = self.state, self.config
+        self._stack.callback(self.children.stop_all)
         if self.registry is None:
-            reg = start_registry(state.path / "registry", port=config.registry_port)
-            self._stack.callback(reg.stop)
+            registry_dir = state.path / "registry"
+            if config.registry_port:  # a killed daemon's registry may still be shutting down
+                _wait_port_free(config.registry_port, self.stop_event)
+            reg = start_registry(registry_dir, port=config.registry_port)
             self.registry = reg.address
-            config.registry_port = int(reg.address.rsplit(":", 1)[1])
+            port = config.registry_port = int(reg.address.rsplit(":", 1)[1])
+            self.children.add(
+                "registry",
+                reg,
+                lambda: start_registry(registry_dir, port=port),
+                _registry_answers,
+            )
         if config.docker and self.docker_host is None:
             engine = ensure_engine(state.path / "docker")
-            self._stack.callback(engine.stop)
             self.docker_host = engine.host
+            if engine.proc is not None:  # our own dockerd, not a system engine
+                self.children.add(
+                    "dockerd", engine, lambda: ensure_engine(state.path / "docker"), _running
+                )
         tls, ca_path = serving_certificate(state.path / "tls")
         server = APIServer(
             port=config.api_port,
@@ -86,8 +102,6 @@ class Sandbox:
         )
         argocd_server.start()
         self._stack.callback(argocd_server.stop)
-        if argocd_server.bootstrapped:
-            self._settle_snapshot(server)
         config.argocd_port = int(argocd_server.url.rsplit(":", 1)[1])
         config.argocd_secure_port = int(argocd_server.secure_url.rsplit(":", 1)[1])
         state.write_config(config)
@@ -129,25 +143,19 @@ class Sandbox:
             registry=self.registry,
             docker_host=docker_host,
             pid=os.getpid(),
+            children=self.children.report(),
         )
         state.write_status(status)
+        self.status = status
+        self.children.on_change = self._report_children
+        self._run("child-supervisor", self.children.run)
         return status
 
-    def _settle_snapshot(self, server: APIServer) -> None:
-        """Wait until the store file holds every write so far, then for the snapshot
-        interval that follows that save: a write made right after `up` reports is then saved
-        at once, as on a start that wrote nothing (Argo CD's settings on a fresh state)."""
-        rv = int(server.store.rv)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not self.stop_event.is_set():
-            try:
-                saved = int(json.loads(self.state.store_file.read_text())["resourceVersion"])
-            except (OSError, ValueError, KeyError):
-                saved = 0
-            if saved >= rv:
-                break
-            self.stop_event.wait(0.05)
-        self.stop_event.wait(SAVE_INTERVAL + 0.25)
+    def _report_children(self) -> None:
+        """Rewrite status.json with the children's health (what `sandbox status` shows)."""
+        if self.status is not None:
+            self.status.children = self.children.report()
+            self.state.write_status(self.status)
 
     def _client(self, agent: str) -> KubeClient:
         assert self.server is not None
@@ -164,6 +172,29 @@ class Sandbox:
             thread.join(timeout=30)
         self._stack.close()
         self.state.status_file.unlink(missing_ok=True)
+
+
+def _wait_port_free(port: int, stop: threading.Event, timeout: float = 15.0) -> None:
+    """Wait (bounded) until nothing accepts connections on 127.0.0.1:``port``: the registry
+    of a daemon killed a moment ago gets SIGTERM from PR_SET_PDEATHSIG and exits shortly."""
+    deadline = time.monotonic() + timeout
+    while port_open("127.0.0.1", port) and time.monotonic() < deadline:
+        if stop.wait(0.1):  # polling a port: no event says when another process let go
+            return
+
+
+def _registry_answers(handle: Handle) -> bool:
+    assert isinstance(handle, Registry)
+    try:
+        response = requests.get(f"{handle.url}/v2/", timeout=2)
+    except requests.RequestException:
+        return False
+    return response.status_code in (200, 401)
+
+
+def _running(handle: Handle) -> bool:
+    """dockerd: its process is watched; probing the engine each second would cost a curl."""
+    return isinstance(handle, DockerEngine)
 
 
 def serving_certificate(directory: Path) -> tuple[KeyPair, Path]:

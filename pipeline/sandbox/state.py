@@ -7,7 +7,8 @@
   daemon.pid      the daemon's pid
   daemon.log      its log
   kubeconfig      for kubectl and the Python client
-  store.json      the API server's objects (survives restarts)
+  store.json      the API server's objects (survives restarts), compacted every 5 s from
+  store.json.journal.<n>   the writes since, each fsynced before it was acknowledged
   registry/       the Distribution registry's config and blobs (when the sandbox runs one)
   docker/         a private dockerd (when no engine was reachable)
   argocd/         the Argo CD controller's checkouts and renders
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,8 @@ class SandboxStatus:
     argocd_server: str | None = None  # the Argo CD API server (HTTP)
     argocd_secure_server: str | None = None  # the same over HTTPS (certificate_authority)
     argocd_token: str | None = None  # an admin session token; only `sandbox status` fills it
+    # supervised child processes: {"registry": {"pid": 12, "healthy": true, "restarts": 1}}
+    children: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,7 +113,7 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 def _write_json(path: Path, data: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     tmp.replace(path)
 

@@ -9,15 +9,24 @@ from pathlib import Path
 
 from pipeline.errors import SandboxError, UsageError
 from pipeline.sandbox.state import SandboxConfig, SandboxStatus, StateDir
-from pipeline.services.process import free_port, pid_alive, stop_pid, wait_until
+from pipeline.services.process import free_port, pid_runs, stop_pid, wait_until
 
 STARTUP_TIMEOUT = 90.0
 
 
-def status(state: StateDir) -> SandboxStatus:
+def daemon_pid(state: StateDir) -> int | None:
+    """The pid of the daemon serving ``state``, or None: a pid file whose process is gone, or
+    now is some other program (pids are reused after a ``kill -9``), is stale."""
     pid = state.read_pid()
+    if pid is None or not pid_runs(pid, "pipeline.sandbox", str(state.path)):
+        return None
+    return pid
+
+
+def status(state: StateDir) -> SandboxStatus:
+    pid = daemon_pid(state)
     recorded = state.read_status()
-    if pid is None or not pid_alive(pid) or recorded is None or recorded.get("pid") != pid:
+    if pid is None or recorded is None or recorded.get("pid") != pid:
         return SandboxStatus(running=False, state_dir=str(state.path))
     return SandboxStatus(
         **{k: v for k, v in recorded.items() if k in SandboxStatus.__annotations__}
@@ -77,9 +86,9 @@ def up(
 
 def down(state: StateDir) -> bool:
     """Stop the daemon (and with it everything it started). True when something was stopped."""
-    pid = state.read_pid()
+    pid = daemon_pid(state)
     stopped = False
-    if pid is not None and pid_alive(pid):
+    if pid is not None:
         stop_pid(pid, timeout=45)
         stopped = True
     _clean_stale(state)
@@ -88,8 +97,8 @@ def down(state: StateDir) -> bool:
 
 def _clean_stale(state: StateDir) -> None:
     """After a crash: forget the dead daemon's pid and status files."""
-    pid = state.read_pid()
-    if pid is not None and pid_alive(pid):
+    pid = daemon_pid(state)
+    if pid is not None:
         raise SandboxError(
             f"a sandbox daemon (pid {pid}) still runs from {state.path}",
             hint=f"run: pipeline sandbox down --state-dir {state.path}",

@@ -130,3 +130,21 @@ def pid_alive(pid: int) -> bool:
         if stat.rsplit(")", 1)[1].split()[0] == "Z":
             return False
     return True
+
+
+def command_line(pid: int) -> list[str]:
+    """The argv of a running process (empty when it is gone, a zombie, or unreadable)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return [part.decode(errors="replace") for part in raw.split(b"\0") if part]
+
+
+def pid_runs(pid: int, *argv_parts: str) -> bool:
+    """True when ``pid`` is alive and its argv contains every one of ``argv_parts``: a pid file
+    left by a killed process may name a pid the system has since given to another one."""
+    if not pid_alive(pid):
+        return False
+    argv = command_line(pid)
+    return bool(argv) and all(part in argv for part in argv_parts)

@@ -8,13 +8,13 @@ collection: deletecollection). ``?watch`` on an item path becomes a watch with
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import yaml
 
 from pipeline.sandbox.apiserver import status as st
+from pipeline.sandbox.apiserver.decoding import check_finite, loads
 from pipeline.sandbox.apiserver.listing import list_object, list_response, watch_stream
 from pipeline.sandbox.apiserver.messages import Request, Response, WatchStream
 from pipeline.sandbox.apiserver.operations import Operations
@@ -48,7 +48,11 @@ def decode_body(req: Request, kind: str) -> Obj:
             f"{', '.join(BODY_TYPES)}"
         )
     try:
-        obj = yaml.safe_load(req.body) if ctype == "application/yaml" else json.loads(req.body)
+        if ctype == "application/yaml":
+            obj = yaml.safe_load(req.body)
+            check_finite(obj)
+        else:
+            obj = loads(req.body)
     except (ValueError, yaml.YAMLError) as e:
         raise st.bad_request(f"couldn't get version/kind; json parse error: {e}") from e
     if not isinstance(obj, dict):
@@ -135,7 +139,7 @@ class Endpoints:
             return lambda current: json_patch(current, ops)
         if ctype in (MERGE, STRATEGIC) and (builtin or ctype == MERGE):
             try:
-                patch = json.loads(req.body)
+                patch = loads(req.body)
             except ValueError as e:
                 raise st.bad_request(f"error decoding patch: {e}") from e
             if ctype == STRATEGIC:
@@ -177,7 +181,7 @@ class Endpoints:
         options: Obj = {}
         if req.body.strip():
             try:
-                options = json.loads(req.body)
+                options = loads(req.body)
             except ValueError as e:
                 raise st.bad_request(f"error decoding DeleteOptions: {e}") from e
             if not isinstance(options, dict):

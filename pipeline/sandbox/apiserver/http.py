@@ -3,6 +3,12 @@
 Any exception in a handler becomes a 500 ``Status``; API errors become their own ``Status``.
 Watch streams are ``Transfer-Encoding: chunked`` newline-delimited JSON events (reference E.3):
 events are pushed by the store's write path into the watcher's queue, so delivery is prompt.
+Every stream ends with the terminating chunk; a failure while streaming sends an ``ERROR``
+event with a 500 ``Status`` first, as the apiserver's watch handler does.
+
+Scale: one thread per connection and no ``select()`` anywhere (it fails on descriptors past
+1,023), a listen backlog of ``BACKLOG`` (the kernel caps it at ``net.core.somaxconn``), and
+bodies over 3 MiB answered 413 without being kept in memory.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import resource
 import select
 import socket
 import ssl
@@ -21,12 +28,26 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from pipeline.sandbox.apiserver import status as st
+from pipeline.sandbox.apiserver.decoding import MAX_REQUEST_BODY_BYTES, too_large
 from pipeline.sandbox.apiserver.messages import Request, Response, WatchStream
 from pipeline.sandbox.apiserver.tables import table_for, wants_table
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 _IDLE_CHECK = 2.0  # seconds between checks that an idle watch's client is still there
+BACKLOG = 4096  # pending connections the listen queue holds (capped by somaxconn)
+_DISCARD_LIMIT = 64 * 1024 * 1024  # a larger refused body is not read: the connection closes
+
+
+def raise_descriptor_limit() -> int:
+    """Lift the soft open-files limit to the hard one (each connection is a descriptor)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        target = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            return target
+    return soft
 
 
 def _combined_headers(items: Iterable[tuple[str, str]]) -> dict[str, str]:
@@ -54,6 +75,7 @@ class Dispatcher:
 class APIHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = BACKLOG
 
     def __init__(
         self,
@@ -66,12 +88,19 @@ class APIHTTPServer(ThreadingHTTPServer):
         self.dispatcher = dispatcher
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
+        self.streams = 0  # watch streams being written
+        self.streams_done = threading.Condition()
         super().__init__(address, RequestHandler)
         self.secure = ssl_context is not None
         if ssl_context is not None:
             self.socket = ssl_context.wrap_socket(
                 self.socket, server_side=True, do_handshake_on_connect=False
             )
+
+    def wait_for_streams(self, timeout: float) -> bool:
+        """Wait until every watch stream has written its end (after the store closed them)."""
+        with self.streams_done:
+            return self.streams_done.wait_for(lambda: self.streams == 0, timeout)
 
     def close_connections(self) -> None:
         with self.connections_lock:
@@ -111,9 +140,33 @@ class RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
 
+    def _body(self) -> bytes | None:
+        """The request body, or ``None`` after answering 400/413 for it."""
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length < 0:
+                raise ValueError(length)
+        except ValueError:
+            self.close_connection = True
+            self._send(Response.error(st.bad_request("invalid Content-Length")))
+            return None
+        if length <= MAX_REQUEST_BODY_BYTES:
+            return self.rfile.read(length) if length else b""
+        if length <= _DISCARD_LIMIT:  # read and drop it, so the client gets to see the 413
+            while length > 0:
+                chunk = self.rfile.read(min(length, 1 << 16))
+                if not chunk:
+                    break
+                length -= len(chunk)
+        else:
+            self.close_connection = True
+        self._send(Response.error(too_large()))
+        return None
+
     def _handle(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._body()
+        if body is None:
+            return
         parts = urlsplit(self.path)
         req = Request(
             method=self.command,
@@ -167,6 +220,16 @@ class RequestHandler(BaseHTTPRequestHandler):
         return {"kind": stream.rt.kind, "apiVersion": stream.rt.api_version, "metadata": meta}
 
     def _stream(self, stream: WatchStream, req: Request) -> None:
+        with self.server.streams_done:
+            self.server.streams += 1
+        try:
+            self._write_stream(stream, req)
+        finally:
+            with self.server.streams_done:
+                self.server.streams -= 1
+                self.server.streams_done.notify_all()
+
+    def _write_stream(self, stream: WatchStream, req: Request) -> None:
         table = wants_table(req)
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -182,6 +245,14 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError:
             self.close_connection = True
+        except Exception as e:  # never end a watch silently: an ERROR Status, then the end
+            log.exception("watch failed for %s", self.path)
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                status = st.internal(f"{type(e).__name__}: {e}").to_status()
+                self._event("ERROR", status, stream, False)
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
         finally:
             self.server.dispatcher.end_watch(stream)
 
@@ -211,7 +282,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _client_gone(self) -> bool:
         """True when the client closed its end (so an idle watch stops holding a watcher)."""
         try:
-            ready, _, _ = select.select([self.connection], [], [], 0)
+            poller = select.poll()  # not select(): it fails on descriptors >= 1024
+            poller.register(self.connection, select.POLLIN | select.POLLHUP | select.POLLERR)
+            ready = poller.poll(0)
             if isinstance(self.connection, ssl.SSLSocket):
                 return bool(ready)  # a watch client sends nothing more: readable = closing
             return bool(ready) and self.connection.recv(1, socket.MSG_PEEK) == b""

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline.sandbox.apiserver import status as st
+from pipeline.sandbox.apiserver.decoding import check_field_types, check_sizes
 from pipeline.sandbox.apiserver.defaults import apply_defaults, initial_status
 from pipeline.sandbox.apiserver.kindvalidation import validate_object
 from pipeline.sandbox.apiserver.lifecycle import Lifecycle
@@ -60,8 +61,8 @@ def _check_type(rt: ResourceType, obj: Obj) -> None:
             else f"Object kind {kind} does not match the expected kind {rt.kind}"
         )
     obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
-    if not isinstance(obj.setdefault("metadata", {}), dict):
-        raise st.bad_request("metadata must be an object")
+    check_field_types(rt, obj)
+    obj.setdefault("metadata", {})
 
 
 class Operations:
@@ -118,6 +119,7 @@ class Operations:
             elif rt.has_status_subresource and rt.kind != "Node":
                 # nodeStrategy.PrepareForCreate keeps status (kwok creates nodes with one)
                 obj.pop("status", None)
+            check_sizes(rt, obj)
             validate_object(rt, obj)
             for admit in self.admission:
                 admit(rt, obj)
@@ -214,6 +216,7 @@ class Operations:
             for admit_update in self.update_admission:
                 admit_update(rt, old, new)
             apply_defaults(rt.kind, new)  # before the generation check: defaults are no change
+            check_sizes(rt, new)
             validate_object(rt, new)
             prepare_update(rt, old, new)
             new["apiVersion"] = rt.stored_api_version

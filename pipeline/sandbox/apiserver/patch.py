@@ -8,9 +8,9 @@ more than 10000 operations is 413. A merge patch that is not valid JSON is 400.
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
+from pipeline.sandbox.apiserver.decoding import loads
 from pipeline.sandbox.apiserver.status import ApiStatusError, bad_request
 
 MAX_JSON_PATCH_OPERATIONS = 10000
@@ -31,7 +31,7 @@ def merge_patch(target: Any, patch: Any) -> Any:
 
 def decode_json_patch(raw: bytes) -> list[dict[str, Any]]:
     try:
-        ops = json.loads(raw)
+        ops = loads(raw)
     except ValueError as e:
         raise bad_request(f"error decoding patch: {e}") from e
     if not isinstance(ops, list) or not all(isinstance(op, dict) for op in ops):

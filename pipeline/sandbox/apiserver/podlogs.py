@@ -88,10 +88,5 @@ def write_log(store: Store, req: Request, namespace: str, name: str) -> Response
     container = _container(pod, req.param("container"))
     key = (namespace, name, container, req.flag("previous"))
     text = req.body.decode("utf-8", errors="replace")
-    with store.lock:
-        if req.method == "POST":
-            text = store.logs.get(key, "") + text
-        store.logs[key] = text
-        if store.on_commit is not None:
-            store.on_commit()
+    store.write_log(key, text, append=req.method == "POST")
     return Response.json(200, {"kind": "Status", "apiVersion": "v1", "status": "Success"})

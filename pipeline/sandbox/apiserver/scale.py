@@ -9,10 +9,10 @@ in the Scale body is a precondition (409 on mismatch).
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any
 
 from pipeline.sandbox.apiserver import status as st
+from pipeline.sandbox.apiserver.decoding import loads
 from pipeline.sandbox.apiserver.messages import Request, Response
 from pipeline.sandbox.apiserver.operations import Operations
 from pipeline.sandbox.apiserver.patch import decode_json_patch, json_patch, merge_patch
@@ -47,11 +47,11 @@ def to_scale(obj: Obj) -> Obj:
 def _new_scale(req: Request, current: Obj) -> Obj:
     try:
         if req.method == "PUT":
-            body = json.loads(req.body)
+            body = loads(req.body)
         elif req.content_type == "application/json-patch+json":
             body = json_patch(current, decode_json_patch(req.body))
         else:
-            body = merge_patch(current, json.loads(req.body))
+            body = merge_patch(current, loads(req.body))
     except ValueError as e:
         raise st.bad_request(f"error decoding Scale: {e}") from e
     if not isinstance(body, dict) or not isinstance(body.get("spec", {}), dict):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +27,10 @@ from pipeline.sandbox.apiserver import status as st
 from pipeline.sandbox.apiserver.access import AccessControl
 from pipeline.sandbox.apiserver.crds import CustomResourceDefinitions
 from pipeline.sandbox.apiserver.endpoints import Endpoints
-from pipeline.sandbox.apiserver.http import APIHTTPServer, Dispatcher
+from pipeline.sandbox.apiserver.http import APIHTTPServer, Dispatcher, raise_descriptor_limit
 from pipeline.sandbox.apiserver.messages import Request, Response, WatchStream
 from pipeline.sandbox.apiserver.operations import NAMESPACES, Operations
-from pipeline.sandbox.apiserver.persistence import Snapshotter
+from pipeline.sandbox.apiserver.persistence import SAVE_INTERVAL, Snapshotter
 from pipeline.sandbox.apiserver.podlogs import write_log
 from pipeline.sandbox.apiserver.rbac import CLUSTER_ROLE_BINDINGS, CLUSTER_ROLES
 from pipeline.sandbox.apiserver.reviews import handle_review
@@ -43,6 +44,7 @@ from pipeline.services.tls import KeyPair
 Obj = dict[str, Any]
 BOOTSTRAP_NAMESPACES = ("default", "kube-system", "kube-public", "argocd")
 _HEALTH = ("/healthz", "/livez", "/readyz")
+STOP_GRACE = 5.0  # seconds open watches get to write their end before connections close
 
 
 def _is_sandbox_log(parts: list[str]) -> bool:
@@ -102,6 +104,14 @@ class Router(Dispatcher):
             self.store.unwatch(stream.rt, stream.watcher)
 
     def dispatch(self, req: Request) -> Response | WatchStream:
+        """Route ``req``; a mutating request returns only once its writes are durable."""
+        try:
+            return self._dispatch(req)
+        finally:
+            if req.method not in ("GET", "HEAD", "OPTIONS"):
+                self.store.durable()
+
+    def _dispatch(self, req: Request) -> Response | WatchStream:
         user = self.access.admit(req)
         path = req.path.rstrip("/") or "/"
         parts = [p for p in path.split("/") if p]
@@ -158,12 +168,14 @@ class APIServer:
         tls: KeyPair | None = None,
         secure_port: int = 0,
         root_ca: bytes | None = None,
+        compact_interval: float = SAVE_INTERVAL,
     ) -> None:
         """``history_limit``: watch events kept per resource type (older RVs get 410).
         ``tls``: also serve HTTPS on ``secure_port`` with this certificate (kubectl sends
         kubeconfig credentials only over TLS). ``root_ca``: the PEM bundle clients trust, put
         into legacy token Secrets as ``ca.crt`` (omitted without one). The token signing key
-        is kept in ``<state_file>.sa-key`` (random per start without a state file)."""
+        is kept in ``<state_file>.sa-key`` (random per start without a state file).
+        ``compact_interval``: seconds between compactions of the journal into ``state_file``."""
         self.host = host
         self.port = port
         self.secure_port = secure_port
@@ -171,6 +183,7 @@ class APIServer:
         self.tls = tls
         self.root_ca = root_ca
         self.store = Store(history_limit)
+        self.compact_interval = compact_interval
         self._listeners: list[tuple[APIHTTPServer, threading.Thread]] = []
         self._snapshotter: Snapshotter | None = None
 
@@ -186,25 +199,26 @@ class APIServer:
         return f"https://{self.host}:{self.secure_port}"
 
     def start(self) -> None:
+        raise_descriptor_limit()
         crds = CustomResourceDefinitions(self.store)
         self.store.on_load_definitions = crds.serve_loaded
         if self.state_file is not None:
-            self._snapshotter = Snapshotter(self.store, self.state_file)
+            self._snapshotter = Snapshotter(self.store, self.state_file, self.compact_interval)
             self._snapshotter.load()
+            self._snapshotter.start()  # journal from here on, bootstrap objects included
         key_file = None
         if self.state_file is not None:
             key_file = self.state_file.with_name(self.state_file.name + ".sa-key")
         signer = TokenSigner(load_or_create_key(key_file))
         router = Router(self.store, "", signer, self.root_ca, crds)
         self._bootstrap(router.ops)
+        self.store.durable()
         self.port = self._listen(router, self.port, None)
         router.address = f"{self.host}:{self.port}"
         if self.tls is not None:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self.tls.cert_path, self.tls.key_path)
             self.secure_port = self._listen(router, self.secure_port, context)
-        if self._snapshotter is not None:
-            self._snapshotter.start()
         for _, thread in self._listeners:
             thread.start()
 
@@ -242,7 +256,10 @@ class APIServer:
                     ops.create(rt, "", obj)
 
     def stop(self) -> None:
-        self.store.close()
+        self.store.close()  # every open watch ends: let each write its last chunk first
+        deadline = time.monotonic() + STOP_GRACE
+        for httpd, _ in self._listeners:
+            httpd.wait_for_streams(max(deadline - time.monotonic(), 0))
         for httpd, thread in self._listeners:
             if thread.is_alive():
                 httpd.shutdown()

@@ -20,6 +20,7 @@ from pipeline.sandbox.apiserver.watchers import Change, History, Matcher, Watche
 
 Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped
+LogKey = tuple[str, str, str, bool]  # (namespace, pod, container, previous)
 HISTORY_LIMIT = 1000
 
 
@@ -29,6 +30,19 @@ def _finalizers(obj: Obj) -> list[Any]:
     if obj.get("kind") == "Namespace":
         found += obj.get("spec", {}).get("finalizers") or []
     return found
+
+
+def _nothing() -> None:
+    return None
+
+
+def _loadable(meta: Any) -> bool:
+    return (
+        isinstance(meta, dict)
+        and isinstance(meta.get("name"), str)
+        and bool(meta["name"])
+        and isinstance(meta.get("namespace", ""), str)
+    )
 
 
 class Store:
@@ -43,9 +57,13 @@ class Store:
         self._watchers: dict[ResourceType, set[Watcher]] = {rt: set() for rt in RESOURCES}
         # the kinds served: built-ins plus those CustomResourceDefinitions add
         self.catalog = Catalog()
-        self.logs: dict[tuple[str, str, str, bool], str] = {}
+        self.logs: dict[LogKey, str] = {}
         self.closed = False
         self.on_commit: Callable[[], None] | None = None
+        # persistence: every log write (under the lock), and "make every write so far
+        # durable", called before a mutating request is answered
+        self.on_log: Callable[[LogKey, str, bool], None] | None = None
+        self.durable: Callable[[], None] = _nothing
         self.on_remove: Callable[[ResourceType, Obj], None] | None = None
         self.on_load_definitions: Callable[[list[Obj]], None] | None = None
         # called for every committed change, under the lock (CRDs serve their kinds)
@@ -135,6 +153,15 @@ class Store:
         self._publish(rt, Change("DELETED", last, obj, self.rv))
         self._removed(rt, last)
         return last
+
+    def write_log(self, key: LogKey, text: str, append: bool) -> None:
+        """Replace (or append to) a container's log."""
+        with self.lock:
+            self.logs[key] = self.logs.get(key, "") + text if append else text
+            if self.on_log is not None:
+                self.on_log(key, text, append)
+            if self.on_commit is not None:
+                self.on_commit()
 
     def _removed(self, rt: ResourceType, obj: Obj) -> None:
         if rt.kind == "Pod":
@@ -228,10 +255,11 @@ class Store:
             for obj in objects:
                 group = str(obj.get("apiVersion", "")).rpartition("/")[0]
                 rt = self.catalog.by_group_kind(group, obj.get("kind", ""))
-                if rt is not None:
-                    self.add_kind(rt)
-                    meta = obj["metadata"]
-                    self._objects[rt][(meta.get("namespace", ""), meta["name"])] = obj
+                meta = obj.get("metadata")
+                if rt is None or not _loadable(meta):
+                    continue  # e.g. written before names were type-checked: never served
+                self.add_kind(rt)
+                self._objects[rt][(meta.get("namespace", ""), meta["name"])] = obj
             for ns, pod, container, previous, text in data.get("logs", []):
                 self.logs[(ns, pod, container, bool(previous))] = text
             self._history = {rt: History(self._history_limit, self.rv) for rt in self._objects}

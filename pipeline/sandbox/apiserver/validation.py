@@ -10,6 +10,7 @@ Known fields are checked at the top level, in ``metadata`` and in ``spec``.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -31,6 +32,95 @@ LABEL_MSG = (
     "must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex "
     "used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
 )
+
+# apimachinery/pkg/util/validation/validation.go: IsQualifiedName, IsValidLabelValue, RegexError
+_QUALIFIED_FMT = "([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]"
+_QUALIFIED = re.compile(f"^{_QUALIFIED_FMT}$")
+_LABEL_VALUE_FMT = f"({_QUALIFIED_FMT})?"
+_LABEL_VALUE = re.compile(f"^{_LABEL_VALUE_FMT}$")
+QUALIFIED_NAME_MSG = (
+    "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
+    f"alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for "
+    f"validation is '{_QUALIFIED_FMT}')"
+)
+LABEL_VALUE_MSG = (
+    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or "
+    "'.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or "
+    f"'my_value',  or '12345', regex used for validation is '{_LABEL_VALUE_FMT}')"
+)
+
+
+_CACHED = 320  # longer strings are never valid keys or values: not worth keeping
+
+
+def qualified_name_problems(value: str) -> tuple[str, ...]:
+    """``validation.IsQualifiedName``: ``[prefix/]name`` (label keys, annotation keys)."""
+    if len(value) > _CACHED:
+        return tuple(_qualified_name_problems(value))
+    return _cached_qualified_name_problems(value)
+
+
+@functools.lru_cache(maxsize=4096)  # keys repeat across objects: checked once each
+def _cached_qualified_name_problems(value: str) -> tuple[str, ...]:
+    return tuple(_qualified_name_problems(value))
+
+
+def _qualified_name_problems(value: str) -> list[str]:
+    parts = value.split("/")
+    problems: list[str] = []
+    if len(parts) > 2:
+        return [
+            f"a qualified name {QUALIFIED_NAME_MSG} with an optional DNS subdomain prefix and "
+            "'/' (e.g. 'example.com/MyName')"
+        ]
+    name = parts[-1]
+    if len(parts) == 2:
+        prefix = parts[0]
+        if not prefix:
+            problems.append("prefix part must be non-empty")
+        elif len(prefix) > 253:
+            problems.append("prefix part must be no more than 253 characters")
+        elif not _SUBDOMAIN.match(prefix):
+            problems.append(f"prefix part {SUBDOMAIN_MSG}")
+    if not name:
+        problems.append("name part must be non-empty")
+    elif len(name) > 63:
+        problems.append("name part must be no more than 63 characters")
+    if not _QUALIFIED.match(name):
+        problems.append(f"name part {QUALIFIED_NAME_MSG}")
+    return problems
+
+
+def _value(value: str) -> tuple[str, ...]:
+    """``validation.IsValidLabelValue``."""
+    return _label_value(value) if len(value) <= _CACHED else _label_value.__wrapped__(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _label_value(value: str) -> tuple[str, ...]:
+    problems = ["must be no more than 63 characters"] if len(value) > 63 else []
+    if not _LABEL_VALUE.match(value):
+        problems.append(LABEL_VALUE_MSG)
+    return tuple(problems)
+
+
+def metadata_causes(meta: Obj) -> list[tuple[str, str]]:
+    """``ValidateLabels`` and the key checks of ``ValidateAnnotations`` (keys sorted: Go
+    walks maps in random order), as 422 causes."""
+    causes: list[tuple[str, str]] = []
+    labels = meta.get("labels") or {}
+    for key in sorted(labels):
+        problems = qualified_name_problems(key)
+        causes += [("metadata.labels", f'Invalid value: "{key}": {p}') for p in problems]
+        value = str(labels[key])
+        causes += [("metadata.labels", f'Invalid value: "{value}": {p}') for p in _value(value)]
+    for key in sorted(meta.get("annotations") or {}):
+        causes += [
+            ("metadata.annotations", f'Invalid value: "{key}": {p}')
+            for p in qualified_name_problems(key.lower())
+        ]
+    return causes
+
 
 OBJECT_META_FIELDS = frozenset(
     {

@@ -42,6 +42,7 @@ def _query(raw: str) -> Params:
 class GatewayHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 4096  # as the API server's: pending connects wait in the kernel
 
     def __init__(
         self, address: tuple[str, int], router: Router, context: ssl.SSLContext | None
@@ -197,7 +198,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _client_gone(self) -> bool:
         try:
-            ready, _, _ = select.select([self.connection], [], [], 0)
+            poller = select.poll()  # not select(): it fails on descriptors >= 1024
+            poller.register(self.connection, select.POLLIN | select.POLLHUP | select.POLLERR)
+            ready = poller.poll(0)
             if isinstance(self.connection, ssl.SSLSocket):
                 return bool(ready)
             return bool(ready) and self.connection.recv(1, socket.MSG_PEEK) == b""
