@@ -29,13 +29,14 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from docsblock import replace_block
+
 from pipeline.sandbox.kubeclient import KubeClient, resource_path
 from pipeline.services.githttp import GitServer, publish, run_git
 from tests.fixtures.monorepo import write_monorepo
 from tests.fixtures.services import write_busybox_context
 
 PIPELINE = [sys.executable, "-m", "pipeline"]
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 START, END = "<!-- bench_monorepo:start -->", "<!-- bench_monorepo:end -->"
 SERVICE = "orders"
 APPSETS = resource_path("argoproj.io/v1alpha1", "applicationsets", "argocd")
@@ -180,9 +181,7 @@ def write_docs(result: dict[str, Any]) -> None:
         f"Step timings: {steps}.\n"
         f"{END}"
     )
-    text = DOCS.read_text()
-    head, rest = text.split(START, 1)
-    DOCS.write_text(head + block + rest.split(END, 1)[1])
+    replace_block(START, END, block)
 
 
 def main() -> None:

@@ -27,12 +27,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from docsblock import replace_block
+
 from pipeline.adapters.gitsource import GitSources
 from pipeline.adapters.sources import SourceRenderer
 from pipeline.services.githttp import GitServer, publish, run_git
 from tests.fixtures.monorepo import write_monorepo
 
-DOCS = Path(__file__).resolve().parent.parent / "docs" / "performance.md"
 START, END = "<!-- bench_source_render:start -->", "<!-- bench_source_render:end -->"
 IMAGE = "registry.example.com/acme/platform"
 PIN = IMAGE + "@sha256:" + "ab" * 32
@@ -96,13 +97,7 @@ def write_docs(result: dict[str, Any]) -> None:
         f"| warm after a new commit (fetch, export, render) | {result['warm_new_commit_s']} |\n"
         f"{END}"
     )
-    text = DOCS.read_text()
-    if START in text:
-        head, rest = text.split(START, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n## Source render (preflight)\n\n" + block + "\n"
-    DOCS.write_text(text)
+    replace_block(START, END, block)
 
 
 def main() -> None:
