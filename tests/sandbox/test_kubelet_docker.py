@@ -217,6 +217,8 @@ def test_missing_tag_gives_err_image_pull_then_backoff(
 ) -> None:
     kube, _ = cluster
     image = f"{registry.address}/web:does-not-exist"
+    pods_path = resource_path("v1", "pods", NS)
+    since = kube.list(pods_path)["metadata"]["resourceVersion"]
     kube.create(
         resource_path("apps/v1", "deployments", NS),
         deployment("missing", image, progressDeadlineSeconds=2),
@@ -229,7 +231,15 @@ def test_missing_tag_gives_err_image_pull_then_backoff(
                 return dict(waiting)
         return None
 
-    err = wait_for("ErrImagePull", lambda: reason_seen("ErrImagePull"))
+    def watched(reason: str) -> Obj:
+        """ErrImagePull lasts until the next pull attempt: a watch sees it, a poll can miss it."""
+        for event in kube.watch(pods_path, since, timeout_seconds=60, label_selector="app=missing"):
+            waiting = container_status(event["object"]).get("state", {}).get("waiting", {})
+            if waiting.get("reason") == reason:
+                return dict(waiting)
+        raise AssertionError(f"no pod of the Deployment reported {reason} within 60 s")
+
+    err = watched("ErrImagePull")
     assert "not found" in err["message"]
     assert err["message"].startswith("rpc error: code = NotFound desc = failed to pull and unpack")
     backoff = wait_for("ImagePullBackOff", lambda: reason_seen("ImagePullBackOff"))
