@@ -209,7 +209,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if event_type not in ("ERROR", "BOOKMARK"):
             obj = stream.rt.view(obj)
             if table:
-                obj = table_for(stream.rt, {"metadata": {}, "items": [obj]})
+                obj = table_for(stream.rt, {"metadata": {}, "items": [obj]}, stream.include_object)
         line = json.dumps({"type": event_type, "object": obj}, separators=(",", ":"))
         self._chunk(line.encode() + b"\n")
 

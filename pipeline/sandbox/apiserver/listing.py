@@ -81,6 +81,15 @@ def list_object(store: Store, route: Route, req: Request) -> Obj:
     }
 
 
+def include_object(req: Request) -> str:
+    """``includeObject`` of a Table request (metav1.IncludeObjectPolicy): what each row carries,
+    ``Metadata`` by default; kubectl asks for ``Object`` to sort by any field (``--sort-by``)."""
+    value = req.param("includeObject") or "Metadata"
+    if value not in ("None", "Metadata", "Object"):
+        raise st.bad_request(f'invalid includeObject value "{value}"')  # TableOptions validation
+    return value
+
+
 def list_response(
     store: Store, route: Route, req: Request, table: bool, single: Obj | None = None
 ) -> Response:
@@ -90,7 +99,7 @@ def list_response(
     else:
         listing = list_object(store, route, req)
     if table:
-        return Response.json(200, table_for(route.rt, listing))
+        return Response.json(200, table_for(route.rt, listing, include_object(req)))
     return Response.json(200, listing)
 
 
@@ -112,4 +121,7 @@ def watch_stream(
         watcher, initial = store.watch(route.rt, route.namespace, matcher, since)
     except st.ApiStatusError as e:
         return WatchStream(route.rt, None, [], 0, False, error=e.to_status())
-    return WatchStream(route.rt, watcher, initial, seconds, bookmarks or initial_end, initial_end)
+    return WatchStream(
+        route.rt, watcher, initial, seconds, bookmarks or initial_end, initial_end,
+        include_object=include_object(req),
+    )  # fmt: skip

@@ -82,3 +82,4 @@ class WatchStream:
     bookmarks: bool
     initial_events_end: bool = False
     error: Obj | None = None
+    include_object: str = "Metadata"  # a Table's rows: None, Metadata or Object (includeObject)
