@@ -99,6 +99,13 @@ def _print_status(status: SandboxStatus, output: str) -> None:
     default=None,
     help="Initial restart back-off in seconds (real kubelet: 10).",
 )
+@click.option(
+    "--watch-window",
+    type=float,
+    default=None,
+    help="Seconds a resourceVersion stays watchable before 410 Expired (real: etcd compaction, "
+    "5 minutes).",
+)
 def up(
     state_dir: Path | None,
     output: str,
@@ -107,6 +114,7 @@ def up(
     docker: bool,
     kubelet_backoff: float | None,
     registry_ca: Path | None,
+    watch_window: float | None,
 ) -> None:
     """Start the sandbox in the background (no-op when it already runs)."""
     from pipeline.sandbox import supervisor
@@ -119,6 +127,7 @@ def up(
         docker=docker,
         kubelet_backoff=kubelet_backoff,
         registry_ca=registry_ca,
+        watch_window=watch_window,
     )
     _print_status(status, output)
 

@@ -84,6 +84,7 @@ class Sandbox:
             tls=tls,
             secure_port=config.secure_port,
             root_ca=ca_path.read_bytes(),
+            history_window=config.watch_window,
         )
         server.start()
         self._stack.callback(server.stop)

@@ -44,6 +44,7 @@ class SandboxConfig:
     docker: bool = True  # False: kubelet resolves images only, runs no containers
     registry_ca: str | None = None  # a CA bundle the kubelet trusts for TLS registries
     kubelet_backoff: float = 10.0
+    watch_window: float = 300.0  # seconds a resourceVersion stays watchable (then 410)
     reconcile_seconds: float = 120.0
     argocd_port: int = 0  # the Argo CD API server (argocd-server's REST API), HTTP
     argocd_secure_port: int = 0  # the same over HTTPS (certificate from the sandbox CA)

@@ -41,6 +41,7 @@ def up(
     docker: bool = True,
     kubelet_backoff: float | None = None,
     registry_ca: Path | None = None,
+    watch_window: float | None = None,
 ) -> SandboxStatus:
     """Start the sandbox unless it already runs from this state dir (idempotent)."""
     current = status(state)
@@ -64,6 +65,10 @@ def up(
         if kubelet_backoff <= 0:
             raise UsageError("--kubelet-backoff must be positive", hint="e.g. --kubelet-backoff 10")
         config.kubelet_backoff = kubelet_backoff
+    if watch_window is not None:
+        if not watch_window > 0:
+            raise UsageError("--watch-window must be positive", hint="e.g. --watch-window 300")
+        config.watch_window = watch_window
     state.path.mkdir(parents=True, exist_ok=True)
     state.write_config(config)
     with open(state.log_file, "ab") as log:

@@ -37,7 +37,7 @@ from pipeline.sandbox.apiserver.reviews import handle_review
 from pipeline.sandbox.apiserver.routing import parse_resource_path, split_group_version
 from pipeline.sandbox.apiserver.serviceaccounttokens import TokenIssuer
 from pipeline.sandbox.apiserver.services import ServiceAllocator, kubernetes_service
-from pipeline.sandbox.apiserver.store import HISTORY_LIMIT, Store
+from pipeline.sandbox.apiserver.store import HISTORY_LIMIT, HISTORY_WINDOW, Store
 from pipeline.sandbox.apiserver.tokens import TokenSigner, load_or_create_key
 from pipeline.services.tls import KeyPair
 
@@ -165,12 +165,14 @@ class APIServer:
         state_file: Path | None = None,
         *,
         history_limit: int = HISTORY_LIMIT,
+        history_window: float | None = HISTORY_WINDOW,
         tls: KeyPair | None = None,
         secure_port: int = 0,
         root_ca: bytes | None = None,
         compact_interval: float = SAVE_INTERVAL,
     ) -> None:
-        """``history_limit``: watch events kept per resource type (older RVs get 410).
+        """``history_limit``: watch events kept per resource type, ``history_window``: for how
+        many seconds (older resourceVersions get 410; None: no time limit).
         ``tls``: also serve HTTPS on ``secure_port`` with this certificate (kubectl sends
         kubeconfig credentials only over TLS). ``root_ca``: the PEM bundle clients trust, put
         into legacy token Secrets as ``ca.crt`` (omitted without one). The token signing key
@@ -182,7 +184,7 @@ class APIServer:
         self.state_file = state_file
         self.tls = tls
         self.root_ca = root_ca
-        self.store = Store(history_limit)
+        self.store = Store(history_limit, history_window)
         self.compact_interval = compact_interval
         self._listeners: list[tuple[APIHTTPServer, threading.Thread]] = []
         self._snapshotter: Snapshotter | None = None

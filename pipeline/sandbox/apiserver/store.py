@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -22,6 +23,7 @@ Obj = dict[str, Any]
 Key = tuple[str, str]  # (namespace, name); namespace "" for cluster-scoped
 LogKey = tuple[str, str, str, bool]  # (namespace, pod, container, previous)
 HISTORY_LIMIT = 1000
+HISTORY_WINDOW = 300.0  # seconds: kube-apiserver's default --etcd-compaction-interval (5m)
 
 
 def _finalizers(obj: Obj) -> list[Any]:
@@ -46,13 +48,20 @@ def _loadable(meta: Any) -> bool:
 
 
 class Store:
-    def __init__(self, history_limit: int = HISTORY_LIMIT) -> None:
+    def __init__(
+        self,
+        history_limit: int = HISTORY_LIMIT,
+        history_window: float | None = HISTORY_WINDOW,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.lock = threading.RLock()
         self.rv = 0
         self._history_limit = history_limit
+        self._history_window = history_window
+        self._clock = clock
         self._objects: dict[ResourceType, dict[Key, Obj]] = {rt: {} for rt in RESOURCES}
         self._history: dict[ResourceType, History] = {
-            rt: History(history_limit) for rt in RESOURCES
+            rt: History(history_limit, 0, history_window, clock) for rt in RESOURCES
         }
         self._watchers: dict[ResourceType, set[Watcher]] = {rt: set() for rt in RESOURCES}
         # the kinds served: built-ins plus those CustomResourceDefinitions add
@@ -74,7 +83,9 @@ class Store:
         """Make room for a custom kind (caller holds the lock); its history starts now, so a
         watch from an older resourceVersion is 410 Expired."""
         self._objects.setdefault(rt, {})
-        self._history.setdefault(rt, History(self._history_limit, self.rv))
+        self._history.setdefault(
+            rt, History(self._history_limit, self.rv, self._history_window, self._clock)
+        )
         self._watchers.setdefault(rt, set())
 
     def drop_kind(self, rt: ResourceType) -> None:
@@ -210,6 +221,7 @@ class Store:
                 initial = [("ADDED", obj) for obj in items]
             else:
                 history = self._history[rt]
+                history.prune()
                 if since < history.start:
                     raise st.expired(since, history.start)
                 initial = []

@@ -9,6 +9,7 @@ resource; a watch from a resourceVersion older than the window is "too old" (410
 from __future__ import annotations
 
 import queue
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,17 +81,36 @@ class Watcher:
 
 
 class History:
-    """The last ``limit`` changes of one resource type, and the oldest RV still watchable."""
+    """The changes of one resource type still watchable from their resourceVersion: the last
+    ``limit`` ones, and (with ``window``) only those younger than ``window`` seconds, as a
+    real API server forgets what etcd compacted (kube-apiserver ``--etcd-compaction-interval``,
+    5 minutes by default): a watch from an older resourceVersion gets 410 Expired."""
 
-    def __init__(self, limit: int, start: int = 0) -> None:
-        self._changes: deque[Change] = deque()
+    def __init__(
+        self,
+        limit: int,
+        start: int = 0,
+        window: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._changes: deque[tuple[float, Change]] = deque()
         self._limit = limit
+        self._window = window
+        self._clock = clock
         self.start = start  # every change with rv > start is kept
 
     def append(self, change: Change) -> None:
-        self._changes.append(change)
-        while len(self._changes) > self._limit:
-            self.start = self._changes.popleft().rv
+        self._changes.append((self._clock(), change))
+        self.prune()
+
+    def prune(self) -> None:
+        """Forget what is past the count or older than the window."""
+        oldest = self._clock() - self._window if self._window is not None else None
+        while self._changes and (
+            len(self._changes) > self._limit
+            or (oldest is not None and self._changes[0][0] < oldest)
+        ):
+            self.start = self._changes.popleft()[1].rv
 
     def since(self, rv: int) -> list[Change]:
-        return [c for c in self._changes if c.rv > rv]
+        return [c for _, c in self._changes if c.rv > rv]
