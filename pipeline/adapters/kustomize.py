@@ -27,9 +27,10 @@ from typing import Any
 import yaml
 
 from pipeline.core.kustomize_edit import append_patches, set_images
-from pipeline.errors import KustomizeError, truncate
+from pipeline.errors import KustomizeError, SourceUnavailable, truncate
 from pipeline.tools import kubectl_path
 
+KUSTOMIZE_TIMEOUT = 120.0  # seconds for one `kubectl kustomize` (remote bases are fetched)
 KUSTOMIZATION_FILES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 
 
@@ -82,7 +83,15 @@ def run_kustomize(directory: Path, kubectl: str | None = None) -> list[dict[str,
     if kubectl is None:
         kubectl = kubectl_path()
     command = [kubectl, "kustomize", str(directory)]
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:
+        proc = subprocess.run(
+            command, capture_output=True, text=True, check=False, timeout=KUSTOMIZE_TIMEOUT
+        )
+    except subprocess.TimeoutExpired:
+        raise SourceUnavailable(
+            f"`{' '.join(command)}` did not finish within {KUSTOMIZE_TIMEOUT:.0f}s",
+            hint="a remote base or component that does not answer? kustomize fetches them itself",
+        ) from None
     if proc.returncode != 0:
         stderr = proc.stderr.strip()
         raise KustomizeError(

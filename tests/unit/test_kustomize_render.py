@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from pipeline.adapters.kustomize import render
-from pipeline.errors import KustomizeError
+from pipeline.errors import KustomizeError, SourceUnavailable
 from pipeline.sandbox.sample import SampleRepo, create_sample_repo
 
 D = "sha256:" + "d" * 64
@@ -124,3 +124,17 @@ def test_images_without_a_kustomization_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n")
     with pytest.raises(KustomizeError, match="no kustomization"):
         render(tmp_path, images=["a:b"])
+
+
+def test_a_kustomize_that_never_finishes_is_an_unavailable_source(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """kustomize fetches remote bases itself; one that does not answer must not hang the run."""
+    import pipeline.adapters.kustomize as kustomize
+
+    hanging = tmp_path / "kubectl"
+    hanging.write_text("#!/bin/sh\nexec sleep 30\n")  # stands for a fetch that never answers
+    hanging.chmod(0o755)
+    monkeypatch.setattr(kustomize, "KUSTOMIZE_TIMEOUT", 0.5)
+    with pytest.raises(SourceUnavailable, match="did not finish within"):
+        kustomize.run_kustomize(tmp_path, kubectl=str(hanging))
