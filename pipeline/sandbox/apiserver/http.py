@@ -7,7 +7,7 @@ Every stream ends with the terminating chunk; a failure while streaming sends an
 event with a 500 ``Status`` first, as the apiserver's watch handler does.
 
 Scale: one thread per connection and no ``select()`` anywhere (it fails on descriptors past
-1,023), a listen backlog of ``BACKLOG`` (the kernel caps it at ``net.core.somaxconn``), and
+1,023), a listen backlog of ``httpserving.BACKLOG`` (the kernel caps it at ``somaxconn``), and
 bodies over 3 MiB answered 413 without being kept in memory.
 """
 
@@ -17,13 +17,10 @@ import contextlib
 import json
 import logging
 import resource
-import select
-import socket
 import ssl
 import threading
 import time
 from collections.abc import Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -31,11 +28,11 @@ from pipeline.sandbox.apiserver import status as st
 from pipeline.sandbox.apiserver.decoding import MAX_REQUEST_BODY_BYTES, too_large
 from pipeline.sandbox.apiserver.messages import Request, Response, WatchStream
 from pipeline.sandbox.apiserver.tables import table_for, wants_table
+from pipeline.sandbox.httpserving import TrackedHandler, TrackedHTTPServer
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
 _IDLE_CHECK = 2.0  # seconds between checks that an idle watch's client is still there
-BACKLOG = 4096  # pending connections the listen queue holds (capped by somaxconn)
 _DISCARD_LIMIT = 64 * 1024 * 1024  # a larger refused body is not read: the connection closes
 
 
@@ -72,11 +69,7 @@ class Dispatcher:
         raise NotImplementedError
 
 
-class APIHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = BACKLOG
-
+class APIHTTPServer(TrackedHTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
@@ -86,56 +79,18 @@ class APIHTTPServer(ThreadingHTTPServer):
         """With ``ssl_context`` the listener speaks HTTPS (handshakes run in the handler
         threads) and its requests are marked ``secure``."""
         self.dispatcher = dispatcher
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
         self.streams = 0  # watch streams being written
         self.streams_done = threading.Condition()
-        super().__init__(address, RequestHandler)
-        self.secure = ssl_context is not None
-        if ssl_context is not None:
-            self.socket = ssl_context.wrap_socket(
-                self.socket, server_side=True, do_handshake_on_connect=False
-            )
+        super().__init__(address, RequestHandler, ssl_context)
 
     def wait_for_streams(self, timeout: float) -> bool:
         """Wait until every watch stream has written its end (after the store closed them)."""
         with self.streams_done:
             return self.streams_done.wait_for(lambda: self.streams == 0, timeout)
 
-    def close_connections(self) -> None:
-        with self.connections_lock:
-            for conn in list(self.connections):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
 
-
-class RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class RequestHandler(TrackedHandler):
     server: APIHTTPServer
-    timeout = 600
-
-    def setup(self) -> None:
-        super().setup()
-        # headers and body go out in separate writes: without NODELAY, Nagle plus the
-        # client's delayed ACK adds ~40 ms to every response
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def handle(self) -> None:
-        if isinstance(self.connection, ssl.SSLSocket):
-            try:
-                self.connection.do_handshake()
-            except (ssl.SSLError, OSError) as e:
-                log.debug("TLS handshake with %s failed: %s", self.address_string(), e)
-                return
-        super().handle()
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s " + format, self.address_string(), *args)
@@ -270,7 +225,7 @@ class RequestHandler(BaseHTTPRequestHandler):
                 return  # server stopping: end cleanly
             if item is False:
                 if remaining > _IDLE_CHECK:
-                    if self._client_gone():
+                    if self.client_gone():
                         return
                     continue
                 if stream.bookmarks:
@@ -278,15 +233,3 @@ class RequestHandler(BaseHTTPRequestHandler):
                 return
             assert isinstance(item, tuple)
             self._event(item[0], item[1], stream, table)
-
-    def _client_gone(self) -> bool:
-        """True when the client closed its end (so an idle watch stops holding a watcher)."""
-        try:
-            poller = select.poll()  # not select(): it fails on descriptors >= 1024
-            poller.register(self.connection, select.POLLIN | select.POLLHUP | select.POLLERR)
-            ready = poller.poll(0)
-            if isinstance(self.connection, ssl.SSLSocket):
-                return bool(ready)  # a watch client sends nothing more: readable = closing
-            return bool(ready) and self.connection.recv(1, socket.MSG_PEEK) == b""
-        except OSError:
-            return True

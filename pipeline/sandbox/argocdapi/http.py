@@ -14,18 +14,16 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import select
-import socket
 import ssl
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pipeline.sandbox.argocdapi.applications import Obj, Params
 from pipeline.sandbox.argocdapi.errors import INVALID_ARGUMENT, GrpcError
 from pipeline.sandbox.argocdapi.routes import Router, Stream
+from pipeline.sandbox.httpserving import TrackedHandler, TrackedHTTPServer
 
 log = logging.getLogger(__name__)
 SSE_KEEPALIVE = 15.0  # seconds without a message before a ":" comment line (text/event-stream)
@@ -39,55 +37,17 @@ def _query(raw: str) -> Params:
     return params
 
 
-class GatewayHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 4096  # as the API server's: pending connects wait in the kernel
-
+class GatewayHTTPServer(TrackedHTTPServer):
     def __init__(
         self, address: tuple[str, int], router: Router, context: ssl.SSLContext | None
     ) -> None:
         self.router = router
         self.stopping = threading.Event()
-        self.connections: set[socket.socket] = set()
-        self.connections_lock = threading.Lock()
-        super().__init__(address, _Handler)
-        if context is not None:
-            self.socket = context.wrap_socket(
-                self.socket, server_side=True, do_handshake_on_connect=False
-            )
-
-    def close_connections(self) -> None:
-        with self.connections_lock:
-            for conn in list(self.connections):
-                with contextlib.suppress(OSError):
-                    conn.shutdown(socket.SHUT_RDWR)
+        super().__init__(address, _Handler, context)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(TrackedHandler):
     server: GatewayHTTPServer
-    timeout = 600
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.server.connections_lock:
-            self.server.connections.add(self.connection)
-
-    def finish(self) -> None:
-        with self.server.connections_lock:
-            self.server.connections.discard(self.connection)
-        with contextlib.suppress(OSError):
-            super().finish()
-
-    def handle(self) -> None:
-        if isinstance(self.connection, ssl.SSLSocket):
-            try:
-                self.connection.do_handshake()
-            except (ssl.SSLError, OSError):
-                return
-        super().handle()
 
     def log_message(self, format: str, *args: Any) -> None:
         # the request line only: never headers, so tokens stay out of logs
@@ -166,7 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
                             self._chunk(b":\n")  # an SSE comment keeps proxies from closing
                             last_write = time.monotonic()
                         self.wfile.flush()
-                        if self._client_gone():
+                        if self.client_gone():
                             break
                         continue
                     self._frame(message, sse)
@@ -195,14 +155,3 @@ class _Handler(BaseHTTPRequestHandler):
             if close is not None:
                 with contextlib.suppress(Exception):
                     close()
-
-    def _client_gone(self) -> bool:
-        try:
-            poller = select.poll()  # not select(): it fails on descriptors >= 1024
-            poller.register(self.connection, select.POLLIN | select.POLLHUP | select.POLLERR)
-            ready = poller.poll(0)
-            if isinstance(self.connection, ssl.SSLSocket):
-                return bool(ready)
-            return bool(ready) and self.connection.recv(1, socket.MSG_PEEK) == b""
-        except OSError:
-            return True
