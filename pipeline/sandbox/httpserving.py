@@ -11,7 +11,10 @@ import select
 import socket
 import ssl
 import threading
+from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TypeVar
 
 log = logging.getLogger(__name__)
 BACKLOG = 4096  # pending connections the listen queue holds (capped by somaxconn)
@@ -89,3 +92,31 @@ class TrackedHandler(BaseHTTPRequestHandler):
             return bool(ready) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
+
+
+S = TypeVar("S", bound=TrackedHTTPServer)
+
+
+def tls_context(cert_path: str | Path, key_path: str | Path) -> ssl.SSLContext:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context
+
+
+def listener(httpd: S, name: str) -> tuple[S, threading.Thread]:
+    """``httpd`` with the (not yet started) thread that serves it."""
+    thread = threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.2}, name=name, daemon=True
+    )
+    return httpd, thread
+
+
+def close_listeners(listeners: Sequence[tuple[TrackedHTTPServer, threading.Thread]]) -> None:
+    """Stop accepting, end every open connection, release the sockets, join the threads."""
+    for httpd, thread in listeners:
+        if thread.is_alive():
+            httpd.shutdown()
+        httpd.close_connections()
+        httpd.server_close()
+    for _, thread in listeners:
+        thread.join(timeout=10)

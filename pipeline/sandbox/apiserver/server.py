@@ -39,6 +39,7 @@ from pipeline.sandbox.apiserver.serviceaccounttokens import TokenIssuer
 from pipeline.sandbox.apiserver.services import ServiceAllocator, kubernetes_service
 from pipeline.sandbox.apiserver.store import HISTORY_LIMIT, HISTORY_WINDOW, Store
 from pipeline.sandbox.apiserver.tokens import TokenSigner, load_or_create_key
+from pipeline.sandbox.httpserving import close_listeners, listener, tls_context
 from pipeline.services.tls import KeyPair
 
 Obj = dict[str, Any]
@@ -218,8 +219,7 @@ class APIServer:
         self.port = self._listen(router, self.port, None)
         router.address = f"{self.host}:{self.port}"
         if self.tls is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(self.tls.cert_path, self.tls.key_path)
+            context = tls_context(self.tls.cert_path, self.tls.key_path)
             self.secure_port = self._listen(router, self.secure_port, context)
         for _, thread in self._listeners:
             thread.start()
@@ -227,13 +227,7 @@ class APIServer:
     def _listen(self, router: Router, port: int, context: ssl.SSLContext | None) -> int:
         httpd = APIHTTPServer((self.host, port), router, context)
         bound = int(httpd.server_address[1])
-        thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name=f"apiserver-{bound}",
-            daemon=True,
-        )
-        self._listeners.append((httpd, thread))
+        self._listeners.append(listener(httpd, f"apiserver-{bound}"))
         return bound
 
     def _bootstrap(self, ops: Operations) -> None:
@@ -262,13 +256,7 @@ class APIServer:
         deadline = time.monotonic() + STOP_GRACE
         for httpd, _ in self._listeners:
             httpd.wait_for_streams(max(deadline - time.monotonic(), 0))
-        for httpd, thread in self._listeners:
-            if thread.is_alive():
-                httpd.shutdown()
-            httpd.close_connections()
-            httpd.server_close()
-        for _, thread in self._listeners:
-            thread.join(timeout=10)
+        close_listeners(self._listeners)
         self._listeners = []
         if self._snapshotter is not None:
             self._snapshotter.stop()

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pipeline.sandbox.argocdapi.http import GatewayHTTPServer
 from pipeline.sandbox.argocdapi.routes import Router
+from pipeline.sandbox.httpserving import close_listeners, listener, tls_context
 from pipeline.sandbox.kubeclient import KubeClient
 from pipeline.services.tls import KeyPair
 
@@ -61,8 +62,7 @@ class ArgoCDAPIServer:
         self.bootstrapped = self.router.start()
         self.port = self._listen(self.port, None)
         if self.tls is not None:
-            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            context.load_cert_chain(self.tls.cert_path, self.tls.key_path)
+            context = tls_context(self.tls.cert_path, self.tls.key_path)
             self.secure_port = self._listen(self.secure_port, context)
         for _, thread in self._listeners:
             thread.start()
@@ -70,24 +70,13 @@ class ArgoCDAPIServer:
     def _listen(self, port: int, context: ssl.SSLContext | None) -> int:
         httpd = GatewayHTTPServer((self.host, port), self.router, context)
         bound = int(httpd.server_address[1])
-        thread = threading.Thread(
-            target=httpd.serve_forever,
-            kwargs={"poll_interval": 0.2},
-            name=f"argocd-server-{bound}",
-            daemon=True,
-        )
-        self._listeners.append((httpd, thread))
+        self._listeners.append(listener(httpd, f"argocd-server-{bound}"))
         return bound
 
     def stop(self) -> None:
-        for httpd, thread in self._listeners:
+        for httpd, _ in self._listeners:
             httpd.stopping.set()
-            if thread.is_alive():
-                httpd.shutdown()
-            httpd.close_connections()
-            httpd.server_close()
-        for _, thread in self._listeners:
-            thread.join(timeout=10)
+        close_listeners(self._listeners)
         self._listeners = []
 
     def __enter__(self) -> ArgoCDAPIServer:
