@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from pipeline.adapters.registry import RegistryClient
     from pipeline.adapters.registry_pool import RegistryPool
     from pipeline.core.build import Builder
-    from pipeline.core.ports import CredentialLookup, Dependencies, Render, Sources
+    from pipeline.core.ports import AccessReview, CredentialLookup, Dependencies, Render, Sources
     from pipeline.core.repositories import RepoCredentials
 
 KUBECONFIG_HINT = "set KUBECONFIG (or --kubeconfig) to a kubeconfig for the cluster"
@@ -45,8 +45,10 @@ class KubeClients:
     applications: ArgoApplications
     cluster: KubeCluster
     stats: RequestStats
-    server: str  # the API server URL the kubeconfig names
+    server: str  # the API server URL the kubeconfig names (or the Argo CD API server's)
     source: str  # the kubeconfig file(s), or "in-cluster"
+    backend: str = "kubernetes"  # or "argocd-api" (ArgoApiClients)
+    access: AccessReview | None = None  # None: Kubernetes access reviews
 
     def list_applications(self, namespace: str, selector: str = "") -> list[dict[str, Any]]:
         from pipeline.adapters.kubereads import list_applications
@@ -137,10 +139,49 @@ def check_kubeconfig(settings: KubeSettings) -> None:
         )
 
 
+@dataclass(frozen=True)
+class ArgoApiClients(KubeClients):
+    """Applications and Cluster through the Argo CD API server (adapters/argocd_api*.py)."""
+
+    def list_applications(self, namespace: str, selector: str = "") -> list[dict[str, Any]]:
+        apps: Any = self.applications
+        return list(apps.list_applications(namespace, selector))
+
+    def repository_secrets(self, namespace: str) -> list[dict[str, Any]]:
+        return []  # the API shows no Secret values: PIPELINE_GIT_TOKEN or public repositories
+
+    def namespace_exists(self, name: str) -> bool | None:
+        return None
+
+
+def has_kubeconfig(settings: KubeSettings, env: dict[str, str]) -> bool:
+    """A kubeconfig is given or found (or this is a pod with a service account)."""
+    if settings.kubeconfig or env.get("KUBECONFIG"):
+        return True
+    return Path("~/.kube/config").expanduser().is_file() or bool(env.get("KUBERNETES_SERVICE_HOST"))
+
+
+def backend_of(settings: KubeSettings, env: dict[str, str] | None = None) -> str:
+    """``kubernetes`` or ``argocd-api``: ``--backend``, else auto (docs/backends.md): the API
+    when --argocd-server is typed, or when an Argo CD server is configured (ARGOCD_SERVER,
+    --argocd-context) and no kubeconfig is."""
+    if settings.backend != "auto":
+        return settings.backend
+    argocd = settings.argocd
+    if argocd.server_on_command_line:
+        return "argocd-api"
+    env = dict(os.environ) if env is None else env
+    if (argocd.server or argocd.context) and not has_kubeconfig(settings, env):
+        return "argocd-api"
+    return "kubernetes"
+
+
 def connect_kube(settings: KubeSettings, timeout: float | None = None) -> KubeClients:
-    """The Kubernetes adapters of a command, sharing one ApiClient, request counter and
-    deadline: ``timeout`` seconds from now bound every request (None: each request gets
-    its own bound, adapters/kubefail.py REQUEST_TIMEOUT)."""
+    """The adapters of a command, Kubernetes or Argo CD API (``backend_of``), sharing one
+    connection, request counter and deadline: ``timeout`` seconds from now bound every request
+    (None: each request gets its own bound, adapters/kubefail.py REQUEST_TIMEOUT)."""
+    if backend_of(settings) == "argocd-api":
+        return connect_argocd_api(settings, timeout)
     from pipeline.adapters.argocd import ArgoApplications
     from pipeline.adapters.kube import KubeCluster, RequestStats, connect
     from pipeline.adapters.kubefail import Deadline
@@ -169,6 +210,32 @@ def connect_kube(settings: KubeSettings, timeout: float | None = None) -> KubeCl
         stats=stats,
         server=str(api.configuration.host),
         source=", ".join(str(f) for f in files) if files else "~/.kube/config or in-cluster",
+    )
+
+
+def connect_argocd_api(settings: KubeSettings, timeout: float | None = None) -> ArgoApiClients:
+    from pipeline.adapters.argocd_api import ArgoApiApplications
+    from pipeline.adapters.argocd_api_access import ArgoApiAccessReview
+    from pipeline.adapters.argocd_api_cluster import ArgoApiCluster
+    from pipeline.adapters.argocd_http import ArgoCDConnection
+    from pipeline.adapters.argocd_target import resolve
+    from pipeline.adapters.kubefail import Deadline
+
+    target = resolve(settings.argocd)
+    deadline = Deadline()
+    deadline.server = target.base_url
+    if timeout is not None:
+        deadline.start(timeout)
+    conn = ArgoCDConnection(target, deadline)
+    applications = ArgoApiApplications(conn)
+    return ArgoApiClients(
+        applications=applications,  # type: ignore[arg-type]
+        cluster=ArgoApiCluster(applications),  # type: ignore[arg-type]
+        stats=conn,  # type: ignore[arg-type]
+        server=target.base_url,
+        source="the Argo CD API (ARGOCD_SERVER / --argocd-server)",
+        backend="argocd-api",
+        access=ArgoApiAccessReview(applications),
     )
 
 
@@ -350,6 +417,7 @@ def deploy_dependencies(
         builder=builder_factory(settings.build, os.environ.get("DOCKER_HOST"), docker_config),
         render=files.render,
         sources=files,
+        access=kube.access,
     )
 
 
@@ -363,5 +431,9 @@ def request_counts(deps: Dependencies) -> dict[str, dict[str, int]]:
         }
         if registry is not None
         else {},
-        "kubernetes": dict(sorted(kube.by_verb.items())) if kube is not None else {},
+        getattr(deps.applications, "backend", "kubernetes").replace("argocd-api", "argocd"): dict(
+            sorted(kube.by_verb.items())
+        )
+        if kube is not None
+        else {},
     }

@@ -30,6 +30,7 @@ from pipeline.commands.options import (
     kube_options,
     opt,
     registry_options,
+    typed_options,
 )
 from pipeline.config import (
     KubeSettings,
@@ -145,7 +146,7 @@ def poll_command(ctx: click.Context, params: dict[str, Any]) -> PollCommand:
         ),
         applications=frozenset(a.app for a in apps) if apps else None,
         interval=parse_interval(params["interval"]) if params["interval"] else None,
-        kube=kube_settings(params),
+        kube=kube_settings(params, typed_options(ctx)),
         registry=registry_settings(params),
         output=params["output"],
     )

@@ -22,6 +22,7 @@ from pipeline.commands.options import (
     kube_options,
     opt,
     registry_options,
+    typed_options,
 )
 from pipeline.config import (
     AppTarget,
@@ -90,7 +91,7 @@ def status(ctx: click.Context, /, **params: Any) -> None:
     command = StatusCommand(
         targets=app_targets(tuple(params["service"]), chosen, config),
         aliases=aliases,
-        kube=kube_settings(params),
+        kube=kube_settings(params, typed_options(ctx)),
         registry=registry_settings(params),
         output=params["output"],
     )
