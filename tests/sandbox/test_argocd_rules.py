@@ -247,7 +247,7 @@ def test_ignore_differences_pointers_jq_and_matching() -> None:
 
 
 def test_managed_fields_managers_and_respect() -> None:
-    fields = {
+    fields: Obj = {
         "f:spec": {
             "f:replicas": {},
             "f:template": {
