@@ -23,49 +23,31 @@ IN_CLUSTER_NAME = "in-cluster"
 _SSH_URL = re.compile(r"^(ssh://)?([^/:]*?)@[^@]+$")
 
 
-def _class(pattern: str, start: int) -> tuple[str, int]:
-    """A ``[...]`` class at ``pattern[start]``; (regex, index after it)."""
-    end = pattern.find("]", start + 2)
-    if end < 0:
-        return re.escape(pattern[start]), start + 1
-    body = pattern[start + 1 : end]
-    negate = body[:1] in ("!", "^")
-    body = body[1:] if negate else body
-    escaped = "".join("\\" + c if c in "\\^[]" else c for c in body)
-    return f"[{'^' if negate else ''}{escaped}]", end + 1
+_TOKEN = re.compile(r"\\(.)|(\*\*)|(\*)|(\?)|\[(!|\^)?([^\]]+)\]|\{([^}]*)\}|(.)", re.DOTALL)
 
 
 def _translate(pattern: str, separators: str, braces: bool) -> str:
-    any_char = f"[^{re.escape(separators)}]" if separators else "."
-    out: list[str] = []
-    i = 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "\\" and i + 1 < len(pattern):
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
-            continue
-        if c == "*":
-            double = pattern[i : i + 2] == "**"
-            out.append(".*" if double and braces else f"{any_char}*")
-            i += 2 if double else 1
-            continue
-        if c == "?":
-            out.append(any_char)
-        elif c == "[":
-            regex, i = _class(pattern, i)
-            out.append(regex)
-            continue
-        elif c == "{" and braces and "}" in pattern[i:]:
-            end = pattern.index("}", i)
-            options = pattern[i + 1 : end].split(",")
-            out.append("(?:" + "|".join(_translate(o, separators, braces) for o in options) + ")")
-            i = end + 1
-            continue
+    """A glob as a regex, token by token (escape, ``**``, ``*``, ``?``, class, braces, char)."""
+    one = f"[^{re.escape(separators)}]" if separators else "."
+    parts: list[str] = []
+    for token in _TOKEN.finditer(pattern):
+        escaped, double, star, mark, negate, members, options, char = token.groups()
+        if double is not None:
+            parts.append(".*" if braces else f"{one}*")
+        elif star is not None:
+            parts.append(f"{one}*")
+        elif mark is not None:
+            parts.append(one)
+        elif members is not None:
+            members = "".join("\\" + m if m in "\\^[]" else m for m in members)
+            parts.append(f"[{'^' if negate else ''}{members}]")
+        elif options is not None and braces:
+            alternatives = (_translate(o, separators, braces) for o in options.split(","))
+            parts.append("(?:" + "|".join(alternatives) + ")")
         else:
-            out.append(re.escape(c))
-        i += 1
-    return "".join(out)
+            literal = escaped if escaped is not None else char
+            parts.append(re.escape(literal if literal is not None else token.group(0)))
+    return "".join(parts)
 
 
 @lru_cache(maxsize=1024)
