@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.sandbox.controllers.applicationset import ApplicationSetController
 from pipeline.sandbox.controllers.argocd import ArgoCDController
+from pipeline.sandbox.controllers.argocd_backoff import SelfHeal
 from pipeline.sandbox.kubeclient import KubeClient
 from pipeline.sandbox.sample import SampleRepo, create_sample_repo
 
@@ -19,6 +20,8 @@ T = TypeVar("T")
 APPS = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applications"
 APPSETS = "/apis/argoproj.io/v1alpha1/namespaces/argocd/applicationsets"
 DEPLOYMENTS = "/apis/apps/v1/namespaces/auth/deployments"
+# selfHeal waits 0.2 s from the second attempt on (the real defaults are 2 s x3 up to 300 s)
+FAST_HEAL = SelfHeal(backoff_seconds=0.2, backoff_factor=1.0, backoff_cap_seconds=0.2)
 
 
 @dataclass
@@ -46,7 +49,7 @@ def argo(tmp_path: Path) -> Iterator[ArgoHarness]:
     kube = KubeClient(server.url)
     sample = create_sample_repo(tmp_path / "sample", registry="127.0.0.1:5999")
     controllers = [
-        ArgoCDController(kube, work_dir=tmp_path / "argocd", self_heal_backoff=(0.2, 1.0, 0.2)),
+        ArgoCDController(kube, work_dir=tmp_path / "argocd", self_heal=FAST_HEAL),
         ApplicationSetController(kube),
     ]
     threads = [threading.Thread(target=c.run, args=(stop,), daemon=True) for c in controllers]

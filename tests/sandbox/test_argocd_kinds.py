@@ -126,6 +126,7 @@ def test_service_hpa_and_network_policy_sync_and_become_synced(argo: ArgoHarness
     assert state["phase"] == "Succeeded", state["message"]
     kinds = {r["kind"]: r["status"] for r in state["syncResult"]["resources"]}
     assert kinds == {
+        "Namespace": "Synced",  # CreateNamespace=true: the PreSync task
         "Deployment": "Synced",
         "Service": "Synced",
         "HorizontalPodAutoscaler": "Synced",
@@ -158,7 +159,7 @@ def test_missing_crd_fails_the_sync_before_anything_is_applied(argo: ArgoHarness
     app = finished_state(argo)
     state = app["status"]["operationState"]
     assert state["phase"] == "Failed"
-    assert state["message"] == "one or more synchronization tasks are not valid"
+    assert state["message"] == f"one or more synchronization tasks are not valid: {MISSING_CRD}"
     assert state["syncResult"]["resources"] == [
         {
             "group": "networking.istio.io",

@@ -144,30 +144,6 @@ def test_apply_removes_fields_dropped_from_git_and_keeps_status() -> None:
     assert json.loads(result["metadata"]["annotations"][LAST_APPLIED])["spec"] == {"a": 3}
 
 
-@pytest.mark.parametrize(
-    ("value", "seconds"),
-    [("5s", 5.0), ("1m30s", 90.0), ("3m", 180.0), (7, 7.0), ("12", 12.0), ("junk", 5.0)],
-)
-def test_parse_duration(value: Any, seconds: float) -> None:
-    assert ops.parse_duration(value, 5.0) == seconds
-
-
-def test_retry_backoff_and_state() -> None:
-    retry = {"limit": 3, "backoff": {"duration": "5s", "factor": 2, "maxDuration": "12s"}}
-    assert [ops.retry_wait(retry, n) for n in (1, 2, 3)] == [5.0, 10.0, 12.0]
-    state = {"operation": {"retry": retry}, "phase": "Error", "message": "boom", "retryCount": 0}
-    assert ops.may_retry(state)
-    retrying, wait = ops.retry_state(state, 0.0)
-    assert wait == 5.0
-    assert retrying["phase"] == "Running"
-    assert retrying["finishedAt"] == "1970-01-01T00:00:00Z"
-    assert retrying["retryCount"] == 1
-    assert retrying["message"] == "boom. Retrying attempt #1 at 12:00AM."
-    assert not ops.may_retry({**state, "retryCount": 3})
-    assert not ops.may_retry({"operation": {}, "phase": "Failed"})
-    assert ops.may_retry({"operation": {"retry": {"limit": -1}}, "retryCount": 99})
-
-
 def test_completion_patch_clears_operation_in_the_same_write() -> None:
     assert ops.completion_patch({"phase": "Succeeded"}) == [
         {"op": "add", "path": "/status/operationState", "value": {"phase": "Succeeded"}},
@@ -192,5 +168,3 @@ def test_auto_sync_operation_defaults() -> None:
         },
         "retry": {"limit": 5},
     }
-    assert [ops.self_heal_wait(n, 2, 3, 300) for n in range(5)] == [2, 6, 18, 54, 162]
-    assert ops.self_heal_wait(5, 2, 3, 300) == 300

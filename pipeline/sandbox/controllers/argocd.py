@@ -7,20 +7,22 @@ Application in its namespace (reference/argocd-kubernetes.md A.3-A.6):
    Running state with a copy of the operation). An ``.operation`` written meanwhile is never
    read and is lost when the running one completes. Completion writes the final state and
    removes ``.operation`` in one JSON patch; Terminating ends Failed "Operation terminated";
-   Failed/Error with retries left becomes Running + finishedAt until the backoff elapses.
+   Failed/Error with retries left becomes Running + finishedAt until the backoff elapses
+   (``argocd_backoff``); a multi-step sync (CreateNamespace's PreSync namespace task,
+   ``argocd_namespace``) stays Running between passes.
 2. Refresh (when requested, when spec differs from ``status.sync.comparedTo``, when a managed
    resource changed, or every ``reconcile_seconds``): render, compare, write status with a merge
    patch on the main resource (no status subresource) that also removes the refresh annotation.
 3. Auto-sync when ``syncPolicy.automated`` asks, once per (revision, source); selfHeal re-syncs
-   drift with backoff.
-An Application whose ``spec.project`` names no AppProject is neither compared nor synced: its
-refresh writes the InvalidSpecError condition, its operations end in Error.
+   drift with backoff (``argocd_autosync``).
+An Application whose ``spec.project`` names no AppProject, or whose repository or destination
+its project does not permit (``argocd_project``), is neither compared nor synced: its refresh
+writes InvalidSpecError conditions, its operations end in Error.
 Rendering, health, comparison and operation rules live in the ``argocd_*`` modules.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import threading
 import time
@@ -28,24 +30,30 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pipeline.sandbox.controllers import argocd_backoff as backoff
 from pipeline.sandbox.controllers import argocd_operation as ops
+from pipeline.sandbox.controllers.argocd_autosync import auto_sync
 from pipeline.sandbox.controllers.argocd_compare import TRACKING_ID, with_tracking
 from pipeline.sandbox.controllers.argocd_health import resource_health
+from pipeline.sandbox.controllers.argocd_namespace import NamespaceStep
+from pipeline.sandbox.controllers.argocd_project import resource_refusal, validate_permissions
 from pipeline.sandbox.controllers.argocd_source import (
     Rendered,
     SourceError,
     SourceRenderer,
     repository_secrets,
 )
-from pipeline.sandbox.controllers.argocd_status import StatusBuilder
+from pipeline.sandbox.controllers.argocd_status import StatusBuilder, record_transitions
 from pipeline.sandbox.controllers.argocd_sync import (
     COMPLETED,
     ERROR,
     FAILED,
+    RUNNING,
     SUCCEEDED,
     TERMINATING,
     ResourceMapper,
     Syncer,
+    SyncPlan,
 )
 from pipeline.sandbox.controllers.eventrecorder import NORMAL, WARNING, EventRecorder
 from pipeline.sandbox.controllers.workqueue import WorkQueue, run_controller
@@ -71,19 +79,20 @@ class ArgoCDController:
         namespace: str = "argocd",
         reconcile_seconds: float = 120.0,
         clock: Callable[[], float] = time.time,
-        self_heal_backoff: tuple[float, float, float] = (2.0, 3.0, 300.0),
+        self_heal: backoff.SelfHeal | None = None,
         kubectl: str | None = None,
     ) -> None:
         self._client = client
         self._namespace = namespace
         self._reconcile_seconds = reconcile_seconds
         self._clock = clock
-        self._self_heal_backoff = self_heal_backoff
+        self._self_heal = self_heal or backoff.SelfHeal()
         self._renderer = SourceRenderer(
             Path(work_dir), kubectl, repository_secrets(client, namespace)
         )
         self._mapper = ResourceMapper(client)
         self._syncer = Syncer(client, self._mapper)
+        self._namespaces = NamespaceStep(client, self._syncer)
         self._events = EventRecorder(client, "argocd-application-controller", clock=clock)
         self._status = StatusBuilder(client, self._mapper, clock)
         self._queue = WorkQueue()
@@ -167,21 +176,35 @@ class ArgoCDController:
             dirty = name in self._dirty
             self._dirty.discard(name)
         if finished or dirty or self._needs_refresh(app):
-            if self._project_missing(app):
-                message = (
-                    f"Application referencing project {project_name(app)} which does not exist"
-                )
-                self._status.write_invalid_spec(app, message, self._apps_path(name))
+            project = self._project(app)
+            problems = self._spec_errors(app, project)
+            if problems or project is None:
+                self._status.write_invalid_spec(app, problems, self._apps_path(name))
                 self._queue.add_after(name, self._reconcile_seconds)
                 return
-            comparison = self._refresh(app)
+            comparison = self._refresh(app, project)
             if comparison is not None:
                 self._auto_sync(app, comparison)
         self._queue.add_after(name, self._reconcile_seconds)
 
-    def _project_missing(self, app: Obj) -> bool:
+    def _auto_sync(self, app: Obj, comparison: Obj) -> None:
+        name = app["metadata"]["name"]
+        auto_sync(self._client, self._apps_path(name), app, comparison, self._clock(),
+                  self._self_heal, lambda wait: self._queue.add_after(name, wait))  # fmt: skip
+
+    def _project(self, app: Obj) -> Obj | None:
         path = PROJECTS.format(ns=self._namespace) + "/" + project_name(app)
-        return self._client.get_or_none(path) is None
+        return self._client.get_or_none(path)
+
+    @staticmethod
+    def _spec_errors(app: Obj, project: Obj | None) -> list[str]:
+        """refreshAppConditions: the InvalidSpecError messages (none: the spec is valid)."""
+        if project is None:
+            return [f"Application referencing project {project_name(app)} which does not exist"]
+        return validate_permissions(app.get("spec") or {}, project)
+
+    def _refusal(self, project: Obj) -> Callable[[Obj, bool], str | None]:
+        return lambda obj, namespaced: resource_refusal(project, obj, namespaced)
 
     def _needs_refresh(self, app: Obj) -> bool:
         status = app.get("status") or {}
@@ -217,6 +240,7 @@ class ArgoCDController:
         """Advance the operation; True when an operation completed in this pass."""
         state = (app.get("status") or {}).get("operationState")
         now = self._clock()
+        name = app["metadata"]["name"]
         if not state or state.get("phase") in COMPLETED:
             operation = app.get("operation")
             if not operation:
@@ -230,49 +254,76 @@ class ArgoCDController:
             return self._complete(
                 app, {**state, "phase": FAILED, "message": "Operation terminated"}
             )
-        if state.get("finishedAt"):
-            wait = ops.seconds_until_retry(state, now)
+        if state.get("finishedAt"):  # waiting to retry
+            try:
+                finished = ops.parse_rfc3339(state["finishedAt"])
+                wait = backoff.seconds_until_retry(state, finished, now)
+            except backoff.DurationError as e:
+                return self._complete(app, {**state, "phase": ERROR, "message": str(e)})
             if wait > 0:
-                self._queue.add_after(app["metadata"]["name"], wait)
+                self._queue.add_after(name, wait)
                 return False
+            state = backoff.retrying_state(state)
+            self._write_state(app, state)
         attempt = self._attempt(app, state)
-        if attempt["phase"] in (FAILED, ERROR) and ops.may_retry(attempt):
-            retrying, wait = ops.retry_state(attempt, self._clock())
-            self._patch(
-                app,
-                [{"op": "add", "path": "/status/operationState", "value": retrying}],
-                JSON_PATCH,
-            )
-            self._queue.add_after(app["metadata"]["name"], wait)
+        if attempt["phase"] in (FAILED, ERROR):
+            attempt = backoff.failed_attempt(attempt, self._clock(), ops.rfc3339(self._clock()))
+        if attempt["phase"] == RUNNING:
+            self._write_state(app, attempt)
+            if attempt.get("finishedAt"):
+                finished = ops.parse_rfc3339(attempt["finishedAt"])
+                self._queue.add_after(name, backoff.seconds_until_retry(attempt, finished, now))
+            else:
+                self._queue.add_after(name, 0.2)  # the next step of a multi-step sync
             return False
         return self._complete(app, attempt)
 
+    def _write_state(self, app: Obj, state: Obj) -> None:
+        self._patch(app, [{"op": "add", "path": "/status/operationState", "value": state}],
+                    JSON_PATCH)  # fmt: skip
+
     def _attempt(self, app: Obj, state: Obj) -> Obj:
+        """One pass of SyncAppState for ``state``: Running (more steps), or a finished phase."""
+        spec = app.get("spec") or {}
         sync = (state.get("operation") or {}).get("sync") or {}
-        source = sync.get("source") or (app.get("spec") or {}).get("source") or {}
+        source = sync.get("source") or spec.get("source") or {}
         attempt = {k: v for k, v in state.items() if k != "finishedAt"}
-        if self._project_missing(app):  # controller/sync.go SyncAppState
-            project = project_name(app)
+        project = self._project(app)
+        problems = self._spec_errors(app, project)
+        if project is None:  # appcontroller.go processRequestedAppOperation
+            name = project_name(app)
             attempt.update(
                 phase=ERROR,
                 message=f"Failed to load application project: error getting app project "
-                f'"{project}": appproject.argoproj.io "{project}" not found',
+                f'"{name}": appproject.argoproj.io "{name}" not found',
             )
             return attempt
+        if problems:  # sync.go SyncAppState: FormatAppConditions
+            message = ";".join(f"InvalidSpecError: {m}" for m in problems)
+            attempt.update(phase=ERROR, message=message)
+            return attempt
+        earlier = state.get("syncResult") or {}
         try:
-            rendered = self._renderer.render(source, sync.get("revision") or None)
+            rendered = self._renderer.render(
+                source, earlier.get("revision") or sync.get("revision") or None
+            )
         except SourceError as e:
             attempt.update(
                 phase=ERROR, message=f"ComparisonError: Failed to load target state: {e}"
             )
             return attempt
         options = [*(sync.get("syncOptions") or [])]
-        options += ((app.get("spec") or {}).get("syncPolicy") or {}).get("syncOptions") or []
-        namespace = ((app.get("spec") or {}).get("destination") or {}).get("namespace")
+        options += (spec.get("syncPolicy") or {}).get("syncOptions") or []
+        plan = SyncPlan(options, list(spec.get("ignoreDifferences") or []), self._refusal(project))
         try:
-            if "CreateNamespace=true" in options and namespace:
-                self._syncer.ensure_namespace(namespace, bool(sync.get("dryRun")))
-            outcome = self._syncer.sync(self._desired(app, rendered), sync)
+            outcome = self._namespaces.sync(
+                str((spec.get("destination") or {}).get("namespace") or ""),
+                spec.get("syncPolicy") or {},
+                self._desired(app, rendered),
+                sync,
+                plan,
+                list(earlier.get("resources") or []),
+            )
         except ApiError as e:
             attempt.update(phase=ERROR, message=str(e))
             return attempt
@@ -290,24 +341,10 @@ class ArgoCDController:
     def _complete(self, app: Obj, state: Obj) -> bool:
         now = self._clock()
         final = {**state, "finishedAt": ops.rfc3339(now)}
-        patch = ops.completion_patch(final)
+        patch = ops.completion_patch(final) + ops.history_patch(app, final)
+        self._patch(app, patch, JSON_PATCH)
         sync = (final.get("operation") or {}).get("sync") or {}
         result = final.get("syncResult") or {}
-        if final["phase"] == SUCCEEDED and not sync.get("dryRun") and not sync.get("resources"):
-            history = list((app.get("status") or {}).get("history") or [])
-            history.append(
-                {
-                    "id": (history[-1]["id"] + 1) if history else 0,
-                    "revision": result.get("revision", ""),
-                    "source": result.get("source"),
-                    "deployStartedAt": final.get("startedAt"),
-                    "deployedAt": final["finishedAt"],
-                    "initiatedBy": (final.get("operation") or {}).get("initiatedBy") or {},
-                }
-            )
-            limit = int((app.get("spec") or {}).get("revisionHistoryLimit") or 10)
-            patch.append({"op": "add", "path": "/status/history", "value": history[-limit:]})
-        self._patch(app, patch, JSON_PATCH)
         revision = result.get("revision") or sync.get("revision") or ""
         if final["phase"] == SUCCEEDED:
             self._events.event(
@@ -325,8 +362,8 @@ class ArgoCDController:
     def _patch(self, app: Obj, body: Any, content_type: str) -> None:
         self._client.patch(self._apps_path(app["metadata"]["name"]), body, content_type)
 
-    # ---- refresh and auto-sync ---------------------------------------------------------
-    def _refresh(self, app: Obj) -> dict[str, Any] | None:
+    # ---- refresh -----------------------------------------------------------------------
+    def _refresh(self, app: Obj, project: Obj) -> dict[str, Any] | None:
         hard = (app["metadata"].get("annotations") or {}).get(REFRESH) == "hard"
         source = (app.get("spec") or {}).get("source") or {}
         try:
@@ -334,67 +371,22 @@ class ArgoCDController:
         except SourceError as e:
             self._status.write_error(app, str(e), self._apps_path(app["metadata"]["name"]))
             return None
-        desired = self._desired(app, rendered)
+        refusal = self._refusal(project)
+
+        def permitted(obj: Obj) -> bool:  # state.go: a kind the project refuses is Unknown
+            try:
+                _, namespaced = self._mapper.lookup(obj.get("apiVersion", ""), obj.get("kind", ""))
+            except LookupError:
+                return True
+            refused = refusal(obj, namespaced)
+            return refused is None or not refused.startswith("resource ")
+
         comparison = self._status.write(
-            app, rendered, desired, self._apps_path(app["metadata"]["name"])
+            app,
+            rendered,
+            self._desired(app, rendered),
+            self._apps_path(app["metadata"]["name"]),
+            permitted,
         )
-        self._record_transitions(app, comparison)
+        record_transitions(self._events, app, comparison)
         return comparison
-
-    def _record_transitions(self, app: Obj, comparison: dict[str, Any]) -> None:
-        old = app.get("status") or {}
-        old_sync = (old.get("sync") or {}).get("status")
-        old_health = (old.get("health") or {}).get("status")
-        if old_sync and old_sync != comparison["sync"]:
-            self._events.event(
-                app,
-                NORMAL,
-                "ResourceUpdated",
-                f"Updated sync status: {old_sync} -> {comparison['sync']}",
-            )
-        if old_health and old_health != comparison["health"]:
-            self._events.event(
-                app,
-                NORMAL,
-                "ResourceUpdated",
-                f"Updated health status: {old_health} -> {comparison['health']}",
-            )
-
-    def _auto_sync(self, app: Obj, comparison: dict[str, Any]) -> None:
-        spec = app.get("spec") or {}
-        automated = (spec.get("syncPolicy") or {}).get("automated")
-        if automated is None or automated.get("enabled") is False:
-            return
-        if comparison["sync"] != "OutOfSync":
-            return
-        fresh = self._client.get_or_none(self._apps_path(app["metadata"]["name"]))
-        if fresh is None or fresh.get("operation"):
-            return
-        state = (fresh.get("status") or {}).get("operationState") or {}
-        if state and state.get("phase") not in COMPLETED:
-            return
-        revision = comparison["revision"]
-        last = state.get("syncResult") or {}
-        heal = 0
-        resources = None
-        if last.get("revision") == revision and last.get("source") == spec.get("source"):
-            if state.get("phase") != SUCCEEDED or not automated.get("selfHeal"):
-                return  # synced (or failed) once for this (revision, source): A.3 auto-sync
-            attempts = int(
-                ((state.get("operation") or {}).get("sync") or {}).get("autoHealAttemptsCount", 0)
-            )
-            wait = ops.self_heal_wait(attempts, *self._self_heal_backoff)
-            remaining = ops.parse_rfc3339(state["finishedAt"]) + wait - self._clock()
-            if remaining > 0:
-                self._queue.add_after(app["metadata"]["name"], remaining)
-                return
-            heal = attempts + 1
-            resources = comparison["out_of_sync"]
-        fresh["operation"] = ops.auto_sync_operation(fresh, revision, resources, heal)
-        fresh.setdefault("status", {})["operationState"] = None
-        try:
-            self._client.replace(self._apps_path(app["metadata"]["name"]), copy.deepcopy(fresh))
-        except ApiError as e:
-            if e.status != 409:
-                raise
-            self._queue.add(app["metadata"]["name"])

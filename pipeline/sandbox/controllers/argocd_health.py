@@ -2,8 +2,12 @@
 
 Sources (reference/argocd-kubernetes.md A.5): ``gitops-engine/pkg/health/health_deployment.go``
 (a copy of kubectl's rollout-status logic), ``health_pod.go``, ``health_service.go``, and app
-health as the worst of the managed (top-level) resources, ordered Healthy < Suspended <
-Progressing < Missing < Degraded < Unknown. ``status.summary.images`` is the sorted union of the
+health as ``controller/health.go`` setApplicationHealth computes it: the worst of the live
+managed resources, ordered Healthy < Suspended < Progressing < Missing < Degraded < Unknown; a
+missing resource does not count while another is live (OutOfSync says it is missing), the app
+is Missing only when none is live; ``argocd.argoproj.io/ignore-healthcheck: "true"`` on a live
+object leaves it out. (v3.5 writes no app health message; the per-resource messages live in
+the resource tree.) ``status.summary.images`` is the sorted union of the
 *spec* image strings of every pod in the app's tree (``controller/cache/info.go
 populatePodInfo``), never imageIDs.
 """
@@ -111,6 +115,28 @@ def service_health(service: Obj) -> tuple[str, str]:
         return HEALTHY, ""
     ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress")
     return (HEALTHY, "") if ingress else (PROGRESSING, "")
+
+
+IGNORE_HEALTHCHECK = "argocd.argoproj.io/ignore-healthcheck"
+
+
+def app_health(resources: Iterable[Obj | None]) -> str:
+    """setApplicationHealth over the live objects of the managed resources (None: missing)."""
+    status = HEALTHY
+    contains = contains_live = False
+    for live in resources:
+        contains = True
+        if live is None:
+            continue
+        contains_live = True
+        annotations = (live.get("metadata") or {}).get("annotations") or {}
+        verdict = resource_health(live)
+        if annotations.get(IGNORE_HEALTHCHECK) == "true" or verdict is None:
+            continue
+        status = worst([status, verdict[0]])
+    if contains and not contains_live and ORDER.index(MISSING) > ORDER.index(status):
+        status = MISSING
+    return status
 
 
 def worst(statuses: Iterable[str]) -> str:

@@ -14,10 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline.sandbox.controllers.argocd_compare import in_sync, resource_ref
-from pipeline.sandbox.controllers.argocd_health import resource_health, summary_images, worst
+from pipeline.sandbox.controllers.argocd_health import app_health, summary_images
+from pipeline.sandbox.controllers.argocd_ignore import normalized
 from pipeline.sandbox.controllers.argocd_operation import rfc3339
 from pipeline.sandbox.controllers.argocd_source import Rendered
 from pipeline.sandbox.controllers.argocd_sync import ResourceMapper
+from pipeline.sandbox.controllers.eventrecorder import NORMAL, EventRecorder
 from pipeline.sandbox.kubeclient import MERGE_PATCH, ApiError, KubeClient
 
 Obj = dict[str, Any]
@@ -63,43 +65,48 @@ class StatusBuilder:
             patch["metadata"] = {"annotations": {REFRESH: None}}
         return patch
 
-    def write(self, app: Obj, rendered: Rendered, desired: list[Obj], path: str) -> Obj:
-        """Compare, write the status, and return ``{sync, health, revision, out_of_sync}``."""
+    def write(
+        self,
+        app: Obj,
+        rendered: Rendered,
+        desired: list[Obj],
+        path: str,
+        permitted: Callable[[Obj], bool] | None = None,
+    ) -> Obj:
+        """Compare, write the status, and return ``{sync, health, revision, out_of_sync}``.
+        Fields ``spec.ignoreDifferences`` names are left out of the comparison; a resource the
+        project does not permit (``permitted`` false) is listed ``Unknown``."""
         now = self._clock()
         spec = app.get("spec") or {}
         old = app.get("status") or {}
+        ignore = list(spec.get("ignoreDifferences") or [])
         resources: list[Obj] = []
-        healths: list[str] = []
-        live_objects: list[Obj] = []
+        lives: list[Obj | None] = []
         out_of_sync: list[Obj] = []
-        messages: list[tuple[str, str]] = []
         for obj in desired:
             live = self._live(obj)
             ref = resource_ref(obj)
-            synced = in_sync(obj, live)
+            synced = live is not None and in_sync(
+                normalized(obj, ignore, live), normalized(live, ignore, live)
+            )
             entry: Obj = {**ref, "status": "Synced" if synced else "OutOfSync"}
-            verdict = resource_health(live)
-            if verdict is not None:
-                healths.append(verdict[0])
-                messages.append(verdict)
-            if live is not None:
-                live_objects.append(live)
+            if permitted is not None and not permitted(obj):
+                entry["status"] = "Unknown"
+            lives.append(live)
             if not synced:
                 out_of_sync.append({k: ref[k] for k in ("group", "kind", "name", "namespace")})
             resources.append(entry)
         resources.sort(key=lambda r: (r["group"], r["kind"], r["namespace"], r["name"]))
+        live_objects = [o for o in lives if o is not None]
         sync_status = "OutOfSync" if out_of_sync else "Synced"
-        health_status = worst(healths)
-        health_message = next((m for s, m in messages if s == health_status and m), "")
+        health_status = app_health(lives)
         namespaces = {o["metadata"].get("namespace") for o in live_objects} - {None, ""}
         try:
             replica_sets, pods = self._tree({str(n) for n in namespaces})
         except ApiError:
             replica_sets, pods = [], []
         old_health = old.get("health") or {}
-        health: Obj = {"status": health_status}
-        if health_message:
-            health["message"] = health_message
+        health: Obj = {"status": health_status, "message": None}  # v3.5 writes none
         health["lastTransitionTime"] = (
             old_health.get("lastTransitionTime")
             if old_health.get("status") == health_status and old_health.get("lastTransitionTime")
@@ -158,14 +165,16 @@ class StatusBuilder:
         }
         self._client.patch(path, self._base_patch(app, status), MERGE_PATCH)
 
-    def write_invalid_spec(self, app: Obj, message: str, path: str) -> None:
-        """``refreshAppConditions`` found a spec error (e.g. a missing AppProject): sync and
-        health ``Unknown``, an ``InvalidSpecError`` condition, nothing compared or synced."""
+    def write_invalid_spec(self, app: Obj, messages: list[str], path: str) -> None:
+        """``refreshAppConditions`` found spec errors (a missing AppProject, a repository or
+        destination the project does not permit): sync and health ``Unknown`` (health message
+        cleared), one ``InvalidSpecError`` condition each, nothing compared or synced."""
         now = self._clock()
         spec = app.get("spec") or {}
         old = app.get("status") or {}
         others = [c for c in old.get("conditions") or [] if c.get("type") not in _REEVALUATED]
-        condition = _condition("InvalidSpecError", message, now, old.get("conditions") or [])
+        earlier = old.get("conditions") or []
+        found = [_condition("InvalidSpecError", m, now, earlier) for m in messages]
         status: Obj = {
             "sync": {
                 "status": "Unknown",
@@ -174,11 +183,21 @@ class StatusBuilder:
                     "destination": spec.get("destination"),
                 },
             },
-            "health": {"status": "Unknown", "lastTransitionTime": rfc3339(now)},
+            "health": {"status": "Unknown", "message": None, "lastTransitionTime": rfc3339(now)},
             "reconciledAt": rfc3339(now),
-            "conditions": [*others, condition],
+            "conditions": [*others, *found],
         }
         old_health = old.get("health") or {}
         if old_health.get("status") == "Unknown" and old_health.get("lastTransitionTime"):
             status["health"]["lastTransitionTime"] = old_health["lastTransitionTime"]
         self._client.patch(path, self._base_patch(app, status), MERGE_PATCH)
+
+
+def record_transitions(events: EventRecorder, app: Obj, comparison: Obj) -> None:
+    """ResourceUpdated events for sync and health status changes (persistAppStatus)."""
+    old = app.get("status") or {}
+    for key, title in (("sync", "sync"), ("health", "health")):
+        before = (old.get(key) or {}).get("status")
+        if before and before != comparison[key]:
+            message = f"Updated {title} status: {before} -> {comparison[key]}"
+            events.event(app, NORMAL, "ResourceUpdated", message)

@@ -9,15 +9,21 @@ before anything is applied: "one or more synchronization tasks are not valid", t
 result carrying Argo CD's "Make sure the "X" CRD is installed on the destination cluster."
 (``util/argo/argo.go`` AugmentSyncMsg), unless its CRD is in the same sync. ``sync.resources``
 restricts the sync to the listed objects; ``dryRun`` writes
-nothing; ``CreateNamespace=true`` creates the destination namespace first.
+nothing. Since v3.5 the operation message lists the distinct reasons ("...not valid: <msg>;
+<msg>"). The AppProject check of each object (``controller/sync.go`` validateSyncPermissions)
+runs in the same pass. The options of :class:`SyncPlan` (``Replace=true``,
+``RespectIgnoreDifferences=true``) live in ``argocd_replace`` and ``argocd_ignore``; the
+destination namespace (``CreateNamespace=true``) in ``argocd_namespace``.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.sandbox.controllers import argocd_ignore, argocd_replace
 from pipeline.sandbox.controllers.argocd_compare import (
     applied,
     group_version,
@@ -45,6 +51,19 @@ class SyncOutcome:
     phase: str
     message: str
     resources: list[Obj] = field(default_factory=list)
+
+
+@dataclass
+class SyncPlan:
+    """What shapes the sync besides the objects: the effective syncOptions, the app's
+    ``ignoreDifferences``, and the AppProject check (object, namespaced) -> refusal or None."""
+
+    options: list[str] = field(default_factory=list)
+    ignore: list[Obj] = field(default_factory=list)
+    refusal: Callable[[Obj, bool], str | None] | None = None
+
+    def has(self, option: str) -> bool:
+        return option in self.options
 
 
 class KindNotServed(LookupError):
@@ -163,22 +182,47 @@ def pod_images(obj: Obj) -> list[str]:
     ]
 
 
+def api_message(error: ApiError) -> str:
+    """The Status message the API server answered (what kubectl prints)."""
+    body = error.body
+    return str(body.get("message", error)) if isinstance(body, dict) else str(error)
+
+
+def not_valid(invalid: list[Obj]) -> SyncOutcome:
+    """``sync_context.go`` Sync when getSyncTasks failed: "one or more synchronization tasks
+    are not valid: <distinct messages, sorted, joined by '; '>"."""
+    reasons = "; ".join(sorted({r["message"] for r in invalid if r["message"]}))
+    message = "one or more synchronization tasks are not valid"
+    return SyncOutcome(FAILED, f"{message}: {reasons}" if reasons else message, invalid)
+
+
 class Syncer:
     def __init__(self, client: KubeClient, mapper: ResourceMapper) -> None:
         self._client = client
         self._mapper = mapper
 
-    def ensure_namespace(self, name: str, dry_run: bool) -> None:
-        if dry_run or self._client.get_or_none(f"/api/v1/namespaces/{name}") is not None:
-            return
+    def _apply_planned(self, desired: Obj, dry_run: bool, plan: SyncPlan) -> tuple[str, str]:
+        """``apply`` after the plan's options: RespectIgnoreDifferences takes the live value
+        of ignored fields; Replace replaces or creates instead of applying."""
+        respect = plan.ignore and plan.has("RespectIgnoreDifferences=true")
+        replace = argocd_replace.wants_replace(plan.options, desired, None)
+        if not respect and not replace:
+            return self.apply(desired, dry_run)
         try:
-            self._client.create(
-                "/api/v1/namespaces",
-                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}},
-            )
+            path = self._mapper.path(desired)
+            live = self._client.get_or_none(path)
+            if respect:
+                desired = argocd_ignore.respected(desired, live, plan.ignore)
+            if replace or argocd_replace.wants_replace(plan.options, desired, live):
+                list_path = self._mapper.path(desired, with_name=False)
+                return argocd_replace.replace_object(
+                    self._client, path, list_path, desired, kind_label(desired), dry_run
+                )
         except ApiError as e:
-            if e.status != 409:
-                raise
+            return "SyncFailed", api_message(e)
+        except LookupError as e:
+            return "SyncFailed", str(e)
+        return self.apply(desired, dry_run)
 
     def apply(self, desired: Obj, dry_run: bool) -> tuple[str, str]:
         """Create or update one object; (``Synced``|``SyncFailed``, kubectl-style message)."""
@@ -206,12 +250,13 @@ class Syncer:
                         raise
             return "SyncFailed", f"{label}: conflict applying, retries exhausted"
         except ApiError as e:
-            message = e.body.get("message", str(e)) if isinstance(e.body, dict) else str(e)
-            return "SyncFailed", message
+            return "SyncFailed", api_message(e)
         except LookupError as e:
             return "SyncFailed", str(e)
 
-    def invalid_tasks(self, objects: list[Obj]) -> list[Obj]:
+    def invalid_tasks(
+        self, objects: list[Obj], refusal: Callable[[Obj, bool], str | None] | None = None
+    ) -> list[Obj]:
         """gitops-engine ``getSyncTasks``: every object whose kind the cluster does not serve
         is a SyncFailed result (message as Argo CD's ``AugmentSyncMsg`` words it), unless
         the CRD defining it is part of the same sync (then it is applied after the CRD)."""
@@ -228,7 +273,13 @@ class Syncer:
         for obj in objects:
             group, version = group_version(obj.get("apiVersion", ""))
             try:
-                self._mapper.lookup(obj.get("apiVersion", ""), obj.get("kind", ""))
+                _, namespaced = self._mapper.lookup(obj.get("apiVersion", ""), obj.get("kind", ""))
+                refused = refusal(obj, namespaced) if refusal else None
+                if refused:
+                    results.append(
+                        {**resource_ref(obj), "status": "SyncFailed", "message": refused,
+                         "syncPhase": "Sync"}
+                    )  # fmt: skip
             except KindNotServed as e:
                 if (group, obj.get("kind")) in defined:
                     continue
@@ -256,21 +307,24 @@ class Syncer:
             "on the destination cluster."
         )
 
-    def sync(self, desired: list[Obj], operation_sync: Obj) -> SyncOutcome:
+    def sync(
+        self, desired: list[Obj], operation_sync: Obj, plan: SyncPlan | None = None
+    ) -> SyncOutcome:
         """Apply ``desired`` (already namespaced and tracked) per ``operation.sync``."""
+        plan = plan or SyncPlan()
         dry_run = bool(operation_sync.get("dryRun"))
         wanted = list(operation_sync.get("resources") or [])
         objects = sorted(
             (o for o in desired if selected(o, wanted)),
             key=lambda o: _KIND_ORDER.index(o["kind"]) if o.get("kind") in _KIND_ORDER else 99,
         )
-        invalid = self.invalid_tasks(objects)
-        if invalid:  # nothing is applied (sync_context.go: "tasks are not valid")
-            return SyncOutcome(FAILED, "one or more synchronization tasks are not valid", invalid)
+        invalid = self.invalid_tasks(objects, plan.refusal)
+        if invalid:  # nothing is applied
+            return not_valid(invalid)
         results: list[Obj] = []
         failures: list[str] = []
         for obj in objects:
-            status, message = self.apply(obj, dry_run)
+            status, message = self._apply_planned(obj, dry_run, plan)
             result: Obj = {
                 **resource_ref(obj),
                 "status": status,
