@@ -30,6 +30,8 @@ from pipeline.core.settings import (
     ArgoApiSettings,
     BuildSettings,
     DeploySettings,
+    KubeSettings,
+    RegistrySettings,
     RunSettings,
     ServiceTarget,
     build_targets,
@@ -186,29 +188,6 @@ def run_value(name: str, explicit: Mapping[str, Any], config: ConfigFile, defaul
 
 
 # -- settings shared by the commands that talk to a cluster or a registry --------------------
-
-
-BACKENDS = ("auto", "kubernetes", "argocd-api")
-
-
-@dataclass(frozen=True)
-class KubeSettings:
-    """Which cluster: a kubeconfig (``None``: $KUBECONFIG, ~/.kube/config, in-cluster), or the
-    Argo CD API server (``argocd``); ``backend`` chooses, ``auto`` as docs/backends.md says."""
-
-    kubeconfig: str | None = None
-    context: str | None = None
-    backend: str = "auto"
-    argocd: ArgoApiSettings = field(default_factory=ArgoApiSettings)
-
-
-@dataclass(frozen=True)
-class RegistrySettings:
-    """How registries are reached when reading digests and tags."""
-
-    ca_bundle: str | None = None  # CA bundle for registries with a private CA
-    insecure: tuple[str, ...] = ()  # hosts allowed over plain HTTP
-    rates: tuple[str, ...] = ()  # HOST=RPS pacing (poll, status)
 
 
 def kube_settings(params: Mapping[str, Any], typed: Iterable[str] = ()) -> KubeSettings:

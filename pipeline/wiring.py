@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from pipeline.config import KubeSettings, RegistrySettings
-from pipeline.core.settings import BuildSettings, DeploySettings
+from pipeline.core.settings import BuildSettings, DeploySettings, KubeSettings, RegistrySettings
 from pipeline.errors import KubeAccessError, UsageError
+from pipeline.kubeconfig import KUBECONFIG_HINT, check_kubeconfig, has_kubeconfig, kubeconfig_files
 
 if TYPE_CHECKING:
     from pipeline.adapters.argocd import ArgoApplications
@@ -34,8 +32,6 @@ if TYPE_CHECKING:
     from pipeline.core.build import Builder
     from pipeline.core.ports import AccessReview, CredentialLookup, Dependencies, Render, Sources
     from pipeline.core.repositories import RepoCredentials
-
-KUBECONFIG_HINT = "set KUBECONFIG (or --kubeconfig) to a kubeconfig for the cluster"
 
 
 @dataclass(frozen=True)
@@ -69,76 +65,6 @@ class KubeClients:
         return namespace_exists(self.cluster, name)
 
 
-def _kubeconfig_files(settings: KubeSettings) -> list[Path]:
-    text = settings.kubeconfig or os.environ.get("KUBECONFIG") or ""
-    return [Path(p).expanduser() for p in text.split(os.pathsep) if p]
-
-
-def check_kubeconfig(settings: KubeSettings) -> None:
-    """Refuse a kubeconfig that cannot work, naming the file and what to fix."""
-    files = _kubeconfig_files(settings)
-    if not files:
-        default = Path("~/.kube/config").expanduser()
-        if default.is_file():
-            files = [default]
-        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-            return  # in-cluster
-        else:
-            raise KubeAccessError(
-                "no kubeconfig: KUBECONFIG is unset, ~/.kube/config does not exist, and this "
-                "is not a pod (no in-cluster service account)",
-                hint=KUBECONFIG_HINT,
-                reason="kube-config",
-            )
-    present = [f for f in files if f.is_file()]
-    if not present:
-        names = ", ".join(str(f) for f in files)
-        what = "is not a file" if any(f.exists() for f in files) else "does not exist"
-        raise KubeAccessError(
-            f"no usable kubeconfig ({names}): the file {what}",
-            hint=f"{KUBECONFIG_HINT}; `pipeline sandbox status` prints the sandbox's",
-            reason="kube-config",
-        )
-    contexts: list[str] = []
-    current = ""
-    for path in present:
-        try:
-            loaded = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as e:
-            raise KubeAccessError(
-                f"no usable kubeconfig ({path}): not readable YAML: "
-                f"{getattr(e, 'problem', None) or e}",
-                hint=f"fix {path} (it must be a YAML kubeconfig, `kubectl config view` checks "
-                "it) or point KUBECONFIG (or --kubeconfig) at another one",
-                reason="kube-config",
-            ) from None
-        if not isinstance(loaded, dict):
-            raise KubeAccessError(
-                f"no usable kubeconfig ({path}): not a mapping",
-                hint=f"fix {path} or point KUBECONFIG (or --kubeconfig) at another one",
-                reason="kube-config",
-            )
-        for entry in loaded.get("contexts") or []:
-            if isinstance(entry, dict) and entry.get("name"):
-                contexts.append(str(entry["name"]))
-        current = current or str(loaded.get("current-context") or "")
-    wanted = settings.context or current
-    where = ", ".join(str(p) for p in present)
-    if not wanted:
-        raise KubeAccessError(
-            f"no usable kubeconfig ({where}): it sets no current-context",
-            hint=f"pass --kube-context (one of: {', '.join(contexts) or 'none defined'})",
-            reason="kube-config",
-        )
-    if wanted not in contexts:
-        flag = "--kube-context" if settings.context else "current-context"
-        raise KubeAccessError(
-            f"no usable kubeconfig ({where}): context {wanted!r} ({flag}) is not defined",
-            hint=f"pass --kube-context one of: {', '.join(contexts) or '(none defined)'}",
-            reason="kube-config",
-        )
-
-
 @dataclass(frozen=True)
 class ArgoApiClients(KubeClients):
     """Applications and Cluster through the Argo CD API server (adapters/argocd_api*.py)."""
@@ -152,13 +78,6 @@ class ArgoApiClients(KubeClients):
 
     def namespace_exists(self, name: str) -> bool | None:
         return None
-
-
-def has_kubeconfig(settings: KubeSettings, env: dict[str, str]) -> bool:
-    """A kubeconfig is given or found (or this is a pod with a service account)."""
-    if settings.kubeconfig or env.get("KUBECONFIG"):
-        return True
-    return Path("~/.kube/config").expanduser().is_file() or bool(env.get("KUBERNETES_SERVICE_HOST"))
 
 
 def backend_of(settings: KubeSettings, env: dict[str, str] | None = None) -> str:
@@ -203,7 +122,7 @@ def connect_kube(settings: KubeSettings, timeout: float | None = None) -> KubeCl
     deadline.server = str(api.configuration.host)
     if timeout is not None:
         deadline.start(timeout)
-    files = _kubeconfig_files(settings)
+    files = kubeconfig_files(settings)
     return KubeClients(
         applications=ArgoApplications(api, stats, deadline),
         cluster=KubeCluster(api, stats, deadline),

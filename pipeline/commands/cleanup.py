@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from pipeline.commands.options import config_option, explicit, kube_options, opt, typed_options
-from pipeline.config import KubeSettings, cleanup_settings, kube_settings, load_config
-from pipeline.core.settings import DeploySettings
+from pipeline.config import cleanup_settings, kube_settings, load_config
+from pipeline.core.settings import DeploySettings, KubeSettings
 from pipeline.errors import ExitCode, KubeAccessError, PipelineError
 
 if TYPE_CHECKING:

@@ -27,8 +27,6 @@ from pipeline.commands.options import (
 from pipeline.config import (
     CONFIG_KEYS,
     OTHER_COMMANDS_KEYS,
-    KubeSettings,
-    RegistrySettings,
     deploy_settings,
     kube_settings,
     load_config,
@@ -41,7 +39,13 @@ from pipeline.core.events import (
     StepFinished,
     StepStarted,
 )
-from pipeline.core.settings import PIN_METHODS, DeploySettings, ServiceTarget
+from pipeline.core.settings import (
+    PIN_METHODS,
+    DeploySettings,
+    KubeSettings,
+    RegistrySettings,
+    ServiceTarget,
+)
 from pipeline.errors import ExitCode, KubeAccessError, PipelineError, UsageError
 
 if TYPE_CHECKING:

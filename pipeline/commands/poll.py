@@ -33,14 +33,13 @@ from pipeline.commands.options import (
     typed_options,
 )
 from pipeline.config import (
-    KubeSettings,
-    RegistrySettings,
     app_targets,
     kube_settings,
     load_config,
     registry_settings,
     run_value,
 )
+from pipeline.core.settings import KubeSettings, RegistrySettings
 from pipeline.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:

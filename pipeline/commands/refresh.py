@@ -18,7 +18,8 @@ from pipeline.commands.options import (
     opt,
     typed_options,
 )
-from pipeline.config import AppTarget, KubeSettings, app_targets, kube_settings, load_config
+from pipeline.config import AppTarget, app_targets, kube_settings, load_config
+from pipeline.core.settings import KubeSettings
 from pipeline.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:

@@ -26,13 +26,12 @@ from pipeline.commands.options import (
 )
 from pipeline.config import (
     AppTarget,
-    KubeSettings,
-    RegistrySettings,
     app_targets,
     kube_settings,
     load_config,
     registry_settings,
 )
+from pipeline.core.settings import KubeSettings, RegistrySettings
 from pipeline.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:

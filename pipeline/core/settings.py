@@ -163,3 +163,26 @@ class ArgoApiSettings:
     context: str | None = None  # a context of the argocd CLI's config file
     config_path: str | None = None  # that file [default: the argocd CLI's own]
     server_on_command_line: bool = False  # --argocd-server typed: the API backend
+
+
+BACKENDS = ("auto", "kubernetes", "argocd-api")
+
+
+@dataclass(frozen=True)
+class KubeSettings:
+    """Which cluster: a kubeconfig (``None``: $KUBECONFIG, ~/.kube/config, in-cluster), or the
+    Argo CD API server (``argocd``); ``backend`` chooses, ``auto`` as docs/backends.md says."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    backend: str = "auto"
+    argocd: ArgoApiSettings = field(default_factory=ArgoApiSettings)
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """How registries are reached when reading digests and tags."""
+
+    ca_bundle: str | None = None  # CA bundle for registries with a private CA
+    insecure: tuple[str, ...] = ()  # hosts allowed over plain HTTP
+    rates: tuple[str, ...] = ()  # HOST=RPS pacing (poll, status)

@@ -73,7 +73,6 @@ def request_sync(
     emit: Emit,
 ) -> Obj:
     """Write our ``.operation``; returns the Application as written."""
-    operation = sync_operation(plan, digest, deployment)
     retries = ConflictRetries(f"Application {plan.app}", "the sync operation", deadline, clock)
     while True:
         app = apps.get_application(plan.argocd_namespace, plan.app)
@@ -93,6 +92,8 @@ def request_sync(
                 apps, plan, lambda a: not in_progress(a), deadline, clock, "the running operation"
             )
             continue
+        options = ((app.get("spec") or {}).get("syncPolicy") or {}).get("syncOptions")
+        operation = sync_operation(plan, digest, deployment, options)
         try:
             return apps.start_sync(plan.argocd_namespace, plan.app, _version(app), operation)
         except Conflict:
