@@ -86,7 +86,9 @@ def check_kubeconfig(settings: KubeSettings) -> None:
 
 
 def has_kubeconfig(settings: KubeSettings, env: dict[str, str]) -> bool:
-    """A kubeconfig is given or found (or this is a pod with a service account)."""
+    """A kubeconfig is given (--kubeconfig, KUBECONFIG) or found (~/.kube/config). A pod's
+    service account is not one: in a pod with ARGOCD_SERVER set, the Argo CD API is chosen."""
     if settings.kubeconfig or env.get("KUBECONFIG"):
         return True
-    return Path("~/.kube/config").expanduser().is_file() or bool(env.get("KUBERNETES_SERVICE_HOST"))
+    home = env.get("HOME")
+    return (Path(home) if home else Path.home()).joinpath(".kube", "config").is_file()
