@@ -93,6 +93,18 @@ def pr_comment(reports: tuple[Path, ...], head_sha: str, output_file: Path | Non
     _emit(render_comment(load_reports(list(reports)), head_sha), output_file)
 
 
+@render_group.command("replaced-notices")
+@click.argument("reports", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--head-sha", envvar="PIPELINE_HEAD", default="", help="Commit deployed.")
+@_output_option
+def replaced_notices(reports: tuple[Path, ...], head_sha: str, output_file: Path | None) -> None:
+    """JSON list of {pr, body}: one comment for each PR whose canary these deploys replaced."""
+    from pipeline.render.comment import load_reports, replaced_notices
+
+    notices = replaced_notices(load_reports(list(reports)), head_sha)
+    _emit(json.dumps(notices, indent=2) + "\n", output_file)
+
+
 @render_group.command("report-outputs")
 @click.option("--report", type=click.Path(path_type=Path, dir_okay=False), required=True)
 @click.option("--output-dir", type=click.Path(path_type=Path, file_okay=False), required=True)

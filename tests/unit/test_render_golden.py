@@ -13,7 +13,13 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli, run
 from pipeline.errors import ExitCode, UsageError
-from pipeline.render.comment import MARKER, render_comment, report_outputs
+from pipeline.render.comment import (
+    MARKER,
+    REPLACED_MARKER,
+    render_comment,
+    replaced_notices,
+    report_outputs,
+)
 from pipeline.render.context import build_context
 from pipeline.render.engine import SHIPPED, TARGETS, render
 
@@ -211,3 +217,42 @@ def test_every_target_is_a_render_command() -> None:
     from pipeline.commands.render import render_group
 
     assert set(TARGETS) <= set(render_group.commands)
+
+
+def test_replaced_notices_tell_each_earlier_pr() -> None:
+    """One notice per PR whose canary the deploys replaced, naming the PR that replaced it; a
+    replaced_pr that is not a PR number is dropped (the Application is writable by others)."""
+    report = _deploy_report("succeeded")
+    auth = report["services"][0]
+    auth.update(replaced_pr="42", plan={"run": {"pr": "43"}})
+    users = {**auth, "service": "users", "replaced_pr": "42"}
+    evil = {**auth, "service": "orders", "replaced_pr": "42 <b>x</b>"}
+    report["services"] += [users, evil]
+    (notice,) = replaced_notices([report], head_sha="0123456789abcdef")
+    assert notice["pr"] == 42
+    body = notice["body"]
+    assert body.splitlines()[0] == REPLACED_MARKER
+    assert "### Canary replaced by PR #43" in body
+    assert "| auth | `sha256:aaaaaaaaaaaa` | succeeded |" in body
+    assert "| users |" in body and "orders" not in body
+    comment = render_comment([report])
+    assert "- auth: this canary replaced PR #42's (that PR is told in a comment)." in comment
+    assert "<b>" not in comment
+
+    auth.update(plan={"run": {"pr": ""}})  # a push to the base branch
+    (pushed,) = replaced_notices([{**report, "services": [auth]}], head_sha="0123456789abcdef")
+    assert "### Canary replaced by a push (`0123456789ab`)" in pushed["body"]
+    assert replaced_notices([_deploy_report("succeeded")]) == []
+
+
+def test_replaced_notices_command_writes_json(tmp_path: Path) -> None:
+    report = _deploy_report("succeeded")
+    report["services"][0].update(replaced_pr="7", plan={"run": {"pr": "8"}})
+    path = tmp_path / "auth.json"
+    path.write_text(json.dumps(report))
+    out = tmp_path / "notices.json"
+    result = CliRunner().invoke(
+        cli, ["render", "replaced-notices", str(path), "--output-file", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert [n["pr"] for n in json.loads(out.read_text())] == [7]
