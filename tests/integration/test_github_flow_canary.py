@@ -622,7 +622,9 @@ def shop(sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], tmp_p
         "paths": {service: [f"services/{service}/**"]},
         "ci": {"base_branches": ["main"], "rebuild_on_push": True, "cache": "none",
                "registry_username_secret": "DOCKERHUB_USERNAME",
-               "registry_password_secret": "DOCKERHUB_TOKEN"},
+               "registry_password_secret": "DOCKERHUB_TOKEN",
+               # the kubeconfig backend (the Argo CD API one needs no more than its secrets)
+               "kubeconfig_secret": "CANARY_KUBECONFIG"},
     }  # fmt: skip
     (origin / "pipeline.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     git(origin, "init", "-q", "-b", "main")
