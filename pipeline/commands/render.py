@@ -39,15 +39,18 @@ def _target_command(target: str) -> click.Command:
     @_config_option
     @_output_option
     @click.option("--check", type=click.Path(path_type=Path, dir_okay=False), help="Compare.")
-    def command(config: Path | None, output_file: Path | None, check: Path | None) -> None:
+    def command(
+        config: Path | None, output_file: Path | None, check: Path | None, backend: str = ""
+    ) -> None:
         from pipeline.render.context import build_context
-        from pipeline.render.engine import render
+        from pipeline.render.engine import BACKENDS, render
 
+        name = BACKENDS[target][backend] if backend else target
         loaded = load_config(config, required=True)
         source = loaded.name
         if not loaded.values:
             raise UsageError(f"{source} is empty", hint="list services in it, or pass --config")
-        text = render(target, build_context(dict(loaded.values), source))
+        text = render(name, build_context(dict(loaded.values), source))
         if check is not None:
             current = check.read_text() if check.is_file() else ""
             if current != text:
@@ -55,9 +58,10 @@ def _target_command(target: str) -> click.Command:
                     current.splitlines(True), text.splitlines(True), str(check), "rendered"
                 )
                 click.echo("".join(diff), err=True)
+                again = f"{target} --backend {backend}" if backend else target
                 raise DriftError(
                     f"{check} drifted from {source}",
-                    hint=f"run: pipeline render {target} --config {source} --output-file {check}",
+                    hint=f"run: pipeline render {again} --config {source} --output-file {check}",
                 )
             return
         _emit(text, output_file)
@@ -80,6 +84,17 @@ for _target in (
     "rbac",
 ):
     render_group.add_command(_target_command(_target))
+# RBAC for either way the pipeline reaches Argo CD (pipeline.render.engine.BACKENDS)
+render_group.commands["rbac"].params.append(
+    click.Option(
+        ["--backend"],
+        type=click.Choice(["kubernetes", "argocd"]),
+        default="kubernetes",
+        show_default=True,
+        help="kubernetes: Roles for a kubeconfig or ServiceAccount; argocd: the account and "
+        "policy.csv lines for an Argo CD API token (argocd-cm / argocd-rbac-cm patches).",
+    )
+)
 
 
 @render_group.command("pr-comment")
@@ -91,6 +106,18 @@ def pr_comment(reports: tuple[Path, ...], head_sha: str, output_file: Path | Non
     from pipeline.render.comment import load_reports, render_comment
 
     _emit(render_comment(load_reports(list(reports)), head_sha), output_file)
+
+
+@render_group.command("replaced-notices")
+@click.argument("reports", nargs=-1, type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--head-sha", envvar="PIPELINE_HEAD", default="", help="Commit deployed.")
+@_output_option
+def replaced_notices(reports: tuple[Path, ...], head_sha: str, output_file: Path | None) -> None:
+    """JSON list of {pr, body}: one comment for each PR whose canary these deploys replaced."""
+    from pipeline.render.comment import load_reports, replaced_notices
+
+    notices = replaced_notices(load_reports(list(reports)), head_sha)
+    _emit(json.dumps(notices, indent=2) + "\n", output_file)
 
 
 @render_group.command("report-outputs")

@@ -69,6 +69,7 @@ class ServiceResult:
     events: list[str] = field(default_factory=list)
     plan: dict[str, Any] = field(default_factory=dict)
     source: dict[str, Any] = field(default_factory=dict)  # {"rendered": bool, "note": str}
+    replaced_pr: str = ""  # the PR whose canary this run's pin replaced (deploy/races.py)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -90,6 +91,7 @@ class ServiceResult:
             "diagnostics": {"logs": self.logs, "events": self.events},
             "plan": self.plan,
             "source": self.source,
+            "replaced_pr": self.replaced_pr,
         }
 
 

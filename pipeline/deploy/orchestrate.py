@@ -41,7 +41,7 @@ from pipeline.deploy.preflight import (
     refuse_shared_tags,
     run_preflight,
 )
-from pipeline.deploy.races import check_final, write_pin
+from pipeline.deploy.races import check_final, replaced_pr, write_pin
 from pipeline.deploy.refusal import read_refusal
 from pipeline.deploy.verdicts import diagnose, error_for
 from pipeline.deploy.verify import watch_rollout
@@ -220,10 +220,11 @@ def _deploy(
     deadline = deps.clock() + plan.timeout
     name = pre.deployment["metadata"]["name"]
     with steps.step("pin") as detail:
-        pin = write_pin(
+        pin, before = write_pin(
             apps, plan, digest, pre, run.pin_method, deadline=deadline, clock=deps.clock
         )
         detail.append(f"{pin.method} -> {pin.field}")
+        result.replaced_pr = replaced_pr(before, plan)
     with steps.step("sync"):
         request_sync(
             apps, plan, digest, name, terminate_running=run.terminate_running,

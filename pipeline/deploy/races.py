@@ -9,12 +9,18 @@ Application never writes and exits SUPERSEDED. Before declaring success, a run r
 Application: if a newer key is there, it exits SUPERSEDED instead of reporting a success that
 is about to be replaced; if our pin is gone while our key stayed, an ApplicationSet (or another
 controller) reverted it.
+
+The pin also tells whose canary it replaced: the PR that owned the pin it overwrote
+(cleanup/plan.py ``pinned_by_pr``: our annotation, or the last sync's ``pipeline-pr`` marker
+when that sync deployed the pinned digest), reported as ``replaced_pr`` so the workflow can
+tell that PR (docs/json-schema.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+from pipeline.cleanup.plan import pinned_by_pr
 from pipeline.core.pin import PinWrite, plan_pin
 from pipeline.core.plan import RUN_ANNOTATION, ServicePlan
 from pipeline.core.ports import Applications, Conflict, Obj
@@ -27,6 +33,12 @@ def newer_run(app: Obj, plan: ServicePlan) -> str | None:
     """The run key on the Application when it belongs to a newer run, else None."""
     key = (app.get("metadata", {}).get("annotations") or {}).get(RUN_ANNOTATION)
     return str(key) if key and key > plan.run_key else None
+
+
+def replaced_pr(app: Obj, plan: ServicePlan) -> str:
+    """The PR whose canary the pin on ``app`` belongs to, when it is another PR's, else ``""``."""
+    owner = pinned_by_pr(app)
+    return owner if owner and owner != plan.pr else ""
 
 
 def _superseded(plan: ServicePlan, key: str) -> SupersededError:
@@ -46,9 +58,10 @@ def write_pin(
     *,
     deadline: float,
     clock: Callable[[], float],
-) -> PinWrite:
+) -> tuple[PinWrite, Obj]:
     """Merge-patch our pin + run key with a resourceVersion precondition; a 409 re-reads and
-    decides again, at most MAX_CONFLICTS times and within the deadline (core/retry.py)."""
+    decides again, at most MAX_CONFLICTS times and within the deadline (core/retry.py).
+    Returns the write and the Application as it was just before it (whose pin it replaced)."""
     app, pin = pre.app, pre.pin
     retries = ConflictRetries(f"Application {plan.app}", "the pin", deadline, clock)
     while True:
@@ -57,7 +70,7 @@ def write_pin(
             raise _superseded(plan, key)
         try:
             apps.patch_application(plan.argocd_namespace, plan.app, pin.body)
-            return pin
+            return pin, app
         except Conflict:
             retries.conflict()
         app = apps.get_application(plan.argocd_namespace, plan.app)

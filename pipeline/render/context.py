@@ -13,7 +13,11 @@ Building the context does no I/O: the CLI reads pipeline.yaml and passes the map
       registry: docker.io                  # registry to log in to [default: the image's]
       registry_username_secret: DOCKERHUB_USERNAME  # names of the caller's secrets
       registry_password_secret: DOCKERHUB_TOKEN
-      kubeconfig_secret: CANARY_KUBECONFIG
+      argocd_server_secret: ARGOCD_SERVER  # Argo CD API server and account token (the
+      argocd_token_secret: ARGOCD_AUTH_TOKEN  # default backend; docs/adoption.md)
+      kubeconfig_secret: CANARY_KUBECONFIG # optional: when set and given, used instead
+      argocd_account: pipeline-ci          # the Argo CD account `render rbac --backend argocd`
+      argocd_project: default              # creates, and the AppProject of the Applications
       cache: gha                           # gha | registry | none
       cache_repository: docker.io/acme/shop-cache   # for cache: registry only
       pipeline_image: ghcr.io/acme/argocd-canary:0.2.0@sha256:...  # image Argo Workflows runs
@@ -21,6 +25,8 @@ Building the context does no I/O: the CLI reads pipeline.yaml and passes the map
       git_repo: https://github.com/acme/app.git     # source the WorkflowTemplate clones
       workflow_namespace: argo             # where the WorkflowTemplate and its SA live
       registry_secret: registry-credentials         # dockerconfigjson Secret (Argo)
+      argocd_secret: argocd-api-credentials  # Secret with ARGOCD_SERVER, ARGOCD_AUTH_TOKEN
+                                           # (Argo; optional: without it, the ServiceAccount)
       poll_schedule: "*/2 * * * *"
       pull_secrets: [argocd/dockerhub-credentials]  # Secrets named by image-updater
                                            # pull-secret annotations: `get` is granted on each
@@ -37,8 +43,9 @@ from pipeline import __version__
 from pipeline.changes import service_paths
 from pipeline.core.images import parse_image_ref
 from pipeline.core.plan import render_template
-from pipeline.core.settings import DEFAULT_NAMESPACE, DEFAULT_TAG
+from pipeline.core.settings import DEFAULT_APP, DEFAULT_NAMESPACE, DEFAULT_TAG
 from pipeline.render.validate import (
+    app_pattern_problem,
     cron_problem,
     dns_label_problem,
     image_problem,
@@ -66,7 +73,11 @@ CI_DEFAULTS = {
     "registry": "",
     "registry_username_secret": "CANARY_REGISTRY_USERNAME",
     "registry_password_secret": "CANARY_REGISTRY_PASSWORD",
-    "kubeconfig_secret": "CANARY_KUBECONFIG",
+    "argocd_server_secret": "ARGOCD_SERVER",
+    "argocd_token_secret": "ARGOCD_AUTH_TOKEN",
+    "kubeconfig_secret": "",
+    "argocd_account": "pipeline-ci",
+    "argocd_project": "default",
     "cache": "gha",
     "cache_repository": "",
     "rebuild_on_push": "false",
@@ -75,6 +86,7 @@ CI_DEFAULTS = {
     "git_repo": "https://github.com/example/app.git",
     "workflow_namespace": "argo",
     "registry_secret": "registry-credentials",
+    "argocd_secret": "argocd-api-credentials",
     "poll_schedule": "*/2 * * * *",
     "config_path": "pipeline.yaml",
 }
@@ -89,6 +101,7 @@ class ServiceContext:
     context: str  # build context, relative to the repository root
     dockerfile: str
     paths: tuple[str, ...]
+    app: str = ""  # the Argo CD Application; ``*`` where it depends on the PR or commit
 
 
 @dataclass(frozen=True)
@@ -110,6 +123,20 @@ class RenderContext:
         namespaces = sorted({ns for ns, _ in self.pull_secrets})
         return [(ns, sorted({n for s, n in self.pull_secrets if s == ns})) for ns in namespaces]
 
+    @property
+    def argocd_policy(self) -> list[str]:
+        """``policy.csv`` lines granting the CI account exactly what the pipeline calls through
+        argocd-server (server/application/application.go): ``applications get`` (Get, the
+        stream, the resource tree, /resource, /events), ``update`` (Patch), ``sync`` (Sync,
+        TerminateOperation) and ``logs get`` (PodLogs), on each Application of the project."""
+        role, project = f"role:{self.ci['argocd_account']}", self.ci["argocd_project"]
+        grants = (("applications", "get"), ("applications", "update"),
+                  ("applications", "sync"), ("logs", "get"))  # fmt: skip
+        apps = sorted({s.app for s in self.services})
+        lines = [f"p, {role}, {res}, {act}, {project}/{app}, allow"
+                 for app in apps for res, act in grants]  # fmt: skip
+        return [*lines, f"g, {self.ci['argocd_account']}, {role}"]
+
     def as_template_vars(self) -> dict[str, Any]:
         return {"services": self.services, "ci": self.ci, "ctx": self}
 
@@ -129,7 +156,7 @@ def build_context(config: Mapping[str, Any], source: str = "pipeline.yaml") -> R
     problems: list[str | None] = []
     ci_raw = config.get("ci") or {}
     ci = {k: _text(ci_raw.get(k, v)) for k, v in CI_DEFAULTS.items()}
-    optional = {"registry", "cache_repository"}
+    optional = {"registry", "cache_repository", "kubeconfig_secret"}
     problems += [
         text_problem(f"ci.{k}", v)
         for k, v in ci.items()
@@ -144,6 +171,7 @@ def build_context(config: Mapping[str, Any], source: str = "pipeline.yaml") -> R
     problems.append(cron_problem("ci.poll_schedule", ci["poll_schedule"]))
     problems.append(dns_label_problem("ci.workflow_namespace", ci["workflow_namespace"]))
     problems.append(dns_label_problem("ci.registry_secret", ci["registry_secret"]))
+    problems += _argocd_problems(ci)
     pull_secrets, secret_problems = _pull_secrets(ci_raw.get("pull_secrets"))
     problems += secret_problems
     argocd_namespace = config.get("argocd_namespace", "argocd")
@@ -160,17 +188,23 @@ def build_context(config: Mapping[str, Any], source: str = "pipeline.yaml") -> R
             namespace = render_template(str(entry.get("namespace") or DEFAULT_NAMESPACE), values)
             tag = render_template(str(entry.get("tag") or DEFAULT_TAG), values)
             image = render_template(str(entry.get("image") or ""), values)
+            app = render_template(
+                str(entry.get("app") or DEFAULT_APP), {**values, "short_sha": "*", "pr": "*"}
+            )
         except Exception as e:  # an unknown {field}: report it with the rest
             problems.append(f"service {name!r}: {e}")
             continue
         problems.append(dns_label_problem(f"namespace of service {name!r}", namespace))
         problems.append(image_problem(f"image of service {name!r}", image))
         problems.append(text_problem(f"tag of service {name!r}", tag))
+        problems.append(app_pattern_problem(f"app of service {name!r}", app))
         context = str(entry.get("context") or ".")
         dockerfile = str(entry.get("file") or "Dockerfile")
         problems.append(path_glob_problem(f"context of service {name!r}", context))
         problems.append(path_glob_problem(f"file of service {name!r}", dockerfile))
-        services.append(ServiceContext(name, namespace, image, tag, context, dockerfile, globs))
+        services.append(
+            ServiceContext(name, namespace, image, tag, context, dockerfile, globs, app)
+        )
     raise_problems(problems, source)
     if not ci["registry"] and services:
         ci["registry"] = parse_image_ref(services[0].image).registry
@@ -185,8 +219,10 @@ def _text(value: object) -> str:
 def _github_problems(ci: dict[str, str]) -> list[str | None]:
     """Values that name GitHub things: secrets, the tool's repository and ref, the cache."""
     problems: list[str | None] = []
-    for key in ("registry_username_secret", "registry_password_secret", "kubeconfig_secret"):
-        if not SECRET_NAME.match(ci[key]):
+    keys = ("registry_username_secret", "registry_password_secret", "argocd_server_secret",
+            "argocd_token_secret", "kubeconfig_secret")  # fmt: skip
+    for key in keys:
+        if not SECRET_NAME.match(ci[key]) and not (key == "kubeconfig_secret" and not ci[key]):
             problems.append(f"ci.{key} {ci[key]!r} is not a secret name ([A-Za-z_][A-Za-z0-9_]*)")
     if not GITHUB_REPO.match(ci["tool_repository"]):
         problems.append(f"ci.tool_repository {ci['tool_repository']!r} is not OWNER/NAME")
@@ -201,6 +237,19 @@ def _github_problems(ci: dict[str, str]) -> list[str | None]:
         problems.append(image_problem("ci.cache_repository", ci["cache_repository"]))
     if ci["rebuild_on_push"] not in ("true", "false"):
         problems.append(f"ci.rebuild_on_push {ci['rebuild_on_push']!r} must be true or false")
+    return problems
+
+
+def _argocd_problems(ci: dict[str, str]) -> list[str | None]:
+    """The Argo CD account (a local account: at most 32 characters, docs/operator-manual/
+    user-management) and project that end up in policy.csv, where a comma would add a rule."""
+    problems = [dns_label_problem("ci.argocd_secret", ci["argocd_secret"])]
+    problems.append(dns_label_problem("ci.argocd_account", ci["argocd_account"]))
+    if len(ci["argocd_account"]) > 32:
+        problems.append(f"ci.argocd_account {ci['argocd_account']!r} is longer than 32 "
+                        "characters (Argo CD's limit for local accounts)")  # fmt: skip
+    if ci["argocd_project"] != "*":
+        problems.append(dns_label_problem("ci.argocd_project", ci["argocd_project"]))
     return problems
 
 

@@ -35,6 +35,7 @@ TARGETS = {
     "workflow-template": "argo/deploy-canary.yaml.j2",
     "cron-workflow": "argo/poll.yaml.j2",
     "rbac": "argo/rbac.yaml.j2",
+    "argocd-rbac": "argocd/rbac.yaml.j2",  # `render rbac --backend argocd`
 }
 # where the checked-in copy of each target lives, relative to the repository root
 # (the caller, github-workflow, lives in adopting repositories; this one runs no canary itself)
@@ -43,7 +44,10 @@ SHIPPED = {
     "workflow-template": "workflow-templates/deploy-canary.yaml",
     "cron-workflow": "workflow-templates/poll-cronworkflow.yaml",
     "rbac": "workflow-templates/rbac.yaml",
+    "argocd-rbac": "workflow-templates/argocd-rbac.yaml",
 }
+# targets with a --backend option: backend -> target
+BACKENDS = {"rbac": {"kubernetes": "rbac", "argocd": "argocd-rbac"}}
 
 
 def environment() -> Environment:

@@ -11,6 +11,8 @@ reported at once, each naming the input.
 - Path globs: letters, digits and ``. _ - / * ? + @``; relative, no ``..`` segment.
 - Image repositories: the distribution reference grammar's characters only
   (``github.com/distribution/reference/regexp.go``): lower-case letters, digits, ``. _ - / :``.
+- Application names (in Argo CD ``policy.csv`` objects): an RFC 1123 subdomain's characters,
+  plus ``*`` where the name depends on the PR or commit (an Argo CD RBAC glob).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pipeline.errors import UsageError
 DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 PATH_GLOB = re.compile(r"[A-Za-z0-9._*?+@/-]+\Z")
 IMAGE_REPO = re.compile(r"[a-z0-9]([a-z0-9._/:-]*[a-z0-9])?\Z")
+APP_PATTERN = re.compile(r"[a-z0-9*]([-a-z0-9.*]*[a-z0-9*])?\Z")
 CRON_FIELD = re.compile(r"(\*|\d+(-\d+)?)(/\d+)?(,(\*|\d+(-\d+)?)(/\d+)?)*\Z")
 PLAIN_TEXT = re.compile(r"[A-Za-z0-9 ._:/@=+-]*\Z")
 
@@ -31,13 +34,20 @@ def _shown(value: object) -> str:
     return repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
 
 
-def dns_label_problem(what: str, value: object) -> str | None:
-    if not isinstance(value, str) or len(value) > 63 or not DNS_LABEL.match(value):
-        return (
-            f"{what} {_shown(value)} is not a DNS label: use 1-63 lower-case letters, digits "
-            "and '-', starting and ending with a letter or digit"
-        )
+def _match_problem(
+    what: str, value: object, pattern: re.Pattern[str], max_len: int, is_not: str
+) -> str | None:
+    """``<what> <value> is not <is_not>`` unless value is a string matching pattern."""
+    if not isinstance(value, str) or len(value) > max_len or not pattern.match(value):
+        return f"{what} {_shown(value)} is not {is_not}"
     return None
+
+
+def dns_label_problem(what: str, value: object) -> str | None:
+    return _match_problem(
+        what, value, DNS_LABEL, 63, "a DNS label: use 1-63 lower-case letters, digits and '-', "
+        "starting and ending with a letter or digit",
+    )  # fmt: skip
 
 
 def path_glob_problem(what: str, value: object) -> str | None:
@@ -51,13 +61,18 @@ def path_glob_problem(what: str, value: object) -> str | None:
     return None
 
 
+def app_pattern_problem(what: str, value: object) -> str | None:
+    return _match_problem(
+        what, value, APP_PATTERN, 253, "an Application name: use lower-case letters, digits, "
+        "'-' and '.' (and the {pr} or {short_sha} fields)",
+    )  # fmt: skip
+
+
 def image_problem(what: str, value: object) -> str | None:
-    if not isinstance(value, str) or len(value) > 255 or not IMAGE_REPO.match(value):
-        return (
-            f"{what} {_shown(value)} is not an image repository: use lower-case letters, digits "
-            "and . _ - / : only"
-        )
-    return None
+    return _match_problem(
+        what, value, IMAGE_REPO, 255, "an image repository: use lower-case letters, digits "
+        "and . _ - / : only",
+    )  # fmt: skip
 
 
 def text_problem(what: str, value: object) -> str | None:

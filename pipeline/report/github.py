@@ -26,7 +26,8 @@ def output_lines(name: str, value: str, delimiter: str | None = None) -> str:
 def outputs(
     results: list[ServiceResult], exit_code: int, requests: RequestCounts | None = None
 ) -> dict[str, str]:
-    """digest/image/result of the first service, per-service keys, and the whole report."""
+    """digest/image/result/replaced-pr of the first service, per-service keys, and the whole
+    report."""
     first = results[0] if results else ServiceResult(service="")
     report = document(results, exit_code, requests=requests)
     values = {
@@ -34,11 +35,13 @@ def outputs(
         "image": first.image,
         "result": report["result"],
         "exit-code": str(exit_code),
+        "replaced-pr": first.replaced_pr,
         "report": json.dumps(report, separators=(",", ":")),
     }
     for r in results:
         values[f"digest-{r.service}"] = r.digest
         values[f"result-{r.service}"] = r.result
+        values[f"replaced-pr-{r.service}"] = r.replaced_pr
     return values
 
 
@@ -57,6 +60,9 @@ def summary_markdown(results: list[ServiceResult], exit_code: int) -> str:
             f"| {r.elapsed:.1f} |"
         )
     rows += ["", f"Exit code: {exit_code}", ""]
+    for r in results:
+        if r.replaced_pr:
+            rows += [f"**{r.service}**: replaced the canary of PR #{r.replaced_pr}", ""]
     for r in results:
         if r.result == "failed":
             rows += [f"**{r.service}**: {_escape(r.message)}", ""]

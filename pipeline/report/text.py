@@ -80,6 +80,8 @@ class TextReporter(Reporter):
         else:
             total = r.elapsed
             self._line(r.service, f"succeeded in {total:.2f}s: {r.image}@{r.digest} is running")
+        if r.replaced_pr:
+            self._line(r.service, f"replaced the canary of PR #{r.replaced_pr}")
 
     def fix(self, plan: dict[str, Any]) -> None:
         out = self.errors

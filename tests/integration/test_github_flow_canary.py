@@ -18,7 +18,8 @@ pending one; ``cancel-in-progress: false`` never cancels a running one.
 ``uses:`` steps are emulated: checkout checks out ``with.ref``; upload-artifact copies files into
 the run's artifacts (an existing name fails with 409 unless ``overwrite: true``);
 download-artifact copies those matching ``pattern``; github-script's comment upsert is replayed
-on an in-memory PR (find the comment starting with the marker line, update it, else create).
+on an in-memory PR (find the comment starting with the marker line, update it, else create), and
+so are its notices to PRs whose canary was replaced (a new comment on each PR in the file).
 The "Install pipeline" step is a no-op: the project's own ``pipeline`` is on PATH. The payloads'
 SHAs are replaced with the commits of the test repository.
 """
@@ -250,9 +251,11 @@ class Run:
     temp: Path
     comments: list[dict[str, Any]]
     groups: Groups
+    closed: set[str] = field(default_factory=set)  # PRs closed (or merged) so far
     env: dict[str, str] = field(default_factory=dict)
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     summaries: dict[str, str] = field(default_factory=dict)
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)  # per job label, by step id
     logs: list[str] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     attempt: int = 1  # "Re-run all jobs": the same run, its artifacts kept
@@ -327,6 +330,9 @@ class Run:
             "GITHUB_SHA": github["sha"], "RUNNER_TEMP": str(self.temp),
         }  # fmt: skip
         self.groups.note(self.name, "run", "start")
+        if self.event_name == "pull_request" and self.event["action"] in ("closed", "reopened"):
+            number = str(self.event["pull_request"]["number"])
+            (self.closed.add if self.event["action"] == "closed" else self.closed.discard)(number)
         ((_, caller_job),) = self.caller["jobs"].items()
         ctx = {"github": github, "secrets": self.secrets, "vars": {}, "_success": True}
         self.run_reusable(caller_job, ctx)
@@ -450,6 +456,7 @@ class Run:
             if step.get("id"):
                 ctx["steps"][step["id"]] = {"outputs": parse_outputs(files["output"]),
                                             "outcome": "success" if ok else "failure"}  # fmt: skip
+                self.steps.setdefault(label, {})[step["id"]] = ctx["steps"][step["id"]]
             ctx["_success"] = ctx["_success"] and ok
         return bool(ctx["_success"])
 
@@ -487,6 +494,14 @@ class Run:
                     ours[0].update(body=body, updates=ours[0]["updates"] + 1)
                 else:
                     self.comments.append({"body": body, "updates": 0, "pr": env["PR_NUMBER"]})
+        elif action == "actions/github-script" and "NOTICES_FILE" in env:
+            notices = json.loads((workspace / env["NOTICES_FILE"]).read_text())
+            with self.lock:  # only open PRs are told (pulls.get(...).state == 'open')
+                self.comments += [
+                    {"body": n["body"], "updates": 0, "pr": str(n["pr"])}
+                    for n in notices
+                    if str(n["pr"]) not in self.closed
+                ]
         return True
 
 
@@ -514,6 +529,7 @@ class Shop:
     base: str
     groups: Groups = field(default_factory=Groups)
     comments: list[dict[str, Any]] = field(default_factory=list)
+    closed: set[str] = field(default_factory=set)
     secrets: dict[str, str] = field(default_factory=dict)
     runs: int = 0
 
@@ -540,9 +556,17 @@ class Shop:
         annotations = self.app()["metadata"].get("annotations") or {}
         return annotations.get("pipeline.dev/canary-digest")
 
-    def comment(self, pr: str) -> str:
-        (found,) = [c for c in self.comments if c["pr"] == pr]
+    def comment(self, pr: str, marker: str = "<!-- pipeline:canary -->\n") -> str:
+        (found,) = [c for c in self.comments if c["pr"] == pr and c["body"].startswith(marker)]
         return str(found["body"])
+
+    def notices(self, pr: str) -> list[str]:
+        """The comments telling PR ``pr`` that another run replaced its canary."""
+        return [
+            c["body"]
+            for c in self.comments
+            if c["pr"] == pr and c["body"].startswith("<!-- pipeline:canary-replaced -->")
+        ]
 
     def start(self, payload: str, head: str, event_name: str = "pull_request") -> Run:
         self.runs += 1
@@ -554,7 +578,7 @@ class Shop:
         return Run(
             name=f"run{self.runs}", caller=self.caller, event_name=event_name,
             event=json.loads(text), origin=self.origin, secrets=dict(self.secrets), temp=temp,
-            comments=self.comments, groups=self.groups,
+            comments=self.comments, groups=self.groups, closed=self.closed,
         )  # fmt: skip
 
     def env(self) -> dict[str, str]:
@@ -568,7 +592,7 @@ class Shop:
         return run
 
     def rerun(self, run: Run) -> Run:
-        again = replace(run, attempt=run.attempt + 1, jobs={}, summaries={}, logs=[])
+        again = replace(run, attempt=run.attempt + 1, jobs={}, summaries={}, steps={}, logs=[])
         again.run(self.env())
         return again
 
@@ -598,7 +622,9 @@ def shop(sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], tmp_p
         "paths": {service: [f"services/{service}/**"]},
         "ci": {"base_branches": ["main"], "rebuild_on_push": True, "cache": "none",
                "registry_username_secret": "DOCKERHUB_USERNAME",
-               "registry_password_secret": "DOCKERHUB_TOKEN"},
+               "registry_password_secret": "DOCKERHUB_TOKEN",
+               # the kubeconfig backend (the Argo CD API one needs no more than its secrets)
+               "kubeconfig_secret": "CANARY_KUBECONFIG"},
     }  # fmt: skip
     (origin / "pipeline.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     git(origin, "init", "-q", "-b", "main")
@@ -702,7 +728,9 @@ def test_label_synchronize_unlabel_reopen_push(shop: Shop) -> None:
     push_digest = shop.pinned()
     assert push_digest and canary_digests(shop.sandbox, shop.seeded) == {push_digest}
     assert f"| {service} | succeeded |" in pushed.summaries["deploy"]
-    assert len(shop.comments) == 1  # nothing posted for a push
+    # nothing posted for a push: the canary it replaced was merged PR 42's (told only if open)
+    assert pushed.steps["deploy-0"]["deploy"]["outputs"]["replaced-pr"] == "42"
+    assert len(shop.comments) == 1
 
     # 7. a fork without secrets: the plan runs and says why it skips; nothing deployed
     shop.secrets = {}
@@ -768,9 +796,32 @@ def test_two_prs_on_one_service_the_later_wins(shop: Shop) -> None:
     shop.groups.hold = None
     assert canary_digests(shop.sandbox, shop.seeded) == {final}
 
-    # PR 43 re-labelled later: it deploys after PR 42 and wins
+    # PR 42's second deploy replaced its own canary: nobody is told
+    assert shop.notices("42") == [] and shop.notices("43") == []
+    assert results(c)["comment"] == "success"
+    assert c.steps["deploy-0"]["deploy"]["outputs"]["replaced-pr"] == ""
+
+    # PR 43 re-labelled later: it deploys after PR 42's finished canary and wins; PR 42 is
+    # told, in a comment of its own, that PR 43 replaced its canary
     again = shop.run("pull_request.labeled.pr43.json", head43)
-    assert results(again)["deploy"] == "success", "\n".join(again.logs)
+    logs = "\n".join(again.logs)
+    assert results(again) == {
+        "plan": "success", "deploy": "success", "cleanup": "skipped", "comment": "success",
+    }, logs  # fmt: skip
     latest = shop.pinned()
     assert latest and latest != final and latest[:19] in shop.comment("43")
+    app = shop.app()
+    assert f"@{latest}" in app["spec"]["source"]["kustomize"]["patches"][0]["patch"]
     assert canary_digests(shop.sandbox, shop.seeded) == {latest}
+    service = shop.service
+    outputs = again.steps["deploy-0"]["deploy"]["outputs"]
+    assert (outputs["replaced-pr"], outputs[f"replaced-pr-{service}"]) == ("42", "42")
+    (report,) = json.loads(outputs["report"])["services"]
+    assert (report["replaced_pr"], report["digest"]) == ("42", latest)
+    assert f"**{service}**: replaced the canary of PR #42" in again.summaries["deploy"]
+    assert f"- {service}: this canary replaced PR #42's" in shop.comment("43")
+    (notice,) = shop.notices("42")
+    assert notice.splitlines()[1] == "### Canary replaced by PR #43"
+    assert f"| {service} | `{latest[:19]}` | succeeded |" in notice
+    assert "push a commit to it or re-run its canary workflow" in notice
+    assert shop.notices("43") == []

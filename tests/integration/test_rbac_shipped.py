@@ -1,6 +1,7 @@
 """The RBAC that `pipeline render rbac` ships is exactly enough for deploy-canary: with it a deploy
 succeeds through a ServiceAccount token; with any one required verb removed it fails with 403,
-exit code 7 and nothing written."""
+exit code 7 and nothing written. `render rbac --backend argocd`, applied to the sandbox's Argo CD
+ConfigMaps, gives an account token exactly the Argo CD permissions the API backend uses."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 
 from pipeline.errors import ExitCode
+from pipeline.sandbox.argocdapi import client
 from pipeline.sandbox.kubeclient import ApiError, KubeClient, resource_path
 from pipeline.sandbox.seed import SeededSample
 from tests.fixtures.sandbox import SandboxHandle, run_cli
@@ -164,3 +167,68 @@ def test_only_the_listed_pull_secret_is_readable(
     with pytest.raises(ApiError) as caught:
         as_deployer.list(resource_path("v1", "secrets", "argocd"))
     assert caught.value.status == 403
+
+
+# What the API backend calls (server/application/application.go): Get/stream/tree/resource/
+# events (applications get), Patch (update), Sync and TerminateOperation (sync), PodLogs (logs).
+ARGOCD_GRANTS = [("applications", "get"), ("applications", "update"),
+                 ("applications", "sync"), ("logs", "get")]  # fmt: skip
+
+
+def test_the_argocd_rbac_grants_an_account_exactly_what_the_api_backend_calls(
+    sandbox: SandboxHandle,
+    deployer: tuple[SeededSample, Path, list[Obj], Path],
+    tmp_path: Path,
+) -> None:
+    seeded, *_ = deployer
+    repo, account = seeded.repo, "canary-rbac-test"
+    project = {
+        "image": repo.image_repository, "app": repo.app_name,
+        "services": [{"name": repo.namespace, "context": "app"}],
+        "ci": {"argocd_account": account, "argocd_project": "default"},
+    }  # fmt: skip
+    (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump(project))
+    rendered = run_cli(
+        ["render", "rbac", "--backend", "argocd", "--config", str(tmp_path / "pipeline.yaml")],
+        check=True,
+    )
+    docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]
+    assert [d["metadata"]["name"] for d in docs] == ["argocd-cm", "argocd-rbac-cm"]
+    names = [d["metadata"]["name"] for d in docs]
+    paths = {name: resource_path("v1", "configmaps", "argocd", name) for name in names}
+    # the patches add keys and keep the others (what server-side apply does with them)
+    before = {name: sandbox.kube.get(path)["data"] for name, path in paths.items()}
+    for doc in docs:
+        sandbox.kube.patch(paths[doc["metadata"]["name"]], {"data": doc["data"]})
+    try:
+        for name, data in before.items():
+            assert data.items() <= sandbox.kube.get(paths[name])["data"].items()
+        status = json.loads(
+            sandbox.cli(
+                "sandbox", "status", "--state-dir", str(sandbox.state_dir), "-o", "json", check=True
+            ).stdout
+        )
+        server = status["argocd_server"]
+        token = client.account_token(server, client.admin_token(sandbox.kube, server), account)
+
+        def get(path: str) -> requests.Response:
+            headers = {"Authorization": f"Bearer {token}"}
+            return requests.get(server + path, headers=headers, timeout=30)
+
+        def can(resource: str, action: str, obj: str) -> str:
+            answer = get(f"/api/v1/account/can-i/{resource}/{action}/{obj}")
+            assert answer.status_code == 200, answer.text
+            return str(answer.json()["value"])
+
+        ours = f"default/{repo.app_name}"
+        assert [can(r, a, ours) for r, a in ARGOCD_GRANTS] == ["yes"] * len(ARGOCD_GRANTS)
+        assert can("applications", "delete", ours) == "no"
+        assert can("applications", "override", ours) == "no"
+        assert can("applications", "get", "default/someone-elses-app") == "no"
+        assert can("applications", "sync", f"other-project/{repo.app_name}") == "no"
+        assert get(f"/api/v1/applications/{repo.app_name}").status_code == 200
+        assert get("/api/v1/applications/someone-elses-app").status_code == 403
+    finally:
+        for doc in docs:
+            gone = {key: None for key in doc["data"]}
+            sandbox.kube.patch(paths[doc["metadata"]["name"]], {"data": gone})

@@ -13,9 +13,15 @@ from click.testing import CliRunner
 
 from pipeline.cli import cli, run
 from pipeline.errors import ExitCode, UsageError
-from pipeline.render.comment import MARKER, render_comment, report_outputs
+from pipeline.render.comment import (
+    MARKER,
+    REPLACED_MARKER,
+    render_comment,
+    replaced_notices,
+    report_outputs,
+)
 from pipeline.render.context import build_context
-from pipeline.render.engine import SHIPPED, TARGETS, render
+from pipeline.render.engine import BACKENDS, SHIPPED, TARGETS, render
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
@@ -32,11 +38,22 @@ def test_rendered_output_matches_golden(target: str) -> None:
     assert render(target, build_context(config())) == (GOLDEN / f"{target}.yaml").read_text()
 
 
+def command_of(target: str) -> list[str]:
+    """The ``pipeline render`` arguments that render a target (a backend of another's)."""
+    for command, backends in BACKENDS.items():
+        for backend, name in backends.items():
+            if name == target and name != command:
+                return [command, "--backend", backend]
+    return [target]
+
+
 @pytest.mark.parametrize("target", sorted(SHIPPED))
 def test_shipped_files_are_the_rendered_output(target: str) -> None:
     result = CliRunner().invoke(
-        cli, ["render", target, "--config", str(EXAMPLE), "--check", str(ROOT / SHIPPED[target])]
-    )
+        cli,
+        ["render", *command_of(target), "--config", str(EXAMPLE),
+         "--check", str(ROOT / SHIPPED[target])],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
 
 
@@ -116,10 +133,18 @@ def test_caller_maps_the_adopting_teams_secrets_and_branches() -> None:
     assert json.loads(job["with"]["base-branches"]) == ["develop"]
     assert job["with"]["rebuild-on-push"] is True
     assert job["secrets"] == {
-        "kubeconfig": "${{ secrets.CANARY_KUBECONFIG }}",
+        "argocd-server": "${{ secrets.ARGOCD_SERVER }}",
+        "argocd-auth-token": "${{ secrets.ARGOCD_AUTH_TOKEN }}",
         "registry-username": "${{ secrets.DOCKERHUB_USERNAME }}",
         "registry-password": "${{ secrets.DOCKERHUB_TOKEN }}",
     }
+    with_kubeconfig = copy.deepcopy(config())
+    with_kubeconfig["ci"].update(kubeconfig_secret="CANARY_KUBECONFIG", argocd_server_secret="AS")
+    secrets = yaml.safe_load(render("github-workflow", build_context(with_kubeconfig)))["jobs"][
+        "canary"
+    ]["secrets"]
+    assert secrets["kubeconfig"] == "${{ secrets.CANARY_KUBECONFIG }}"
+    assert secrets["argocd-server"] == "${{ secrets.AS }}"
 
 
 @pytest.mark.parametrize(
@@ -132,6 +157,13 @@ def test_caller_maps_the_adopting_teams_secrets_and_branches() -> None:
         (lambda c: c["ci"].update(base_branches=None), "ci.rebuild_on_push needs"),
         (lambda c: c["ci"].update(base_branches=["a b"]), "ci.base_branches entry"),
         (lambda c: c["ci"].update(tool_repository="a/b/c"), "ci.tool_repository"),
+        (lambda c: c["ci"].update(argocd_token_secret="T }}"), "ci.argocd_token_secret"),
+        (lambda c: c["ci"].update(kubeconfig_secret="a-b"), "ci.kubeconfig_secret"),
+        (lambda c: c["ci"].update(argocd_account="ci, role:admin"), "ci.argocd_account"),
+        (lambda c: c["ci"].update(argocd_account="a" * 33), "longer than 32"),
+        (lambda c: c["ci"].update(argocd_project="p, allow"), "ci.argocd_project"),
+        (lambda c: c["ci"].update(argocd_secret="Argo_CD"), "ci.argocd_secret"),
+        (lambda c: c.update(app="x, */*, allow\np, role:ci"), "app of service 'auth'"),
     ],
 )
 def test_ci_settings_are_validated(change: Any, named: str) -> None:
@@ -210,4 +242,81 @@ def test_adoption_doc_shows_the_rendered_caller() -> None:
 def test_every_target_is_a_render_command() -> None:
     from pipeline.commands.render import render_group
 
-    assert set(TARGETS) <= set(render_group.commands)
+    assert {command_of(t)[0] for t in TARGETS} <= set(render_group.commands)
+    assert command_of("argocd-rbac") == ["rbac", "--backend", "argocd"]
+
+
+def test_replaced_notices_tell_each_earlier_pr() -> None:
+    """One notice per PR whose canary the deploys replaced, naming the PR that replaced it; a
+    replaced_pr that is not a PR number is dropped (the Application is writable by others)."""
+    report = _deploy_report("succeeded")
+    auth = report["services"][0]
+    auth.update(replaced_pr="42", plan={"run": {"pr": "43"}})
+    users = {**auth, "service": "users", "replaced_pr": "42"}
+    evil = {**auth, "service": "orders", "replaced_pr": "42 <b>x</b>"}
+    report["services"] += [users, evil]
+    (notice,) = replaced_notices([report], head_sha="0123456789abcdef")
+    assert notice["pr"] == 42
+    body = notice["body"]
+    assert body.splitlines()[0] == REPLACED_MARKER
+    assert "### Canary replaced by PR #43" in body
+    assert "| auth | `sha256:aaaaaaaaaaaa` | succeeded |" in body
+    assert "| users |" in body and "orders" not in body
+    comment = render_comment([report])
+    assert "- auth: this canary replaced PR #42's (that PR is told in a comment)." in comment
+    assert "<b>" not in comment
+
+    auth.update(plan={"run": {"pr": ""}})  # a push to the base branch
+    (pushed,) = replaced_notices([{**report, "services": [auth]}], head_sha="0123456789abcdef")
+    assert "### Canary replaced by a push (`0123456789ab`)" in pushed["body"]
+    assert replaced_notices([_deploy_report("succeeded")]) == []
+
+
+def test_replaced_notices_command_writes_json(tmp_path: Path) -> None:
+    report = _deploy_report("succeeded")
+    report["services"][0].update(replaced_pr="7", plan={"run": {"pr": "8"}})
+    path = tmp_path / "auth.json"
+    path.write_text(json.dumps(report))
+    out = tmp_path / "notices.json"
+    result = CliRunner().invoke(
+        cli, ["render", "replaced-notices", str(path), "--output-file", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert [n["pr"] for n in json.loads(out.read_text())] == [7]
+
+
+def test_argocd_rbac_covers_each_application_and_nothing_else() -> None:
+    """`render rbac --backend argocd`: the account with apiKey only, and per Application of the
+    project exactly the four grants the API backend uses; a PR-dependent name becomes a glob."""
+    docs = list(yaml.safe_load_all(render("argocd-rbac", build_context(config()))))
+    account, policy = docs
+    assert (account["metadata"]["name"], account["data"]) == (
+        "argocd-cm", {"accounts.pipeline-ci": "apiKey"},
+    )  # fmt: skip
+    lines = policy["data"]["policy.pipeline-ci.csv"].splitlines()
+    assert lines[-1] == "g, pipeline-ci, role:pipeline-ci"
+    assert {line.split(", ")[4] for line in lines[:-1]} == {
+        "default/dev-api-auth", "default/dev-api-users",
+    }  # fmt: skip
+    assert {tuple(line.split(", ")[2:4]) for line in lines[:-1]} == {
+        ("applications", "get"), ("applications", "update"), ("applications", "sync"),
+        ("logs", "get"),
+    }  # fmt: skip
+    per_pr = copy.deepcopy(config())
+    per_pr["app"] = "pr-{pr}-{service}"
+    per_pr["ci"].update(argocd_project="shop", argocd_account="ci")
+    lines = build_context(per_pr).argocd_policy
+    assert "p, role:ci, applications, sync, shop/pr-*-auth, allow" in lines
+    assert lines[-1] == "g, ci, role:ci"
+
+
+def test_render_rbac_backend_option(tmp_path: Path) -> None:
+    out = tmp_path / "argocd-rbac.yaml"
+    args = ["render", "rbac", "--backend", "argocd", "--config", str(EXAMPLE)]
+    result = CliRunner().invoke(cli, [*args, "--output-file", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.read_text() == (ROOT / SHIPPED["argocd-rbac"]).read_text()
+    out.write_text(out.read_text().replace("sync", "delete"))
+    assert run([*args, "--check", str(out)]) == ExitCode.DRIFT
+    bad = CliRunner().invoke(cli, ["render", "rbac", "--backend", "helm", "--config", str(EXAMPLE)])
+    assert bad.exit_code == 2 and "helm" in bad.output

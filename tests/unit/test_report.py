@@ -112,3 +112,49 @@ def test_worst_exit_code() -> None:
     assert worst_exit_code([ok(), superseded]) == 12
     assert worst_exit_code([superseded, failed()]) == 10
     assert worst_exit_code([ok()]) == 0
+
+
+def test_replaced_pr_is_in_every_report(tmp_path: Path) -> None:
+    """The PR whose canary a deploy replaced: JSON field, GitHub outputs and summary, text."""
+    replacing = ok()
+    replacing.replaced_pr = "42"
+    out = io.StringIO()
+    make_reporter("json", out, io.StringIO(), env={}).finish([replacing, failed()], 10)
+    services = json.loads(out.getvalue())["services"]
+    assert [s["replaced_pr"] for s in services] == ["42", ""]
+
+    output, summary = tmp_path / "out", tmp_path / "summary"
+    env = {"GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)}
+    make_reporter("github", io.StringIO(), io.StringIO(), env=env).finish([replacing], 0)
+    values = parse_github_output(output.read_text())
+    assert (values["replaced-pr"], values["replaced-pr-auth"]) == ("42", "42")
+    assert "**auth**: replaced the canary of PR #42" in summary.read_text()
+
+    text = io.StringIO()
+    make_reporter("text", text, io.StringIO(), env={}).emit(ServiceFinished(replacing))
+    assert text.getvalue().splitlines()[-1] == "[auth] replaced the canary of PR #42"
+
+
+def test_the_replaced_pr_is_another_prs_pin_only() -> None:
+    """races.replaced_pr: the PR whose sync deployed the digest pinned now, when not ours."""
+    from pipeline.core.images import parse_image_ref
+    from pipeline.core.plan import ServicePlan
+    from pipeline.deploy.races import replaced_pr
+
+    def plan(pr: str) -> ServicePlan:
+        return ServicePlan(
+            "auth", parse_image_ref("r.io/eco2"), ("t",), "dev-api-auth", "argocd", "auth",
+            "app=auth", None, 60.0, "run", "0-run", pr,
+        )  # fmt: skip
+
+    info = [{"name": "pipeline-digest", "value": DIGEST}, {"name": "pipeline-pr", "value": "42"}]
+    app = {
+        "metadata": {"annotations": {"pipeline.dev/canary-digest": DIGEST}},
+        "status": {"operationState": {"operation": {"info": info}}},
+    }
+    assert replaced_pr(app, plan("43")) == "42"
+    assert replaced_pr(app, plan("")) == "42"  # a push to the base branch replaced it
+    assert replaced_pr(app, plan("42")) == ""  # a new commit of the same PR
+    info[0]["value"] = "sha256:" + "0" * 64  # the last sync deployed another digest: unknown
+    assert replaced_pr(app, plan("43")) == ""
+    assert replaced_pr({"metadata": {}}, plan("43")) == ""  # nothing pinned (cleaned up)
