@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import quote
 
 from pipeline.adapters.argocd_http import ApiStream, ArgoCDConnection
-from pipeline.core.ports import Conflict, NotFound, Obj
-from pipeline.errors import KubeAccessError
+from pipeline.core.ports import Conflict, Obj
+from pipeline.errors import HiddenNotFound, KubeAccessError
 
 APPS = "/api/v1/applications"
 
@@ -100,7 +100,7 @@ class ArgoApiApplications:
             )
         except KubeAccessError as e:
             if e.reason == "argocd-forbidden":
-                raise NotFound(
+                raise HiddenNotFound(
                     f"Application {namespace}/{name}: Argo CD answered permission denied, which "
                     "it also answers for an Application that does not exist"
                 ) from None
@@ -197,7 +197,9 @@ class ArgoApiApplications:
             )  # fmt: skip
         except KubeAccessError as e:
             if e.reason == "argocd-forbidden":
-                raise NotFound(f"ApplicationSet {namespace}/{name}: permission denied") from None
+                raise HiddenNotFound(
+                    f"ApplicationSet {namespace}/{name}: permission denied"
+                ) from None
             raise
 
     def watch_application(

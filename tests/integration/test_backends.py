@@ -8,12 +8,13 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import requests
 
 from pipeline.core.images import digest_from_image_id
 from pipeline.errors import ExitCode
 from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.seed import SeededSample
-from tests.fixtures.backends import Backend
+from tests.fixtures.backends import Backend, api_env, sandbox_token
 from tests.fixtures.sandbox import SandboxHandle
 
 pytestmark = pytest.mark.integration
@@ -35,6 +36,10 @@ def deploy_args(seeded: SeededSample, *extra: str) -> list[str]:
         "--output", "json",
         *extra,
     ]  # fmt: skip
+
+
+def app_path(name: str) -> str:
+    return resource_path("argoproj.io/v1alpha1", "applications", "argocd", name)
 
 
 def report_of(out: Any) -> dict[str, Any]:
@@ -75,3 +80,62 @@ def test_deploy_canary_through_either_backend_runs_the_pushed_digest(
     if token:
         assert token not in out.stdout + out.stderr
         assert set(report["requests"]) == {"registry", "argocd"}
+
+
+def registry_digest(sandbox: SandboxHandle, image: str, tag: str) -> str:
+    repository = image.split("/", 1)[1]
+    resp = requests.head(
+        f"http://{sandbox.registry.address}/v2/{repository}/manifests/{tag}",
+        headers={"Accept": "application/vnd.oci.image.index.v1+json, "
+                 "application/vnd.docker.distribution.manifest.v2+json, "
+                 "application/vnd.oci.image.manifest.v1+json"},
+        timeout=10,
+    )  # fmt: skip
+    return str(resp.headers.get("Docker-Content-Digest", ""))
+
+
+@pytest.mark.parametrize(
+    ("role", "actions", "missing"),
+    [("nosync", "get,update", "sync"), ("noupdate", "get,sync", "update")],
+)
+def test_a_token_without_a_needed_action_stops_before_any_write_or_push(
+    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], tmp_path_factory: Any,
+    role: str, actions: str, missing: str,
+) -> None:  # fmt: skip
+    seeded = make_sample()
+    repo = seeded.repo
+    token = sandbox_token(sandbox, "--project", "default", "--role", role, "--actions", actions)
+    ci = Backend("argocd-api", api_env(sandbox, tmp_path_factory.mktemp("home"), token))
+    app_before = sandbox.kube.get(app_path(repo.app_name))
+    tag = f"{repo.namespace}-api-dev-canary"
+    pushed_before = registry_digest(sandbox, repo.image_repository, tag)
+
+    out = ci.cli(*deploy_args(seeded))
+
+    report = report_of(out)
+    (service,) = report["services"]
+    assert (out.returncode, service["reason"]) == (ExitCode.KUBE_ACCESS, "argocd-forbidden")
+    assert f"applications, {missing}" in service["message"]
+    assert f"p, role:<ci-role>, applications, {missing}, default/{repo.app_name}" in service["hint"]
+    app_after = sandbox.kube.get(app_path(repo.app_name))
+    assert app_after["metadata"]["resourceVersion"] == app_before["metadata"]["resourceVersion"]
+    assert registry_digest(sandbox, repo.image_repository, tag) == pushed_before
+    assert token["token"] not in out.stdout + out.stderr
+
+
+def test_a_token_for_another_project_reads_the_application_as_not_found(
+    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], tmp_path_factory: Any
+) -> None:
+    seeded = make_sample()
+    token = sandbox_token(sandbox, "--project", "elsewhere", "--role", "ci")
+    ci = Backend("argocd-api", api_env(sandbox, tmp_path_factory.mktemp("home"), token))
+
+    out = ci.cli(*deploy_args(seeded))
+
+    report = report_of(out)
+    (service,) = report["services"]
+    assert out.returncode == ExitCode.MISCONFIGURED, out.stderr
+    problem = service["problems"][0]
+    assert problem["reason"] == "application-not-found"
+    assert "or this token may not get it" in problem["message"]
+    assert f"<project>/{seeded.repo.app_name}" in problem["fix"]

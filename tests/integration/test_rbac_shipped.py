@@ -1,7 +1,7 @@
 """The RBAC that `pipeline render rbac` ships is exactly enough for deploy-canary: with it a deploy
 succeeds through a ServiceAccount token; with any one required verb removed it fails with 403,
-exit code 7 and nothing written. `render rbac --backend argocd-api`, applied to the sandbox's Argo CD
-ConfigMaps, gives an account token exactly the Argo CD permissions the API backend uses."""
+exit code 7 and nothing written. `render rbac --backend argocd-api`, applied to the sandbox's
+Argo CD ConfigMaps, gives an account token exactly the Argo CD permissions the API backend uses."""
 
 from __future__ import annotations
 
