@@ -69,7 +69,7 @@ def test_flags_override_the_argocd_cli_context(tmp_path: Path) -> None:
     target = resolve(flagged, env={})
     assert (target.base_url, target.token, target.verify) == (
         "https://other:443/argo",
-        "flag",
+        "s3cr3t-token",
         False,
     )
     assert "s3cr3t" not in repr(target) + repr(flagged)
