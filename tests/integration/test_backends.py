@@ -139,3 +139,31 @@ def test_a_token_for_another_project_reads_the_application_as_not_found(
     assert problem["reason"] == "application-not-found"
     assert "or this token may not get it" in problem["message"]
     assert f"<project>/{seeded.repo.app_name}" in problem["fix"]
+
+
+def test_connection_problems_are_named_with_their_fix(
+    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], backends: dict[str, Backend]
+) -> None:
+    repo = make_sample().repo
+    api = backends["argocd-api"]
+    out = sandbox.cli("sandbox", "status", "--state-dir", str(sandbox.state_dir), "-o", "json")
+    status = json.loads(out.stdout)
+    secure, ca = status["argocd_secure_server"], status["certificate_authority"]
+    args = ["status", "--app", repo.app_name, "-o", "json"]
+
+    def run(**env: str) -> Any:
+        return api.cli(*args, extra=env)
+
+    cases = {
+        "tls, system CAs": (run(ARGOCD_SERVER=secure), ExitCode.KUBE_ACCESS, "TLS"),
+        "tls, given CA": (run(ARGOCD_SERVER=secure, PIPELINE_ARGOCD_CA=ca), ExitCode.OK, ""),
+        "tls, --insecure": (run(ARGOCD_SERVER=secure, PIPELINE_INSECURE="1"), ExitCode.OK, ""),
+        "refused": (run(ARGOCD_SERVER="http://127.0.0.1:9"), ExitCode.KUBE_ACCESS, "unreachable"),
+        "bad token": (run(ARGOCD_AUTH_TOKEN="x.y.z"), ExitCode.KUBE_ACCESS, "ARGOCD_AUTH_TOKEN"),
+        "malformed": (run(ARGOCD_SERVER="ftp://x"), ExitCode.USAGE, "--argocd-server"),
+    }
+    for name, (out, code, text) in cases.items():
+        assert out.returncode == code, f"{name}: {out.stdout}\n{out.stderr}"
+        assert text in out.stdout + out.stderr, f"{name}: {out.stdout}\n{out.stderr}"
+        assert "Traceback" not in out.stderr, name
+        assert api.env["ARGOCD_AUTH_TOKEN"] not in out.stdout + out.stderr, name
