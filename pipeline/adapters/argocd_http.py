@@ -109,7 +109,7 @@ class ArgoCDConnection:
             resp = self.session.request(
                 method, self.target.base_url + path, params=params, json=body, stream=stream,
                 timeout=(connect, read if read is not None else longest), allow_redirects=False,
-                verify=self.target.verify,  # per request: the session's loses to $REQUESTS_CA_BUNDLE
+                verify=self.target.verify,  # per request: $REQUESTS_CA_BUNDLE beats the session
             )  # fmt: skip
         except requests.RequestException as e:
             raise self.transport_error(what, e) from None
