@@ -249,6 +249,7 @@ class TreeWatch:
                         yield ("ADDED" if before is None else "MODIFIED"), obj
                 for uid in [u for u, (a, _, _) in known.items() if a == app and u not in now]:
                     _, _, gone = known.pop(uid)
+                    last = _version(gone) or last
                     yield "DELETED", gone
                 if self._stopped:
                     return

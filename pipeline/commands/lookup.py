@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipeline.errors import KubeAccessError, NotFound
+from pipeline.errors import HiddenNotFound, KubeAccessError, NotFound
 from pipeline.wiring import KubeClients
 
 Obj = dict[str, Any]
@@ -55,6 +55,15 @@ def missing_applications(
 def get_application(kube: KubeClients, namespace: str, name: str) -> Obj:
     try:
         return kube.applications.get_application(namespace, name)
+    except HiddenNotFound:
+        raise KubeAccessError(
+            f"Application {namespace}/{name} does not exist on {kube.server}, or this token "
+            "may not get it (Argo CD answers permission denied for both)",
+            hint="check the name (--app, or --service with the app: template of pipeline.yaml) "
+            "and the token's project: its role needs `applications, get` on <project>/"
+            f"{name} (`pipeline render rbac --backend argocd-api`)",
+            reason="application-not-found",
+        ) from None
     except NotFound:
         raise missing_application(kube, namespace, name) from None
 
