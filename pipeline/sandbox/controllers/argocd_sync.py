@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipeline.sandbox.controllers import argocd_ssa as ssa
 from pipeline.sandbox.controllers.argocd_compare import (
     applied,
     group_version,
@@ -270,7 +271,10 @@ class Syncer:
         results: list[Obj] = []
         failures: list[str] = []
         for obj in objects:
-            status, message = self.apply(obj, dry_run)
+            if ssa.wanted(operation_sync, obj, dry_run):  # ServerSideApply=true
+                status, message = ssa.apply(self._client, self._mapper.path, obj, kind_label(obj))
+            else:
+                status, message = self.apply(obj, dry_run)
             result: Obj = {
                 **resource_ref(obj),
                 "status": status,
