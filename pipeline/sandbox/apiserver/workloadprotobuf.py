@@ -5,7 +5,9 @@ not fall back to JSON, as every client-go typed client (a real kube-apiserver de
 for every built-in kind). The field numbers and types are those of
 ``k8s.io/api`` ``{core,apps,batch}/v1/generated.proto`` (the closure of these three kinds,
 status messages left out), kept in ``protoschema.json`` as ``{message: {number: [json name,
-type, repeated?]}}``; apimachinery's ObjectMeta, LabelSelector, IntOrString and Quantity are
+type, repeated?]}}``, an empty name marking an embedded struct whose fields are inlined
+(``Probe``'s ``ProbeHandler``, ``Volume``'s ``VolumeSource``, ``LocalObjectReference``);
+apimachinery's ObjectMeta, LabelSelector, IntOrString and Quantity are
 decoded here. Field numbers never change in ``k8s.io/api``, so one table serves every kubectl.
 
 Go marshals non-pointer scalars even when zero, where JSON (``omitempty``) leaves them out: zero
@@ -19,6 +21,7 @@ import base64
 import json
 import struct
 from collections.abc import Callable
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -76,7 +79,15 @@ def _quantity(data: bytes) -> str:
     return next((v.decode() for n, _, v in fields(data) if n == 1), "")
 
 
+def _time(data: bytes) -> str | None:
+    seconds = next((v for n, _, v in fields(data) if n == 1), None)
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(_signed(seconds, 64), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 _EXTERNAL: dict[str, Callable[[bytes], Any]] = {
+    "apis.meta.v1.Time": _time,
     "apis.meta.v1.ObjectMeta": object_meta,
     "apis.meta.v1.LabelSelector": _label_selector,
     "util.intstr.IntOrString": int_or_string,
@@ -136,6 +147,8 @@ def decode_message(name: str, data: bytes) -> Obj:
             out.setdefault(json_name, {})[key] = value if value is not None else ""
         elif len(field) > 2:
             out.setdefault(json_name, []).append(_value(kind, wire, raw))
+        elif not json_name:  # an embedded Go struct (json:""): its fields are inlined
+            out.update(decode_message(kind, raw))
         else:
             value = _value(kind, wire, raw)
             if value is None or (_is_zero(value) and json_name not in KEEP_ZERO):
