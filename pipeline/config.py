@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -27,8 +27,11 @@ from pipeline.core.settings import (
     DEFAULT_ALIAS,
     DEFAULT_APP,
     PIN_METHODS,
+    ArgoApiSettings,
     BuildSettings,
     DeploySettings,
+    KubeSettings,
+    RegistrySettings,
     RunSettings,
     ServiceTarget,
     build_targets,
@@ -187,25 +190,27 @@ def run_value(name: str, explicit: Mapping[str, Any], config: ConfigFile, defaul
 # -- settings shared by the commands that talk to a cluster or a registry --------------------
 
 
-@dataclass(frozen=True)
-class KubeSettings:
-    """Which cluster: a kubeconfig (``None``: $KUBECONFIG, ~/.kube/config, in-cluster)."""
+def kube_settings(params: Mapping[str, Any], typed: Iterable[str] = ()) -> KubeSettings:
+    """``typed``: the parameters given on the command line (not through the environment)."""
 
-    kubeconfig: str | None = None
-    context: str | None = None
+    def text(name: str) -> str | None:
+        value = params.get(name)
+        return str(value) if value else None
 
-
-@dataclass(frozen=True)
-class RegistrySettings:
-    """How registries are reached when reading digests and tags."""
-
-    ca_bundle: str | None = None  # CA bundle for registries with a private CA
-    insecure: tuple[str, ...] = ()  # hosts allowed over plain HTTP
-    rates: tuple[str, ...] = ()  # HOST=RPS pacing (poll, status)
-
-
-def kube_settings(params: Mapping[str, Any]) -> KubeSettings:
-    return KubeSettings(params.get("kubeconfig") or None, params.get("kube_context") or None)
+    argocd = ArgoApiSettings(
+        server=text("argocd_server"),
+        auth_token=text("auth_token"),
+        insecure=bool(params.get("insecure")),
+        plaintext=bool(params.get("plaintext")),
+        grpc_web_root_path=text("grpc_web_root_path"),
+        ca_file=text("argocd_ca"),
+        context=text("argocd_context"),
+        config_path=text("argocd_config"),
+        server_on_command_line="argocd_server" in set(typed),
+    )
+    return KubeSettings(
+        text("kubeconfig"), text("kube_context"), str(params.get("backend") or "auto"), argocd
+    )
 
 
 def registry_settings(params: Mapping[str, Any]) -> RegistrySettings:

@@ -234,6 +234,12 @@ class NotFound(KubeAccessError):
     reason = "not-found"
 
 
+class HiddenNotFound(NotFound):
+    """The Argo CD API's ``permission denied``, which it answers alike for a missing object
+    and one the token may not read (so that existence does not leak): "not found, or not
+    yours"."""
+
+
 class Conflict(KubeAccessError):
     """HTTP 409: the resourceVersion precondition failed; re-read and retry."""
 

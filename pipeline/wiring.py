@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
-from pipeline.config import KubeSettings, RegistrySettings
-from pipeline.core.settings import BuildSettings, DeploySettings
+from pipeline.core.settings import BuildSettings, DeploySettings, KubeSettings, RegistrySettings
 from pipeline.errors import KubeAccessError, UsageError
+from pipeline.kubeconfig import KUBECONFIG_HINT, check_kubeconfig, has_kubeconfig, kubeconfig_files
 
 if TYPE_CHECKING:
     from pipeline.adapters.argocd import ArgoApplications
@@ -32,10 +30,8 @@ if TYPE_CHECKING:
     from pipeline.adapters.registry import RegistryClient
     from pipeline.adapters.registry_pool import RegistryPool
     from pipeline.core.build import Builder
-    from pipeline.core.ports import CredentialLookup, Dependencies, Render, Sources
+    from pipeline.core.ports import AccessReview, CredentialLookup, Dependencies, Render, Sources
     from pipeline.core.repositories import RepoCredentials
-
-KUBECONFIG_HINT = "set KUBECONFIG (or --kubeconfig) to a kubeconfig for the cluster"
 
 
 @dataclass(frozen=True)
@@ -45,8 +41,10 @@ class KubeClients:
     applications: ArgoApplications
     cluster: KubeCluster
     stats: RequestStats
-    server: str  # the API server URL the kubeconfig names
+    server: str  # the API server URL the kubeconfig names (or the Argo CD API server's)
     source: str  # the kubeconfig file(s), or "in-cluster"
+    backend: str = "kubernetes"  # or "argocd-api" (ArgoApiClients)
+    access: AccessReview | None = None  # None: Kubernetes access reviews
 
     def list_applications(self, namespace: str, selector: str = "") -> list[dict[str, Any]]:
         from pipeline.adapters.kubereads import list_applications
@@ -67,80 +65,42 @@ class KubeClients:
         return namespace_exists(self.cluster, name)
 
 
-def _kubeconfig_files(settings: KubeSettings) -> list[Path]:
-    text = settings.kubeconfig or os.environ.get("KUBECONFIG") or ""
-    return [Path(p).expanduser() for p in text.split(os.pathsep) if p]
+@dataclass(frozen=True)
+class ArgoApiClients(KubeClients):
+    """Applications and Cluster through the Argo CD API server (adapters/argocd_api*.py)."""
+
+    def list_applications(self, namespace: str, selector: str = "") -> list[dict[str, Any]]:
+        apps: Any = self.applications
+        return list(apps.list_applications(namespace, selector))
+
+    def repository_secrets(self, namespace: str) -> list[dict[str, Any]]:
+        return []  # the API shows no Secret values: PIPELINE_GIT_TOKEN or public repositories
+
+    def namespace_exists(self, name: str) -> bool | None:
+        return None
 
 
-def check_kubeconfig(settings: KubeSettings) -> None:
-    """Refuse a kubeconfig that cannot work, naming the file and what to fix."""
-    files = _kubeconfig_files(settings)
-    if not files:
-        default = Path("~/.kube/config").expanduser()
-        if default.is_file():
-            files = [default]
-        elif os.environ.get("KUBERNETES_SERVICE_HOST"):
-            return  # in-cluster
-        else:
-            raise KubeAccessError(
-                "no kubeconfig: KUBECONFIG is unset, ~/.kube/config does not exist, and this "
-                "is not a pod (no in-cluster service account)",
-                hint=KUBECONFIG_HINT,
-                reason="kube-config",
-            )
-    present = [f for f in files if f.is_file()]
-    if not present:
-        names = ", ".join(str(f) for f in files)
-        what = "is not a file" if any(f.exists() for f in files) else "does not exist"
-        raise KubeAccessError(
-            f"no usable kubeconfig ({names}): the file {what}",
-            hint=f"{KUBECONFIG_HINT}; `pipeline sandbox status` prints the sandbox's",
-            reason="kube-config",
-        )
-    contexts: list[str] = []
-    current = ""
-    for path in present:
-        try:
-            loaded = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as e:
-            raise KubeAccessError(
-                f"no usable kubeconfig ({path}): not readable YAML: "
-                f"{getattr(e, 'problem', None) or e}",
-                hint=f"fix {path} (it must be a YAML kubeconfig, `kubectl config view` checks "
-                "it) or point KUBECONFIG (or --kubeconfig) at another one",
-                reason="kube-config",
-            ) from None
-        if not isinstance(loaded, dict):
-            raise KubeAccessError(
-                f"no usable kubeconfig ({path}): not a mapping",
-                hint=f"fix {path} or point KUBECONFIG (or --kubeconfig) at another one",
-                reason="kube-config",
-            )
-        for entry in loaded.get("contexts") or []:
-            if isinstance(entry, dict) and entry.get("name"):
-                contexts.append(str(entry["name"]))
-        current = current or str(loaded.get("current-context") or "")
-    wanted = settings.context or current
-    where = ", ".join(str(p) for p in present)
-    if not wanted:
-        raise KubeAccessError(
-            f"no usable kubeconfig ({where}): it sets no current-context",
-            hint=f"pass --kube-context (one of: {', '.join(contexts) or 'none defined'})",
-            reason="kube-config",
-        )
-    if wanted not in contexts:
-        flag = "--kube-context" if settings.context else "current-context"
-        raise KubeAccessError(
-            f"no usable kubeconfig ({where}): context {wanted!r} ({flag}) is not defined",
-            hint=f"pass --kube-context one of: {', '.join(contexts) or '(none defined)'}",
-            reason="kube-config",
-        )
+def backend_of(settings: KubeSettings, env: dict[str, str] | None = None) -> str:
+    """``kubernetes`` or ``argocd-api``: ``--backend``, else auto (docs/backends.md): the API
+    when --argocd-server is typed, or when an Argo CD server is configured (ARGOCD_SERVER,
+    --argocd-context) and no kubeconfig is."""
+    if settings.backend != "auto":
+        return settings.backend
+    argocd = settings.argocd
+    if argocd.server_on_command_line:
+        return "argocd-api"
+    env = dict(os.environ) if env is None else env
+    if (argocd.server or argocd.context) and not has_kubeconfig(settings, env):
+        return "argocd-api"
+    return "kubernetes"
 
 
 def connect_kube(settings: KubeSettings, timeout: float | None = None) -> KubeClients:
-    """The Kubernetes adapters of a command, sharing one ApiClient, request counter and
-    deadline: ``timeout`` seconds from now bound every request (None: each request gets
-    its own bound, adapters/kubefail.py REQUEST_TIMEOUT)."""
+    """The adapters of a command, Kubernetes or Argo CD API (``backend_of``), sharing one
+    connection, request counter and deadline: ``timeout`` seconds from now bound every request
+    (None: each request gets its own bound, adapters/kubefail.py REQUEST_TIMEOUT)."""
+    if backend_of(settings) == "argocd-api":
+        return connect_argocd_api(settings, timeout)
     from pipeline.adapters.argocd import ArgoApplications
     from pipeline.adapters.kube import KubeCluster, RequestStats, connect
     from pipeline.adapters.kubefail import Deadline
@@ -162,13 +122,39 @@ def connect_kube(settings: KubeSettings, timeout: float | None = None) -> KubeCl
     deadline.server = str(api.configuration.host)
     if timeout is not None:
         deadline.start(timeout)
-    files = _kubeconfig_files(settings)
+    files = kubeconfig_files(settings)
     return KubeClients(
         applications=ArgoApplications(api, stats, deadline),
         cluster=KubeCluster(api, stats, deadline),
         stats=stats,
         server=str(api.configuration.host),
         source=", ".join(str(f) for f in files) if files else "~/.kube/config or in-cluster",
+    )
+
+
+def connect_argocd_api(settings: KubeSettings, timeout: float | None = None) -> ArgoApiClients:
+    from pipeline.adapters.argocd_api import ArgoApiApplications
+    from pipeline.adapters.argocd_api_access import ArgoApiAccessReview
+    from pipeline.adapters.argocd_api_cluster import ArgoApiCluster
+    from pipeline.adapters.argocd_http import ArgoCDConnection
+    from pipeline.adapters.argocd_target import resolve
+    from pipeline.adapters.kubefail import Deadline
+
+    target = resolve(settings.argocd)
+    deadline = Deadline()
+    deadline.server = target.base_url
+    if timeout is not None:
+        deadline.start(timeout)
+    conn = ArgoCDConnection(target, deadline)
+    applications = ArgoApiApplications(conn)
+    return ArgoApiClients(
+        applications=applications,  # type: ignore[arg-type]
+        cluster=ArgoApiCluster(applications),  # type: ignore[arg-type]
+        stats=conn,  # type: ignore[arg-type]
+        server=target.base_url,
+        source="the Argo CD API (ARGOCD_SERVER / --argocd-server)",
+        backend="argocd-api",
+        access=ArgoApiAccessReview(applications),
     )
 
 
@@ -350,6 +336,7 @@ def deploy_dependencies(
         builder=builder_factory(settings.build, os.environ.get("DOCKER_HOST"), docker_config),
         render=files.render,
         sources=files,
+        access=kube.access,
     )
 
 
@@ -363,5 +350,9 @@ def request_counts(deps: Dependencies) -> dict[str, dict[str, int]]:
         }
         if registry is not None
         else {},
-        "kubernetes": dict(sorted(kube.by_verb.items())) if kube is not None else {},
+        getattr(deps.applications, "backend", "kubernetes").replace("argocd-api", "argocd"): dict(
+            sorted(kube.by_verb.items())
+        )
+        if kube is not None
+        else {},
     }

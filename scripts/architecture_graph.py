@@ -27,7 +27,7 @@ SVG_FILE = ROOT / "docs" / "img" / "architecture.svg"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("cli", ("cli",)),
     ("commands", ("commands",)),
-    ("wiring", ("wiring", "config")),  # drawn once they exist (issue 8: built in another branch)
+    ("wiring", ("wiring", "config", "kubeconfig")),
     (
         "features",
         ("deploy", "cleanup", "poll", "inspect", "render", "report", "changes", "github_event"),

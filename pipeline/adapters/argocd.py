@@ -30,6 +30,8 @@ MERGE_PATCH = "application/merge-patch+json"
 
 
 class ArgoApplications:
+    backend = "kubernetes"
+
     def __init__(
         self, api: client.ApiClient, stats: RequestStats | None = None,
         deadline: Deadline | None = None,
@@ -68,6 +70,18 @@ class ArgoApplications:
             namespaced(PREFIX, namespace, "applications", name),
             body=body, content_type=MERGE_PATCH, deadline=self.deadline,
         )  # fmt: skip
+
+    def start_sync(self, namespace: str, name: str, resource_version: str, operation: Obj) -> Obj:
+        """One merge patch sets ``.operation`` and clears ``status.operationState``."""
+        body = {"metadata": {"resourceVersion": resource_version}, "operation": operation,
+                "status": {"operationState": None}}  # fmt: skip
+        return self.patch_application(namespace, name, body)
+
+    def terminate_operation(self, namespace: str, name: str, resource_version: str) -> None:
+        """``status.operationState.phase: Terminating``, as ``argocd app terminate-op`` does."""
+        body = {"metadata": {"resourceVersion": resource_version},
+                "status": {"operationState": {"phase": "Terminating"}}}  # fmt: skip
+        self.patch_application(namespace, name, body)
 
     def get_applicationset(self, namespace: str, name: str) -> Obj:
         self.stats.count("get")

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.commands.options import config_option, explicit, kube_options, opt
-from pipeline.config import KubeSettings, cleanup_settings, kube_settings, load_config
-from pipeline.core.settings import DeploySettings
+from pipeline.commands.options import config_option, explicit, kube_options, opt, typed_options
+from pipeline.config import cleanup_settings, kube_settings, load_config
+from pipeline.core.settings import DeploySettings, KubeSettings
 from pipeline.errors import ExitCode, KubeAccessError, PipelineError
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def cleanup_canary(ctx: click.Context, /, **params: Any) -> None:
     config = load_config(params["config"])
     command = CleanupCommand(
         cleanup_settings(params, explicit(ctx, params), config, os.environ),
-        kube_settings(params),
+        kube_settings(params, typed_options(ctx)),
         params["output"],
     )
     run_settings = command.settings

@@ -17,12 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.commands.options import config_option, explicit, opt
+from pipeline.commands.options import (
+    backend_options,
+    config_option,
+    explicit,
+    opt,
+    typed_options,
+)
 from pipeline.config import (
     CONFIG_KEYS,
     OTHER_COMMANDS_KEYS,
-    KubeSettings,
-    RegistrySettings,
     deploy_settings,
     kube_settings,
     load_config,
@@ -35,7 +39,13 @@ from pipeline.core.events import (
     StepFinished,
     StepStarted,
 )
-from pipeline.core.settings import PIN_METHODS, DeploySettings, ServiceTarget
+from pipeline.core.settings import (
+    PIN_METHODS,
+    DeploySettings,
+    KubeSettings,
+    RegistrySettings,
+    ServiceTarget,
+)
 from pipeline.errors import ExitCode, KubeAccessError, PipelineError, UsageError
 
 if TYPE_CHECKING:
@@ -117,8 +127,7 @@ def build_settings(
     help="Refuse the run when the source cannot be rendered here (docs/sources.md).",
 )
 @config_option
-@opt("--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig [env: KUBECONFIG].")
-@opt("--kube-context", help="Kubeconfig context to use.")
+@backend_options
 @opt("--registry-ca", type=click.Path(path_type=Path, dir_okay=False), help="CA bundle.")
 @opt("--insecure-registry", multiple=True, help="Registry host allowed over plain HTTP.")
 @click.pass_context
@@ -133,7 +142,7 @@ def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
     try:
         command = DeployCommand(
             build_settings(ctx, params, env),
-            kube_settings(params),
+            kube_settings(params, typed_options(ctx)),
             registry_settings(params),
             params["output"],
             params["fix_out"],
@@ -141,6 +150,7 @@ def deploy_canary(ctx: click.Context, /, **params: Any) -> None:
         )
         check_offline(command.deploy)
         kube = connect_kube(command.kube, command.deploy.run.timeout)
+        reporter.connected(kube.backend, kube.server)
         build = command.deploy.build
         if not build.no_build and not command.deploy.run.dry_run:
             for target in command.deploy.services:  # after the kubeconfig's own checks

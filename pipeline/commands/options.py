@@ -16,6 +16,7 @@ from click.core import ParameterSource
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 OUTPUTS = ("text", "json")
+BACKENDS = ("auto", "kubernetes", "argocd-api")  # pipeline/config.py BACKENDS
 
 
 def opt(*decls: str, **kwargs: Any) -> Decorator:
@@ -41,14 +42,48 @@ def config_option(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def kube_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``--argocd-namespace`` (no default here: pipeline.yaml may set it), kubeconfig, context."""
+    """``--argocd-namespace`` (no default here: pipeline.yaml may set it), the backend: a
+    kubeconfig and context, or the Argo CD API server and token (docs/backends.md)."""
+    return backend_options(opt(
+        "--argocd-namespace",
+        help="Namespace of the Argo CD Applications [default: argocd, or pipeline.yaml's "
+        "argocd_namespace].",
+    )(func))  # fmt: skip
+
+
+def backend_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """How Argo CD is reached: a kubeconfig, or the Argo CD API server and a token."""
     return _apply(func, (
-        opt("--argocd-namespace",
-            help="Namespace of the Argo CD Applications [default: argocd, or pipeline.yaml's "
-            "argocd_namespace]."),
         opt("--kubeconfig", envvar="KUBECONFIG", help="Kubeconfig file(s)."),
         opt("--kube-context", help="Kubeconfig context to use."),
+        opt("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True,
+            help="Reach Argo CD through the Kubernetes API (kubeconfig) or the Argo CD API "
+            "server (token); auto: the API when --argocd-server is typed, or ARGOCD_SERVER "
+            "is set and no kubeconfig is."),
+        opt("--argocd-server", envvar="ARGOCD_SERVER", metavar="HOST:PORT|URL",
+            help="Argo CD API server, as the argocd CLI takes it (http:// means --plaintext)."),
+        opt("--auth-token", envvar="ARGOCD_AUTH_TOKEN", metavar="TOKEN",
+            help="Argo CD token (account, project role or session); never printed."),
+        opt("--insecure", is_flag=True, default=False,
+            help="Skip the Argo CD API server's TLS verification."),
+        opt("--plaintext", is_flag=True, default=False,
+            help="Argo CD API server over plain HTTP."),
+        opt("--grpc-web-root-path", metavar="PATH",
+            help="Path Argo CD is served below (its --rootpath)."),
+        opt("--argocd-ca", type=click.Path(path_type=Path, dir_okay=False),
+            help="CA certificate(s) of the Argo CD API server (PEM)."),
+        opt("--argocd-context", metavar="NAME",
+            help="Context of the argocd CLI's config (server, token, TLS) to use."),
+        opt("--argocd-config", type=click.Path(path_type=Path, dir_okay=False),
+            help="The argocd CLI's config file [default: its own, ~/.config/argocd/config]."),
     ))  # fmt: skip
+
+
+def typed_options(ctx: click.Context) -> set[str]:
+    """Parameters given on the command line (not through their environment variable)."""
+    return {
+        name for name in ctx.params if ctx.get_parameter_source(name) == ParameterSource.COMMANDLINE
+    }
 
 
 def registry_options(func: Callable[..., Any]) -> Callable[..., Any]:

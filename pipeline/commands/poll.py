@@ -30,16 +30,16 @@ from pipeline.commands.options import (
     kube_options,
     opt,
     registry_options,
+    typed_options,
 )
 from pipeline.config import (
-    KubeSettings,
-    RegistrySettings,
     app_targets,
     kube_settings,
     load_config,
     registry_settings,
     run_value,
 )
+from pipeline.core.settings import KubeSettings, RegistrySettings
 from pipeline.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -145,7 +145,7 @@ def poll_command(ctx: click.Context, params: dict[str, Any]) -> PollCommand:
         ),
         applications=frozenset(a.app for a in apps) if apps else None,
         interval=parse_interval(params["interval"]) if params["interval"] else None,
-        kube=kube_settings(params),
+        kube=kube_settings(params, typed_options(ctx)),
         registry=registry_settings(params),
         output=params["output"],
     )

@@ -10,8 +10,16 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from pipeline.commands.options import OUTPUTS, config_option, explicit, kube_options, opt
-from pipeline.config import AppTarget, KubeSettings, app_targets, kube_settings, load_config
+from pipeline.commands.options import (
+    OUTPUTS,
+    config_option,
+    explicit,
+    kube_options,
+    opt,
+    typed_options,
+)
+from pipeline.config import AppTarget, app_targets, kube_settings, load_config
+from pipeline.core.settings import KubeSettings
 from pipeline.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -52,7 +60,7 @@ def refresh(ctx: click.Context, /, **params: Any) -> None:
 
     timeout = positive_seconds("--timeout", params["timeout"])
     command = RefreshCommand(
-        target, params["hard"], params["wait"], timeout, kube_settings(params),
+        target, params["hard"], params["wait"], timeout, kube_settings(params, typed_options(ctx)),
         params["output"],
     )  # fmt: skip
     ctx.exit(int(run(command, connect_kube(command.kube, command.timeout))))

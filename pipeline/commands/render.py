@@ -88,10 +88,10 @@ for _target in (
 render_group.commands["rbac"].params.append(
     click.Option(
         ["--backend"],
-        type=click.Choice(["kubernetes", "argocd"]),
+        type=click.Choice(["kubernetes", "argocd-api"]),
         default="kubernetes",
         show_default=True,
-        help="kubernetes: Roles for a kubeconfig or ServiceAccount; argocd: the account and "
+        help="kubernetes: Roles for a kubeconfig or ServiceAccount; argocd-api: the account and "
         "policy.csv lines for an Argo CD API token (argocd-cm / argocd-rbac-cm patches).",
     )
 )

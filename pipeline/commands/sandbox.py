@@ -171,9 +171,10 @@ def status(state_dir: Path | None, output: str) -> None:
 @click.option("--role", default="ci", show_default=True, help="The project role (with --project).")
 @click.option(
     "--actions",
-    default="get,update,sync",
+    default="get,update,sync,logs:get",
     show_default=True,
-    help="With --project: what a role created now may do on applications <project>/*.",
+    help="With --project: what a role created now may do on <project>/* (applications, or "
+    "RESOURCE:ACTION).",
 )
 @click.option("--expires-in", type=int, default=0, help="Seconds until it expires (0: never).")
 def token(

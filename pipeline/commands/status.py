@@ -22,16 +22,16 @@ from pipeline.commands.options import (
     kube_options,
     opt,
     registry_options,
+    typed_options,
 )
 from pipeline.config import (
     AppTarget,
-    KubeSettings,
-    RegistrySettings,
     app_targets,
     kube_settings,
     load_config,
     registry_settings,
 )
+from pipeline.core.settings import KubeSettings, RegistrySettings
 from pipeline.errors import ExitCode, UsageError
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def status(ctx: click.Context, /, **params: Any) -> None:
     command = StatusCommand(
         targets=app_targets(tuple(params["service"]), chosen, config),
         aliases=aliases,
-        kube=kube_settings(params),
+        kube=kube_settings(params, typed_options(ctx)),
         registry=registry_settings(params),
         output=params["output"],
     )

@@ -137,21 +137,33 @@ def plan_all(settings: DeploySettings) -> list[ServicePlan]:
     return [plan_service(t, settings) for t in settings.services]
 
 
-def sync_operation(plan: ServicePlan, digest: str, deployment: str | None) -> dict[str, Any]:
+def sync_operation(
+    plan: ServicePlan, digest: str, deployment: str | None, sync_options: list[str] | None = None
+) -> dict[str, Any]:
     """The ``.operation`` we write: a sync of the canary Deployment only, marked with our run.
 
     ``resources`` makes it a partial sync (Argo CD syncs only the listed objects), so stable is
-    never re-applied by this run even when it has drifted.
+    never re-applied by this run even when it has drifted. ``sync_options`` are the
+    Application's ``spec.syncPolicy.syncOptions``, copied as argocd-server's Sync does (the
+    controller reads only the operation's own, ``controller/sync.go``). ``retry`` is ``limit: 0``
+    on purpose: a failed canary sync is reported at once, not after the app's back-off.
     """
     info = [{"name": INFO_RUN, "value": plan.run_id}, {"name": INFO_DIGEST, "value": digest}]
     if plan.pr:
         info.append({"name": INFO_PR, "value": plan.pr})
     sync: dict[str, Any] = {"revision": "", "prune": False, "syncStrategy": {"hook": {}}}
+    if sync_options:
+        sync["syncOptions"] = list(sync_options)
     if deployment:
         sync["resources"] = [
             {"group": "apps", "kind": "Deployment", "name": deployment, "namespace": plan.namespace}
         ]
-    return {"initiatedBy": {"username": "pipeline-deploy-canary"}, "info": info, "sync": sync}
+    return {
+        "initiatedBy": {"username": "pipeline-deploy-canary"},
+        "info": info,
+        "sync": sync,
+        "retry": {"limit": 0},
+    }
 
 
 def operation_is_ours(operation: dict[str, Any] | None, plan: ServicePlan, digest: str) -> bool:

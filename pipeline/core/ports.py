@@ -2,7 +2,8 @@
 
 Adapters implement them: ``adapters/kube.py`` (workloads, pods, access reviews) and
 ``adapters/argocd.py`` (Applications through the Kubernetes API) with the official
-``kubernetes`` client, ``adapters/registry.py`` (digests), ``adapters/builder*.py`` (builds,
+``kubernetes`` client, or both through the Argo CD API server (``adapters/argocd_api*.py``),
+``adapters/registry.py`` (digests), ``adapters/builder*.py`` (builds,
 port in ``core/build.py``), ``adapters/credentials.py`` and ``adapters/pullsecrets.py``
 (credentials), ``adapters/kustomize.py`` (rendering). Kubernetes objects are plain dicts in the
 API's JSON shape (camelCase), exactly as the API server sends them.
@@ -29,6 +30,8 @@ from pipeline.errors import Conflict, Expired, NotFound
 Obj = dict[str, Any]
 
 __all__ = [
+    "AccessGaps",
+    "AccessReview",
     "Applications",
     "Cluster",
     "Conflict",
@@ -142,7 +145,8 @@ class WatchStream(Protocol):
 
 
 class Applications(Protocol):
-    """Argo CD Applications and ApplicationSets through the Kubernetes API."""
+    """Argo CD Applications and ApplicationSets (through the Kubernetes API, adapters/argocd.py,
+    or the Argo CD API, adapters/argocd_api.py)."""
 
     def get_application(self, namespace: str, name: str) -> Obj:
         """Raises NotFound."""
@@ -152,6 +156,15 @@ class Applications(Protocol):
         """JSON merge patch; raises Conflict when ``metadata.resourceVersion`` is stale."""
         ...
 
+    def start_sync(self, namespace: str, name: str, resource_version: str, operation: Obj) -> Obj:
+        """Start ``operation`` (the CR's ``.operation`` shape) on the Application as read at
+        ``resource_version``; raises Conflict when it changed or another operation runs."""
+        ...
+
+    def terminate_operation(self, namespace: str, name: str, resource_version: str) -> None:
+        """Ask Argo CD to terminate the running operation (phase Terminating)."""
+        ...
+
     def get_applicationset(self, namespace: str, name: str) -> Obj:
         """Raises NotFound."""
         ...
@@ -159,6 +172,23 @@ class Applications(Protocol):
     def watch_application(
         self, namespace: str, name: str, resource_version: str, timeout: float
     ) -> WatchStream: ...
+
+
+@dataclass(frozen=True)
+class AccessGaps:
+    """What this identity may not do of a deploy's calls, and how to grant it."""
+
+    missing: list[str]
+    fix: str
+    reason: str = "kube-forbidden"
+
+
+class AccessReview(Protocol):
+    """Asked before any write: would every call of a deploy be allowed?"""
+
+    def review(self, argocd_namespace: str, app: str, namespace: str) -> AccessGaps | None:
+        """None when nothing is missing, or when the server cannot say."""
+        ...
 
 
 class Cluster(Protocol):
@@ -191,4 +221,5 @@ class Dependencies:
     builder: Callable[[], Builder] | None = None
     render: Render | None = None
     sources: Sources | None = None  # workspaces for a verified fix plan
+    access: AccessReview | None = None  # None: Kubernetes access reviews through ``cluster``
     clock: Callable[[], float] = field(default=time.monotonic)

@@ -130,3 +130,49 @@ def check_selectors(settings: DeploySettings) -> None:
     for target in settings.services:
         selector = render_template(target.selector, template_values(target, settings))
         check_label_selector(selector, f"the canary selector of service {target.name!r}")
+
+
+def matches_selector(selector: str, labels: dict[str, str]) -> bool:
+    """Whether ``labels`` satisfy ``selector`` (a valid one, see check_label_selector), as the
+    API server filters a list (apimachinery ``labels.Requirement.Matches``)."""
+    tokens = [t for t, _ in _tokens(selector)]
+    i = 0
+    while i < len(tokens):
+        if tokens[i] == "!":
+            if tokens[i + 1] in labels:
+                return False
+            i += 2
+        else:
+            key, op = tokens[i], tokens[i + 1] if i + 1 < len(tokens) else ","
+            i += 1
+            if op in ("=", "==", "!="):
+                i += 1
+                value = tokens[i] if i < len(tokens) and tokens[i] not in _SYMBOLS else ""
+                i += 1 if value else 0
+                if (labels.get(key) == value) != (op != "!="):
+                    return False
+            elif op in ("in", "notin"):
+                i += 2  # the operator and "("
+                values = set()
+                while tokens[i] != ")":
+                    if tokens[i] != ",":
+                        values.add(tokens[i])
+                    i += 1
+                i += 1
+                if op == "in" and labels.get(key) not in values:
+                    return False
+                if op == "notin" and key in labels and labels[key] in values:
+                    return False
+            elif op in (">", "<"):
+                bound, i = int(tokens[i + 1]), i + 2
+                try:
+                    have = int(labels[key])
+                except (KeyError, ValueError):
+                    return False
+                if not (have > bound if op == ">" else have < bound):
+                    return False
+            elif key not in labels:
+                return False
+        if i < len(tokens) and tokens[i] == ",":
+            i += 1
+    return True

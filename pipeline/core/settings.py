@@ -148,3 +148,41 @@ def build_targets(
 
 def with_run(settings: DeploySettings, **changes: Any) -> DeploySettings:
     return replace(settings, run=replace(settings.run, **changes))
+
+
+@dataclass(frozen=True)
+class ArgoApiSettings:
+    """How to reach the Argo CD API server, as the argocd CLI takes it (docs/backends.md)."""
+
+    server: str | None = None  # host:port or a URL (--argocd-server, ARGOCD_SERVER)
+    auth_token: str | None = field(default=None, repr=False)  # --auth-token, ARGOCD_AUTH_TOKEN
+    insecure: bool = False  # skip TLS verification
+    plaintext: bool = False  # plain HTTP
+    grpc_web_root_path: str | None = None  # Argo CD served below a path
+    ca_file: str | None = None  # the server's CA certificate(s), PEM
+    context: str | None = None  # a context of the argocd CLI's config file
+    config_path: str | None = None  # that file [default: the argocd CLI's own]
+    server_on_command_line: bool = False  # --argocd-server typed: the API backend
+
+
+BACKENDS = ("auto", "kubernetes", "argocd-api")
+
+
+@dataclass(frozen=True)
+class KubeSettings:
+    """Which cluster: a kubeconfig (``None``: $KUBECONFIG, ~/.kube/config, in-cluster), or the
+    Argo CD API server (``argocd``); ``backend`` chooses, ``auto`` as docs/backends.md says."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    backend: str = "auto"
+    argocd: ArgoApiSettings = field(default_factory=ArgoApiSettings)
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """How registries are reached when reading digests and tags."""
+
+    ca_bundle: str | None = None  # CA bundle for registries with a private CA
+    insecure: tuple[str, ...] = ()  # hosts allowed over plain HTTP
+    rates: tuple[str, ...] = ()  # HOST=RPS pacing (poll, status)

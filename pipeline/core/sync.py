@@ -2,19 +2,20 @@
 
 ``util/argo/argo.go SetAppOperation`` (used by argocd-server Sync and by auto-sync): only when
 no operation is in progress, set ``.operation`` and clear ``status.operationState`` in one
-write carrying the resourceVersion just read, looping on 409. An ``.operation`` written while
-another runs is silently lost (``controller/appcontroller.go``; reference A.3), so we wait for
-the running one (or terminate it with ``--terminate-running``: phase ``Terminating``, the
-same write argocd-server's ``TerminateOperation`` makes). Completion is matched by our
-``info`` marker in ``operationState.operation``; ``Running`` with ``finishedAt`` means the
-controller waits to retry, not that it finished. Waits go through core/watch.py (list, watch,
-re-list on 410); 409s are retried at most ``MAX_CONFLICTS`` times, within the deadline.
+write carrying the resourceVersion just read, looping on 409 (``Applications.start_sync``: that
+patch through the Kubernetes API, ``POST .../sync`` through the Argo CD API). An
+``.operation`` written while another runs is silently lost (``controller/appcontroller.go``;
+reference A.3), so we wait for the running one (or terminate it with ``--terminate-running``:
+phase ``Terminating``, the same write argocd-server's ``TerminateOperation`` makes).
+Completion is matched by our ``info`` marker in ``operationState.operation``; ``Running`` with
+``finishedAt`` means the controller waits to retry, not that it finished. Waits go through
+core/watch.py (list, watch, re-list on 410); 409s are retried at most ``MAX_CONFLICTS`` times,
+within the deadline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from pipeline.core.events import Emit, Note
 from pipeline.core.plan import RUN_ANNOTATION, ServicePlan, operation_is_ours, sync_operation
@@ -72,7 +73,6 @@ def request_sync(
     emit: Emit,
 ) -> Obj:
     """Write our ``.operation``; returns the Application as written."""
-    operation = sync_operation(plan, digest, deployment)
     retries = ConflictRetries(f"Application {plan.app}", "the sync operation", deadline, clock)
     while True:
         app = apps.get_application(plan.argocd_namespace, plan.app)
@@ -82,9 +82,7 @@ def request_sync(
             if terminate_running and state.get("phase") == "Running":
                 emit(Note(plan.service, f"terminating the running operation on {plan.app}"))
                 try:
-                    _patch(
-                        apps, plan, app, {"status": {"operationState": {"phase": "Terminating"}}}
-                    )
+                    apps.terminate_operation(plan.argocd_namespace, plan.app, _version(app))
                 except Conflict:
                     retries.conflict()
                     continue
@@ -94,16 +92,16 @@ def request_sync(
                 apps, plan, lambda a: not in_progress(a), deadline, clock, "the running operation"
             )
             continue
-        body = {"operation": operation, "status": {"operationState": None}}
+        options = ((app.get("spec") or {}).get("syncPolicy") or {}).get("syncOptions")
+        operation = sync_operation(plan, digest, deployment, options)
         try:
-            return _patch(apps, plan, app, body)
+            return apps.start_sync(plan.argocd_namespace, plan.app, _version(app), operation)
         except Conflict:
             retries.conflict()
 
 
-def _patch(apps: Applications, plan: ServicePlan, app: Obj, body: dict[str, Any]) -> Obj:
-    meta = {"resourceVersion": app["metadata"]["resourceVersion"]}
-    return apps.patch_application(plan.argocd_namespace, plan.app, {"metadata": meta, **body})
+def _version(app: Obj) -> str:
+    return str(app["metadata"]["resourceVersion"])
 
 
 def _check_not_superseded(app: Obj, plan: ServicePlan) -> None:

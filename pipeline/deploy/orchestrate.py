@@ -189,7 +189,7 @@ def _dry_run(
 ) -> None:  # fmt: skip
     digest = settings.build.digest or PLACEHOLDER_DIGEST
     result.digest = settings.build.digest or ""
-    check_access(deps.cluster, plan)
+    check_access(deps, plan)
     with steps.step("preflight"):
         try:
             pre = run_preflight(
@@ -260,7 +260,7 @@ def _preflight_and_digest(
     registry exactly as it was. The pin is then re-decided with the pushed digest, a pure step.
     With --no-build the digest comes first."""
     method, render = settings.run.pin_method, deps.render
-    check_access(deps.cluster, plan)  # before anything reads, builds or writes
+    check_access(deps, plan)  # before anything reads, builds or writes
 
     def preflight(digest: str) -> Preflight:
         with steps.step("preflight") as detail:

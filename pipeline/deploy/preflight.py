@@ -18,6 +18,7 @@ from pipeline.core.plan import ServicePlan
 from pipeline.core.ports import Applications, Cluster, NotFound, Obj, Render
 from pipeline.core.rollout import canary_deployments, template_images
 from pipeline.errors import (
+    HiddenNotFound,
     KustomizeError,
     PreflightError,
     Problem,
@@ -289,14 +290,18 @@ def run_preflight(
     app: Obj | None = None
     try:
         app = apps.get_application(plan.argocd_namespace, plan.app)
-    except NotFound:
+    except NotFound as e:
+        hidden = isinstance(e, HiddenNotFound)
         problems.append(
             Problem(
                 "application-not-found",
-                f"Application {plan.argocd_namespace}/{plan.app} does not exist",
-                _fix_app(plan),
+                f"Application {plan.argocd_namespace}/{plan.app} does not exist"
+                + (", or this token may not get it (Argo CD answers permission denied for "
+                   "both)" if hidden else ""),
+                (f"check --app and the token's project: grant `applications, get` on "
+                 f"<project>/{plan.app} to its role, or " if hidden else "") + _fix_app(plan),
             )
-        )
+        )  # fmt: skip
     deployments, _ = cluster.list_objects("deployments", plan.namespace)
     canaries = canary_deployments(deployments, plan.selector)
     if not canaries:

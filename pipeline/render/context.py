@@ -16,7 +16,7 @@ Building the context does no I/O: the CLI reads pipeline.yaml and passes the map
       argocd_server_secret: ARGOCD_SERVER  # Argo CD API server and account token (the
       argocd_token_secret: ARGOCD_AUTH_TOKEN  # default backend; docs/adoption.md)
       kubeconfig_secret: CANARY_KUBECONFIG # optional: when set and given, used instead
-      argocd_account: pipeline-ci          # the Argo CD account `render rbac --backend argocd`
+      argocd_account: pipeline-ci          # the Argo CD account `render rbac --backend argocd-api`
       argocd_project: default              # creates, and the AppProject of the Applications
       cache: gha                           # gha | registry | none
       cache_repository: docker.io/acme/shop-cache   # for cache: registry only

@@ -35,7 +35,7 @@ TARGETS = {
     "workflow-template": "argo/deploy-canary.yaml.j2",
     "cron-workflow": "argo/poll.yaml.j2",
     "rbac": "argo/rbac.yaml.j2",
-    "argocd-rbac": "argocd/rbac.yaml.j2",  # `render rbac --backend argocd`
+    "argocd-rbac": "argocd/rbac.yaml.j2",  # `render rbac --backend argocd-api`
 }
 # where the checked-in copy of each target lives, relative to the repository root
 # (the caller, github-workflow, lives in adopting repositories; this one runs no canary itself)
@@ -47,7 +47,7 @@ SHIPPED = {
     "argocd-rbac": "workflow-templates/argocd-rbac.yaml",
 }
 # targets with a --backend option: backend -> target
-BACKENDS = {"rbac": {"kubernetes": "rbac", "argocd": "argocd-rbac"}}
+BACKENDS = {"rbac": {"kubernetes": "rbac", "argocd-api": "argocd-rbac"}}
 
 
 def environment() -> Environment:

@@ -16,6 +16,16 @@ class Reporter:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self.backend: dict[str, str] = {}
+
+    def connected(self, backend: str, server: str) -> None:
+        """Which backend the run reaches Argo CD through (``kubernetes`` or ``argocd-api``)."""
+        with self._lock:
+            self.backend = {"name": backend, "server": server}
+            self.on_connected()
+
+    def on_connected(self) -> None:
+        """Render the backend (called under the lock)."""
 
     def emit(self, event: Event) -> None:
         with self._lock:
@@ -42,6 +52,7 @@ def document(
     dry_run: bool = False,
     requests: RequestCounts | None = None,
     fix: dict[str, Any] | None = None,
+    backend: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The ``--output json`` document (docs/json-schema.md, schema_version 1)."""
     failed = [r for r in results if r.result == "failed"]
@@ -51,5 +62,6 @@ def document(
         "exit_code": exit_code,
         "services": [r.as_dict() for r in results],
         "requests": requests or {"registry": {}, "kubernetes": {}},
+        **({"backend": backend} if backend else {}),
         **({"fix": fix} if fix else {}),
     }

@@ -87,6 +87,10 @@ class GitHubReporter(Reporter):
         self.progress, self.output_file, self.summary_file = progress, output_file, summary_file
         self.stream = stream
 
+    def on_connected(self) -> None:
+        if self.progress is not None:
+            self.progress.connected(self.backend["name"], self.backend["server"])
+
     def handle(self, event: Event) -> None:
         self.progress.emit(event)
 

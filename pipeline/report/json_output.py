@@ -21,6 +21,10 @@ class JsonReporter(Reporter):
         if self.progress is not None:
             self.progress.fix(plan)
 
+    def on_connected(self) -> None:
+        if self.progress is not None:
+            self.progress.connected(self.backend["name"], self.backend["server"])
+
     def handle(self, event: Event) -> None:
         if self.progress is not None:
             self.progress.emit(event)
@@ -29,7 +33,7 @@ class JsonReporter(Reporter):
         self, results: list[ServiceResult], exit_code: int, requests: RequestCounts | None = None
     ) -> None:
         dry_run = bool(results) and all(r.reason == "dry-run" for r in results)
-        report = document(results, exit_code, dry_run, requests, self.fix_plan)
+        report = document(results, exit_code, dry_run, requests, self.fix_plan, self.backend)
         json.dump(report, self.stream, indent=2, sort_keys=False)
         self.stream.write("\n")
         self.stream.flush()

@@ -31,6 +31,13 @@ class TextReporter(Reporter):
         stream.write(f"[{service}] {text}\n")
         stream.flush()
 
+    def on_connected(self) -> None:
+        via = {"argocd-api": "the Argo CD API", "kubernetes": "the Kubernetes API"}
+        name = self.backend["name"]
+        self.errors.write(f"pipeline: Argo CD through {via.get(name, name)} at "
+                          f"{self.backend['server']} (backend {name})\n")  # fmt: skip
+        self.errors.flush()
+
     def handle(self, event: Event) -> None:
         if isinstance(event, StepStarted):
             self._line(event.service, f"{event.step} ...")

@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.seed import SeededSample
+from tests.fixtures.backends import Backend
 from tests.fixtures.sandbox import SandboxHandle
 
 pytestmark = pytest.mark.integration
@@ -25,7 +26,9 @@ def targets(seeded: SeededSample) -> list[str]:
     ]  # fmt: skip
 
 
-def cleanup(sandbox: SandboxHandle, seeded: SeededSample, pr: str) -> tuple[int, dict[str, Any]]:
+def cleanup(
+    sandbox: SandboxHandle | Backend, seeded: SeededSample, pr: str
+) -> tuple[int, dict[str, Any]]:
     # no --image/--tag: like deploy-canary, cleanup reads them from the canary alias's
     # image-updater annotations; app, namespace and selector follow the defaults
     proc = sandbox.cli(
@@ -39,29 +42,29 @@ def cleanup(sandbox: SandboxHandle, seeded: SeededSample, pr: str) -> tuple[int,
 
 
 def test_cleanup_removes_only_our_pin_and_is_idempotent(
-    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample]
+    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], backend: Backend
 ) -> None:
     seeded = make_sample()
     repo = seeded.repo
     app_path = resource_path("argoproj.io/v1alpha1", "applications", "argocd", repo.app_name)
 
-    code, report = cleanup(sandbox, seeded, "7")  # never deployed
+    code, report = cleanup(backend, seeded, "7")  # never deployed
     assert (code, report["result"]) == (0, "nothing-to-clean")
 
     digest = seeded.digests["canary"]
-    deploy = sandbox.cli(
+    deploy = backend.cli(
         "deploy-canary", *targets(seeded), "--context", str(repo.context_dir), "--no-build",
         "--digest", digest, "--pr", "7", "--run-id", "pr7", "--output", "json",
     )  # fmt: skip
     assert deploy.returncode == 0, deploy.stderr
     assert "kustomize" in sandbox.kube.get(app_path)["spec"]["source"]
 
-    code, report = cleanup(sandbox, seeded, "8")  # another PR's cleanup leaves our pin
+    code, report = cleanup(backend, seeded, "8")  # another PR's cleanup leaves our pin
     assert (code, report["services"][0]["result"]) == (0, "skipped")
     assert "pinned by PR #7" in report["services"][0]["message"]
     assert "kustomize" in sandbox.kube.get(app_path)["spec"]["source"]
 
-    code, report = cleanup(sandbox, seeded, "7")
+    code, report = cleanup(backend, seeded, "7")
     (service,) = report["services"]
     assert (code, report["result"], service["digest"]) == (0, "cleaned", digest)
     app = sandbox.kube.get(app_path)
@@ -72,7 +75,7 @@ def test_cleanup_removes_only_our_pin_and_is_idempotent(
         or repo.canary_image in service["images"].values()
     )
 
-    code, report = cleanup(sandbox, seeded, "7")  # cleaned already: no write at all
+    code, report = cleanup(backend, seeded, "7")  # cleaned already: no write at all
     assert (code, report["result"]) == (0, "nothing-to-clean")
 
     # the controller may still write status (pods terminating gracefully): compare what a

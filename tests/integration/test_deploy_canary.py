@@ -20,14 +20,16 @@ from pipeline.core.images import digest_from_image_id
 from pipeline.errors import ExitCode
 from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.seed import SeededSample
+from tests.fixtures.backends import Backend
 from tests.fixtures.sandbox import PIPELINE, SandboxHandle
 
 pytestmark = pytest.mark.integration
 
 
 def deploy(
-    sandbox: SandboxHandle, seeded: SeededSample, *extra: str, timeout: float = 120
-) -> tuple[int, dict[str, Any], str]:
+    sandbox: SandboxHandle, seeded: SeededSample, *extra: str, timeout: float = 120,
+    via: Backend | None = None,
+) -> tuple[int, dict[str, Any], str]:  # fmt: skip
     repo = seeded.repo
     args = [
         "deploy-canary",
@@ -43,7 +45,7 @@ def deploy(
         "--output", "json",
         *extra,
     ]  # fmt: skip
-    proc = sandbox.cli(*args, timeout=timeout)
+    proc = via.cli(*args, timeout=timeout) if via else sandbox.cli(*args, timeout=timeout)
     try:
         report = json.loads(proc.stdout)
     except json.JSONDecodeError:
@@ -188,7 +190,7 @@ def release_operation(sandbox: SandboxHandle, seeded: SeededSample) -> None:
 
 def start_deploy(
     sandbox: SandboxHandle, seeded: SeededSample, *extra: str, run_id: str = "test",
-    context: Path | None = None,
+    context: Path | None = None, via: Backend | None = None,
 ) -> subprocess.Popen[str]:  # fmt: skip
     """Start `pipeline deploy-canary --output json` in the background."""
     repo = seeded.repo
@@ -207,6 +209,8 @@ def start_deploy(
         *extra,
     ]  # fmt: skip
     env = {**os.environ, "KUBECONFIG": str(sandbox.kubeconfig), "DOCKER_HOST": sandbox.docker_host}
+    if via is not None:
+        env = via.env
     return subprocess.Popen(
         args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )

@@ -15,6 +15,7 @@ from pipeline.errors import ExitCode
 from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.sample import sample_applicationset
 from pipeline.sandbox.seed import SeededSample
+from tests.fixtures.backends import Backend
 from tests.fixtures.sandbox import SandboxHandle
 from tests.integration.test_deploy_canary import deploy
 
@@ -129,16 +130,19 @@ def _wait_owned(sandbox: SandboxHandle, seeded: SeededSample) -> None:
 
 
 def test_crashing_image_exits_crash_loop_with_logs(
-    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample]
+    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], backend: Backend
 ) -> None:
     crashing = make_sample()
-    code, report, _ = deploy(sandbox, crashing, "--build-arg", "CRASH=1")
+    code, report, _ = deploy(sandbox, crashing, "--build-arg", "CRASH=1", via=backend)
     (service,) = report["services"]
     assert (code, service["reason"]) == (ExitCode.CRASH_LOOP, "crash-loop")
     digest = service["digest"]
     ours = [p for p in service["pods"] if p["imageID"].endswith(digest)]
     assert ours and not any(p["ready"] for p in ours)
     assert max(p["restarts"] for p in ours) >= 2
+    diagnostics = service["diagnostics"]  # pod logs and events, through either backend
+    assert diagnostics["logs"].strip(), diagnostics
+    assert any("BackOff" in e for e in diagnostics["events"]), diagnostics
 
 
 def test_a_deploy_after_a_failed_canary_succeeds(

@@ -17,6 +17,7 @@ from pipeline.errors import ExitCode
 from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.sample import sample_applicationset
 from pipeline.sandbox.seed import SeededSample
+from tests.fixtures.backends import Backend
 from tests.fixtures.sandbox import SandboxHandle
 from tests.integration.test_deploy_canary import (
     annotation,
@@ -36,12 +37,12 @@ DIGEST_ANNOTATION = "pipeline.dev/canary-digest"
 
 
 def test_image_deleted_after_preflight_exits_image_pull_with_evidence(
-    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample]
+    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], backend: Backend
 ) -> None:
     seeded = make_sample()
     repo = seeded.repo
     hold_operation(sandbox, seeded)
-    proc = start_deploy(sandbox, seeded)
+    proc = start_deploy(sandbox, seeded, via=backend)
     pinned = wait_for_app(sandbox, seeded, lambda a: bool(annotation(a, DIGEST_ANNOTATION)), "pin")
     digest = annotation(pinned, DIGEST_ANNOTATION)
     repository = repo.image_repository.split("/", 1)[1]

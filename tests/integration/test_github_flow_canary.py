@@ -45,6 +45,7 @@ import yaml
 from pipeline.core.images import digest_from_image_id
 from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.seed import SeededSample
+from tests.fixtures.backends import sandbox_token
 from tests.fixtures.sandbox import SandboxHandle
 from tests.fixtures.waiting import wait_for
 from tests.integration.test_detect_changes_git import commit, git
@@ -622,9 +623,8 @@ def shop(sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], tmp_p
         "paths": {service: [f"services/{service}/**"]},
         "ci": {"base_branches": ["main"], "rebuild_on_push": True, "cache": "none",
                "registry_username_secret": "DOCKERHUB_USERNAME",
-               "registry_password_secret": "DOCKERHUB_TOKEN",
-               # the kubeconfig backend (the Argo CD API one needs no more than its secrets)
-               "kubeconfig_secret": "CANARY_KUBECONFIG"},
+               "registry_password_secret": "DOCKERHUB_TOKEN"},
+               # the default backend: the Argo CD API, secrets ARGOCD_SERVER/ARGOCD_AUTH_TOKEN
     }  # fmt: skip
     (origin / "pipeline.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     git(origin, "init", "-q", "-b", "main")
@@ -634,7 +634,8 @@ def shop(sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], tmp_p
         cwd=origin, capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     shop = Shop(sandbox, seeded, origin, tmp_path, yaml.safe_load(rendered), base)
-    shop.secrets = {"CANARY_KUBECONFIG": sandbox.kubeconfig.read_text(),
+    token = sandbox_token(sandbox, "--project", "default", "--role", "ci")
+    shop.secrets = {"ARGOCD_SERVER": token["server"], "ARGOCD_AUTH_TOKEN": token["token"],
                     "DOCKERHUB_USERNAME": "", "DOCKERHUB_TOKEN": "unused"}  # fmt: skip
     return shop
 

@@ -13,6 +13,7 @@ import pytest
 from pipeline.errors import ExitCode
 from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.seed import SeededSample, build_sample_image
+from tests.fixtures.backends import Backend
 from tests.fixtures.sandbox import SandboxHandle
 from tests.integration.test_deploy_canary import running_digests
 
@@ -55,7 +56,7 @@ def extra_app(
     )  # fmt: skip
 
 
-def poll(sandbox: SandboxHandle, *args: str) -> tuple[int, dict[str, Any], str]:
+def poll(sandbox: SandboxHandle | Backend, *args: str) -> tuple[int, dict[str, Any], str]:
     proc = sandbox.cli("poll", "--once", "--output", "json", "--timeout", "90", *args)
     try:
         return proc.returncode, json.loads(proc.stdout), proc.stderr
@@ -72,7 +73,7 @@ def aliases(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_poll_updates_only_the_moved_image_with_one_head_per_image(
-    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample]
+    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], backend: Backend
 ) -> None:
     label = uuid.uuid4().hex[:8]
     moved, steady = make_sample(), make_sample()
@@ -83,7 +84,7 @@ def test_poll_updates_only_the_moved_image_with_one_head_per_image(
         UPDATER + "canary.update-strategy": "newest",
     })  # fmt: skip
 
-    code, first, stderr = poll(sandbox, "-l", f"poll-test={label}")
+    code, first, stderr = poll(backend, "-l", f"poll-test={label}")
     # the unpinned canaries are pinned (image-updater: no digest yet = update due)
     moved_key = f"argocd/{moved.repo.app_name}:canary"
     steady_key = f"argocd/{steady.repo.app_name}:canary"
@@ -95,7 +96,7 @@ def test_poll_updates_only_the_moved_image_with_one_head_per_image(
     new_digest = build_sample_image(
         moved.repo, moved.repo.canary_image, sandbox.docker_host, revision="moved"
     )
-    code, second, stderr = poll(sandbox, "-l", f"poll-test={label}")
+    code, second, stderr = poll(backend, "-l", f"poll-test={label}")
 
     assert second["updated"] == [moved_key], stderr
     assert aliases(second)[steady_key]["result"] == "up-to-date"

@@ -1,7 +1,7 @@
 """The RBAC that `pipeline render rbac` ships is exactly enough for deploy-canary: with it a deploy
 succeeds through a ServiceAccount token; with any one required verb removed it fails with 403,
-exit code 7 and nothing written. `render rbac --backend argocd`, applied to the sandbox's Argo CD
-ConfigMaps, gives an account token exactly the Argo CD permissions the API backend uses."""
+exit code 7 and nothing written. `render rbac --backend argocd-api`, applied to the sandbox's
+Argo CD ConfigMaps, gives an account token exactly the Argo CD permissions the API backend uses."""
 
 from __future__ import annotations
 
@@ -189,7 +189,7 @@ def test_the_argocd_rbac_grants_an_account_exactly_what_the_api_backend_calls(
     }  # fmt: skip
     (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump(project))
     rendered = run_cli(
-        ["render", "rbac", "--backend", "argocd", "--config", str(tmp_path / "pipeline.yaml")],
+        ["render", "rbac", "--backend", "argocd-api", "--config", str(tmp_path / "pipeline.yaml")],
         check=True,
     )
     docs = [d for d in yaml.safe_load_all(rendered.stdout) if d]

@@ -11,17 +11,18 @@ from pipeline.errors import ExitCode
 from pipeline.inspect.refresh import REFRESH
 from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.seed import SeededSample, build_sample_image
+from tests.fixtures.backends import Backend
 from tests.fixtures.sandbox import SandboxHandle
 
 pytestmark = pytest.mark.integration
 
 
 def test_status_agrees_then_reports_the_canary_behind_the_registry(
-    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample]
+    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], backend: Backend
 ) -> None:
     seeded = make_sample()
     repo = seeded.repo
-    proc = sandbox.cli("status", "--service", repo.namespace, "--output", "json")
+    proc = backend.cli("status", "--service", repo.namespace, "--output", "json")
     report = json.loads(proc.stdout)
     assert (proc.returncode, report["agree"]) == (ExitCode.OK, True), proc.stderr
     canary = next(a for a in report["aliases"] if a["alias"] == "canary")
@@ -30,7 +31,7 @@ def test_status_agrees_then_reports_the_canary_behind_the_registry(
     assert canary["workload"]["selector"] == repo.selectors["canary"]
 
     newer = build_sample_image(repo, repo.canary_image, sandbox.docker_host, revision="newer")
-    proc = sandbox.cli("status", "--app", repo.app_name, "--alias", "canary", "-o", "json")
+    proc = backend.cli("status", "--app", repo.app_name, "--alias", "canary", "-o", "json")
 
     report = json.loads(proc.stdout)
     assert proc.returncode == ExitCode.MISMATCH, proc.stderr
@@ -41,10 +42,10 @@ def test_status_agrees_then_reports_the_canary_behind_the_registry(
 
 
 def test_refresh_wait_returns_after_the_controller_removed_the_annotation(
-    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample]
+    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], backend: Backend
 ) -> None:
     repo = make_sample().repo
-    proc = sandbox.cli("refresh", "--app", repo.app_name, "--hard", "--wait", "-o", "json")
+    proc = backend.cli("refresh", "--app", repo.app_name, "--hard", "--wait", "-o", "json")
     assert proc.returncode == ExitCode.OK, proc.stderr
     result = json.loads(proc.stdout)
     assert result["refresh"] == "hard" and result["reconciledAt"]

@@ -96,6 +96,16 @@ class FakeApplications:
         self._bump()
         return copy.deepcopy(self.app)
 
+    def start_sync(self, namespace: str, name: str, resource_version: str, operation: Obj) -> Obj:
+        body = {"metadata": {"resourceVersion": resource_version}, "operation": operation,
+                "status": {"operationState": None}}  # fmt: skip
+        return self.patch_application(namespace, name, body)
+
+    def terminate_operation(self, namespace: str, name: str, resource_version: str) -> None:
+        body = {"metadata": {"resourceVersion": resource_version},
+                "status": {"operationState": {"phase": "Terminating"}}}  # fmt: skip
+        self.patch_application(namespace, name, body)
+
     def get_applicationset(self, namespace: str, name: str) -> Obj:
         if name not in self.appsets:
             raise NotFound(name)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.cli import run
-from pipeline.config import KubeSettings
+from pipeline.core.settings import KubeSettings
 from pipeline.errors import ExitCode, KubeAccessError
 from pipeline.wiring import check_kubeconfig
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from pipeline.commands import cleanup, refresh, status
-from pipeline.config import AppTarget, ConfigFile, KubeSettings, RegistrySettings, targets
-from pipeline.core.settings import DeploySettings, RunSettings
+from pipeline.config import AppTarget, ConfigFile, targets
+from pipeline.core.settings import DeploySettings, KubeSettings, RegistrySettings, RunSettings
 from pipeline.errors import ExitCode, KubeAccessError
 from pipeline.report.text import TextReporter
 from pipeline.wiring import KubeClients
@@ -31,7 +31,9 @@ class FakeKube(KubeClients):
 
 def kube(namespaces: frozenset[str] = frozenset({"argocd"})) -> FakeKube:
     fake: Any = FakeApplications(None)
-    return FakeKube(fake, FakeCluster([]), None, "https://cluster", "kubeconfig", namespaces)
+    return FakeKube(
+        fake, FakeCluster([]), None, "https://cluster", "kubeconfig", namespaces=namespaces
+    )
 
 
 TARGET = AppTarget("dev-api-auth", "argocd", "auth")

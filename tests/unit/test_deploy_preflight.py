@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pipeline.core.plan import plan_service
+from pipeline.core.ports import Dependencies
 from pipeline.core.settings import DeploySettings, RunSettings, ServiceTarget
 from pipeline.deploy.access import check_access
 from pipeline.deploy.preflight import run_preflight
@@ -182,10 +183,13 @@ def test_a_broken_overlay_is_a_misconfiguration() -> None:
     assert reasons == ["source-render-failed"]
 
 
+NO_REGISTRY: Any = None  # access reviews never read the registry
+
+
 def test_missing_permissions_are_reported_together() -> None:
     cluster = FakeCluster([STABLE, CANARY], denied=frozenset({"patch applications", "watch pods"}))
     with pytest.raises(KubeAccessError) as caught:
-        check_access(cluster, PLAN)
+        check_access(Dependencies(FakeApplications(application()), cluster, NO_REGISTRY), PLAN)
     error = caught.value
     assert error.exit_code == ExitCode.KUBE_ACCESS
     assert error.message == (
@@ -201,7 +205,8 @@ def test_a_cluster_that_cannot_review_access_is_not_blocked() -> None:
         def can_i(self, verb: str, group: str, resource: str, namespace: str) -> bool | None:
             return None
 
-    check_access(NoReviews([STABLE, CANARY]), PLAN)  # raises nothing
+    deps = Dependencies(FakeApplications(application()), NoReviews([STABLE, CANARY]), NO_REGISTRY)
+    check_access(deps, PLAN)  # raises nothing
 
 
 def test_a_missed_canary_is_named_with_the_selector_that_would_match() -> None:

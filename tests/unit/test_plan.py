@@ -80,6 +80,7 @@ def test_sync_operation_body() -> None:
                  "namespace": "auth"}
             ],
         },
+        "retry": {"limit": 0},
     }  # fmt: skip
     assert operation_is_ours(op, plan, DIGEST)
     assert not operation_is_ours(op, plan, "sha256:" + "d" * 64)

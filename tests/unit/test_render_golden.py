@@ -243,7 +243,7 @@ def test_every_target_is_a_render_command() -> None:
     from pipeline.commands.render import render_group
 
     assert {command_of(t)[0] for t in TARGETS} <= set(render_group.commands)
-    assert command_of("argocd-rbac") == ["rbac", "--backend", "argocd"]
+    assert command_of("argocd-rbac") == ["rbac", "--backend", "argocd-api"]
 
 
 def test_replaced_notices_tell_each_earlier_pr() -> None:
@@ -286,7 +286,7 @@ def test_replaced_notices_command_writes_json(tmp_path: Path) -> None:
 
 
 def test_argocd_rbac_covers_each_application_and_nothing_else() -> None:
-    """`render rbac --backend argocd`: the account with apiKey only, and per Application of the
+    """`render rbac --backend argocd-api`: the account with apiKey only, and per Application of the
     project exactly the four grants the API backend uses; a PR-dependent name becomes a glob."""
     docs = list(yaml.safe_load_all(render("argocd-rbac", build_context(config()))))
     account, policy = docs
@@ -312,7 +312,7 @@ def test_argocd_rbac_covers_each_application_and_nothing_else() -> None:
 
 def test_render_rbac_backend_option(tmp_path: Path) -> None:
     out = tmp_path / "argocd-rbac.yaml"
-    args = ["render", "rbac", "--backend", "argocd", "--config", str(EXAMPLE)]
+    args = ["render", "rbac", "--backend", "argocd-api", "--config", str(EXAMPLE)]
     result = CliRunner().invoke(cli, [*args, "--output-file", str(out)])
     assert result.exit_code == 0, result.output
     assert out.read_text() == (ROOT / SHIPPED["argocd-rbac"]).read_text()

@@ -19,7 +19,13 @@ from pipeline.sandbox.argocdapi.applications import (
     present,
     query_projects,
 )
-from pipeline.sandbox.argocdapi.errors import INVALID_ARGUMENT, GrpcError, unknown
+from pipeline.sandbox.argocdapi.errors import (
+    INVALID_ARGUMENT,
+    NOT_FOUND,
+    PERMISSION_DENIED,
+    GrpcError,
+    unknown,
+)
 from pipeline.sandbox.argocdapi.session import Caller
 from pipeline.sandbox.kubeclient import MERGE_PATCH, ApiError
 
@@ -109,3 +115,24 @@ class ApplicationReads:
         return (
             as_int(app["metadata"].get("resourceVersion")) > min_rv and REFRESH not in annotations
         )
+
+
+def get_appset(apps: Applications, caller: Caller, name: str, params: Params) -> Obj:
+    """ApplicationSetService ``Get`` (``server/applicationset/applicationset.go``
+    getAppSetEnforceRBAC): a missing ApplicationSet is NotFound (the k8s error interceptor),
+    one the caller may not get is PermissionDenied; the RBAC object is the template's project
+    and the ApplicationSet's name."""
+    namespace = str(params.get("appsetNamespace") or NAMESPACE)
+    if namespace != NAMESPACE:
+        raise GrpcError(PERMISSION_DENIED, f"namespace '{namespace}' is not permitted")
+    path = f"/apis/argoproj.io/v1alpha1/namespaces/{namespace}/applicationsets/{name}"
+    appset = apps.kube.get_or_none(path)
+    if appset is None:
+        raise GrpcError(
+            NOT_FOUND,
+            f'error getting ApplicationSet: applicationsets.argoproj.io "{name}" not found',
+        )
+    template = ((appset.get("spec") or {}).get("template") or {}).get("spec") or {}
+    project = template.get("project") or "default"
+    apps.enforce_err(caller, "applicationsets", "get", f"{project}/{name}")
+    return appset

@@ -63,7 +63,8 @@ def account_token(server: str, token: str, account: str, expires_in: int = 0) ->
 
 def ensure_project_role(kube: KubeClient, project: str, role: str, actions: list[str]) -> None:
     """Create AppProject ``project`` (any repo, any destination) and its role ``role`` allowed
-    ``applications, <action>, <project>/*`` for each action, when missing."""
+    ``applications, <action>, <project>/*`` for each action (``<resource>:<action>`` for
+    another resource, e.g. ``logs:get``), when missing."""
     existing = kube.get_or_none(f"{PROJECTS}/{project}")
     if existing is None:
         existing = kube.create(
@@ -83,14 +84,11 @@ def ensure_project_role(kube: KubeClient, project: str, role: str, actions: list
     if any(r.get("name") == role for r in roles):
         return
     subject = f"proj:{project}:{role}"
-    roles.append(
-        {
-            "name": role,
-            "policies": [
-                f"p, {subject}, applications, {action}, {project}/*, allow" for action in actions
-            ],
-        }
-    )
+    policies = []
+    for action in actions:
+        resource, _, verb = action.rpartition(":")
+        policies.append(f"p, {subject}, {resource or 'applications'}, {verb}, {project}/*, allow")
+    roles.append({"name": role, "policies": policies})
     kube.replace(f"{PROJECTS}/{project}", existing)
 
 

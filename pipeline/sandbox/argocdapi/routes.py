@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from pipeline.sandbox.argocdapi.applications import Applications, Obj, Params, as_int
-from pipeline.sandbox.argocdapi.appreads import ApplicationReads
+from pipeline.sandbox.argocdapi.appreads import ApplicationReads, get_appset
 from pipeline.sandbox.argocdapi.appresources import ApplicationResources
 from pipeline.sandbox.argocdapi.appsync import ApplicationSync
 from pipeline.sandbox.argocdapi.appwatch import ApplicationWatch
@@ -85,6 +85,8 @@ class Router:
             _Route("GET", apps + "/{name}/manifests", on_app(resources.manifests)),
             _Route("GET", apps + "/{name}/pods/{podName}/logs", on_app_stream(logs.pod_logs)),
             _Route("GET", apps + "/{name}/logs", on_app_stream(logs.pod_logs)),
+            _Route("GET", "/api/v1/applicationsets/{name}",
+                   lambda c, p, q, s: get_appset(self.apps, c, p["name"], q)),
             _Route("GET", "/api/v1/stream/applications", lambda c, p, q, s: watch.watch(c, q, s)),
             _Route("GET", "/api/v1/stream/applications/{name}/resource-tree",
                    on_app_stream(watch.watch_tree)),

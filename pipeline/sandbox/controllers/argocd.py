@@ -312,8 +312,7 @@ class ArgoCDController:
                 phase=ERROR, message=f"ComparisonError: Failed to load target state: {e}"
             )
             return attempt
-        options = [*(sync.get("syncOptions") or [])]
-        options += (spec.get("syncPolicy") or {}).get("syncOptions") or []
+        options = [*(sync.get("syncOptions") or [])]  # the operation's own (controller/sync.go)
         plan = SyncPlan(options, list(spec.get("ignoreDifferences") or []), self._refusal(project))
         try:
             outcome = self._namespaces.sync(
