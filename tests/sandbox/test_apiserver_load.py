@@ -77,7 +77,9 @@ def test_a_thousand_concurrent_watches_are_all_served_and_end_cleanly(
             slowest_connect = max(slowest_connect, time.monotonic() - start)
             sock.sendall(request)
             sockets.append(sock)
-        assert min(s.fileno() for s in sockets) >= 1024
+        # descriptors another test's threads close meanwhile leave gaps below 1,024: most
+        # sockets are still past select()'s limit, which is what this test needs
+        assert sum(s.fileno() >= 1024 for s in sockets) >= WATCHES // 2
         # a SYN dropped by a full listen queue is retried after 1 s
         assert slowest_connect < 1.0, f"a connect waited {slowest_connect:.2f}s on the backlog"
         received = _read_all(sockets, after_open=lambda: _create(server.url, "seen"))

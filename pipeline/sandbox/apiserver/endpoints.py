@@ -23,6 +23,11 @@ from pipeline.sandbox.apiserver.podlogs import read_log
 from pipeline.sandbox.apiserver.protobuf import PROTOBUF, decode_protobuf
 from pipeline.sandbox.apiserver.routing import Route
 from pipeline.sandbox.apiserver.scale import handle_scale
+from pipeline.sandbox.apiserver.serversideapply import (
+    FIELD_MANAGER_MAX_LENGTH,
+    decode_configuration,
+    validate_patch_options,
+)
 from pipeline.sandbox.apiserver.strategic import strategic_merge
 from pipeline.sandbox.apiserver.tables import wants_table
 from pipeline.sandbox.apiserver.validation import apply_field_validation
@@ -66,6 +71,17 @@ def decode_body(req: Request, kind: str) -> Obj:
 def _warnings(messages: list[str]) -> list[tuple[str, str]]:
     """RFC 7234 warning headers, as the apiserver's ``warning.AddWarning`` sends them."""
     return [("Warning", '299 - "' + m.replace('"', '\\"') + '"') for m in messages]
+
+
+def field_manager(req: Request, apply: bool = False) -> str:
+    """``fieldManager``, else what precedes the first ``/`` of the User-Agent, printable
+    characters only, cut at 128 (``handlers/rest.go`` ``managerOrUserAgent``)."""
+    manager = req.param("fieldManager")
+    validate_patch_options(apply, manager, req.param("force"))
+    if manager:
+        return manager
+    agent = req.headers.get("user-agent", "").split("/")[0]
+    return "".join(c for c in agent if c.isprintable())[:FIELD_MANAGER_MAX_LENGTH]
 
 
 def _dry_run(req: Request) -> bool:
@@ -119,15 +135,23 @@ class Endpoints:
     def _create(self, req: Request, route: Route) -> Response:
         body = decode_body(req, route.rt.kind)
         warnings = apply_field_validation(route.rt, body, req.param("fieldValidation"))
-        obj = self.ops.create(route.rt, route.store_namespace, body, _dry_run(req))
+        manager = field_manager(req)
+        obj = self.ops.create(route.rt, route.store_namespace, body, _dry_run(req), manager)
         return Response.json(201, route.rt.view(obj), _warnings(warnings))
 
     def _update(self, req: Request, route: Route) -> Response:
         assert route.name is not None
         body = decode_body(req, route.rt.kind)
         warnings = apply_field_validation(route.rt, body, req.param("fieldValidation"))
+        manager = field_manager(req)
         obj = self.ops.update(
-            route.rt, route.store_namespace, route.name, body, route.subresource, _dry_run(req)
+            route.rt,
+            route.store_namespace,
+            route.name,
+            body,
+            route.subresource,
+            _dry_run(req),
+            manager,
         )
         return Response.json(200, route.rt.view(obj), _warnings(warnings))
 
@@ -150,17 +174,35 @@ class Endpoints:
                     "map[string]interface {}"
                 )
             return lambda current: merge_patch(current, patch)
-        # the exact 415 text real servers send for SMP on a custom resource (reference E.1);
-        # server-side apply itself is not implemented here, so it is not offered for it
-        offered = [APPLY[0]] if ctype not in APPLY else []
-        accepted = [JSONPATCH, MERGE, *offered] + ([STRATEGIC] if builtin else [])
+        # the exact 415 text real servers send for SMP on a custom resource (reference E.1)
+        accepted = [JSONPATCH, MERGE, APPLY[0]] + ([STRATEGIC] if builtin else [])
         raise st.unsupported_media_type(
             "the body of the request was in an unknown format - accepted media types include: "
             + ", ".join(accepted)
         )
 
+    def _apply(self, req: Request, route: Route) -> Response:
+        assert route.name is not None
+        manager = field_manager(req, apply=True)
+        config = decode_configuration(route.rt, req.body)
+        warnings = apply_field_validation(route.rt, config, req.param("fieldValidation"))
+        obj, created = self.ops.apply(
+            route.rt,
+            route.store_namespace,
+            route.name,
+            config,
+            manager,
+            req.flag("force"),
+            route.subresource,
+            _dry_run(req),
+        )
+        return Response.json(201 if created else 200, route.rt.view(obj), _warnings(warnings))
+
     def _patch(self, req: Request, route: Route) -> Response:
         assert route.name is not None
+        if req.content_type == APPLY[0]:
+            return self._apply(req, route)
+        manager = field_manager(req)
         patcher = self._patcher(req, route)
         warnings: list[str] = []
 
@@ -173,7 +215,13 @@ class Endpoints:
             return patched  # type: ignore[no-any-return]
 
         obj = self.ops.write(
-            route.rt, route.store_namespace, route.name, change, route.subresource, _dry_run(req)
+            route.rt,
+            route.store_namespace,
+            route.name,
+            change,
+            route.subresource,
+            _dry_run(req),
+            manager,
         )
         return Response.json(200, route.rt.view(obj), _warnings(warnings))
 

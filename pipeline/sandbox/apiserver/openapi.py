@@ -4,8 +4,10 @@ kubectl (``k8s.io/cli-runtime/pkg/resource/query_param_verifier_v3.go``) trusts 
 field validation for a kind when the PATCH operation of a path carries
 ``x-kubernetes-group-version-kind`` for it and a ``fieldValidation`` query parameter; then
 ``kubectl create -f`` sends ``?fieldValidation=Strict`` and never asks for ``/openapi/v2``.
-Built-in schemas are minimal (``type: object`` with the known top-level properties); kinds
-served by a CRD publish the CRD's ``openAPIV3Schema``.
+The core, apps and batch v1 kinds publish nested schemas (``openapischemas.py``), so
+``kubectl explain deployment.spec.strategy`` works; other built-in schemas are minimal
+(``type: object`` with the known top-level properties); kinds served by a CRD publish the
+CRD's ``openAPIV3Schema``.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 from pipeline.sandbox.apiserver import status as st
 from pipeline.sandbox.apiserver.messages import Request, Response
+from pipeline.sandbox.apiserver.openapischemas import kind_schemas, message_for
 from pipeline.sandbox.apiserver.resources import Catalog, ResourceType
 
 Obj = dict[str, Any]
@@ -109,6 +112,13 @@ def _schema(rt: ResourceType) -> Obj:
     }
 
 
+def _schemas(rt: ResourceType) -> dict[str, Obj]:
+    message = message_for(rt.group, rt.version, rt.kind) if rt.builtin else None
+    if message is None:
+        return {_schema_name(rt): _schema(rt)}
+    return kind_schemas(message, _gvk(rt), "status" in rt.fields)
+
+
 def document(catalog: Catalog, group: str, version: str) -> Obj | None:
     rts = catalog.in_group_version(group, version)
     if not rts:
@@ -120,7 +130,7 @@ def document(catalog: Catalog, group: str, version: str) -> Obj | None:
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": "v1.37.0-sandbox"},
         "paths": paths,
-        "components": {"schemas": {_schema_name(rt): _schema(rt) for rt in rts}},
+        "components": {"schemas": {k: v for rt in rts for k, v in _schemas(rt).items()}},
     }
 
 

@@ -22,13 +22,16 @@ from pipeline.sandbox.apiserver.decoding import check_field_types, check_sizes
 from pipeline.sandbox.apiserver.defaults import apply_defaults, initial_status
 from pipeline.sandbox.apiserver.kindvalidation import validate_object
 from pipeline.sandbox.apiserver.lifecycle import Lifecycle
+from pipeline.sandbox.apiserver.managedfields import record_update
 from pipeline.sandbox.apiserver.objectmeta import (
     generated_name,
+    now_rfc3339,
     prepare_create,
     prepare_update,
     same_object,
 )
 from pipeline.sandbox.apiserver.resources import ResourceType, find
+from pipeline.sandbox.apiserver.serversideapply import apply
 from pipeline.sandbox.apiserver.store import Store
 from pipeline.sandbox.apiserver.validation import validate_name
 
@@ -65,6 +68,18 @@ def _check_type(rt: ResourceType, obj: Obj) -> None:
     obj.setdefault("metadata", {})
 
 
+def _track(
+    rt: ResourceType, old: Obj | None, new: Obj, manager: str | None, subresource: str | None
+) -> None:
+    if manager is None:
+        return
+    managed = record_update(rt, old, new, manager, subresource, now_rfc3339())
+    if managed:
+        new["metadata"]["managedFields"] = managed
+    else:
+        new["metadata"].pop("managedFields", None)
+
+
 class Operations:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -88,7 +103,16 @@ class Operations:
                 "terminated",
             )
 
-    def create(self, rt: ResourceType, namespace: str, body: Obj, dry_run: bool = False) -> Obj:
+    def create(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        body: Obj,
+        dry_run: bool = False,
+        manager: str | None = None,
+    ) -> Obj:
+        """Create ``body``; ``manager`` (the request's field manager) is recorded as an Update
+        in managedFields (None: server-internal, or managedFields already computed)."""
         _check_type(rt, body)
         obj: Obj = drop_nulls(body)
         meta = obj["metadata"]
@@ -123,6 +147,7 @@ class Operations:
             validate_object(rt, obj)
             for admit in self.admission:
                 admit(rt, obj)
+            _track(rt, None, obj, manager, None)
             if dry_run:  # ?dryRun=All: validated and defaulted, never stored
                 return obj
             obj["apiVersion"] = rt.stored_api_version
@@ -149,6 +174,7 @@ class Operations:
         body: Obj,
         subresource: str | None = None,
         dry_run: bool = False,
+        manager: str | None = None,
     ) -> Obj:
         _check_type(rt, body)
         meta = body["metadata"]
@@ -174,7 +200,40 @@ class Operations:
                 ],
                 by_resource=True,
             )
-        return self.write(rt, namespace, name, lambda _: copy.deepcopy(body), subresource, dry_run)
+        return self.write(
+            rt, namespace, name, lambda _: copy.deepcopy(body), subresource, dry_run, manager
+        )
+
+    def apply(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        config: Obj,
+        manager: str,
+        force: bool = False,
+        subresource: str | None = None,
+        dry_run: bool = False,
+    ) -> tuple[Obj, bool]:
+        """Server-side apply of ``config`` by ``manager``; creates a missing object (True)."""
+        with self.store.lock:
+            if self.store.find(rt, namespace if rt.namespaced else "", name) is None:
+                if subresource is not None:
+                    raise st.not_found(rt, name)
+                obj = apply(rt, None, config, manager, force, None, now_rfc3339())
+                meta = obj.setdefault("metadata", {})
+                if meta.get("name", name) != name:
+                    raise st.bad_request(
+                        f"the name of the object ({meta.get('name')}) does not match the name "
+                        f"on the URL ({name})"
+                    )
+                meta["name"] = name
+                return self.create(rt, namespace, obj, dry_run), True
+
+            def change(current: Obj) -> Obj:
+                return apply(rt, current, config, manager, force, subresource, now_rfc3339())
+
+            return self.write(rt, namespace, name, change, subresource, dry_run), False
 
     def write(
         self,
@@ -184,8 +243,10 @@ class Operations:
         change: Callable[[Obj], Obj],
         subresource: str | None = None,
         dry_run: bool = False,
+        manager: str | None = None,
     ) -> Obj:
-        """Read-modify-write under the lock: ``change(current)`` returns the wanted object."""
+        """Read-modify-write under the lock: ``change(current)`` returns the wanted object;
+        ``manager`` is recorded as an Update in managedFields (see ``create``)."""
         ns_key = namespace if rt.namespaced else ""
         with self.store.lock:
             old = self.store.get(rt, ns_key, name)
@@ -219,6 +280,7 @@ class Operations:
             check_sizes(rt, new)
             validate_object(rt, new)
             prepare_update(rt, old, new)
+            _track(rt, old, new, manager, subresource)
             new["apiVersion"] = rt.stored_api_version
             if dry_run:
                 return old if same_object(old, new) else new

@@ -5,8 +5,9 @@ do not fall back to JSON. The envelope is the magic ``k8s\\0`` followed by a
 ``runtime.Unknown`` (``k8s.io/apimachinery/pkg/runtime/generated.proto``: typeMeta=1, raw=2,
 contentEncoding=3, contentType=4); ``raw`` is the object in the field numbering of
 ``k8s.io/api/core/v1/generated.proto``. Only Namespace, Secret, ConfigMap, ServiceAccount and
-Service (with the ObjectMeta fields people set), plus the RBAC, TokenRequest and
-self-review kinds (``authprotobuf.py``), are decoded; other kinds answer 415.
+Service (with the ObjectMeta fields people set), Deployment, Job and CronJob
+(``workloadprotobuf.py``), plus the RBAC, TokenRequest and self-review kinds
+(``authprotobuf.py``), are decoded; other kinds answer 415.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 from pipeline.sandbox.apiserver import status as st
 from pipeline.sandbox.apiserver.authprotobuf import AUTH_DECODERS
-from pipeline.sandbox.apiserver.protowire import fields, object_meta, string_map
+from pipeline.sandbox.apiserver.protowire import fields, int_or_string, object_meta, string_map
+from pipeline.sandbox.apiserver.workloadprotobuf import WORKLOAD_DECODERS
 
 PROTOBUF = "application/vnd.kubernetes.protobuf"
 MAGIC = b"k8s\x00"
@@ -81,21 +83,6 @@ def _service_account(data: bytes) -> Obj:
     return obj
 
 
-def _int_or_string(data: bytes) -> int | str | None:
-    """``intstr.IntOrString`` (type=1: 0 int, 1 string; intVal=2; strVal=3); None when zero."""
-    kind, number, text = 0, 0, ""
-    for field, _, raw in fields(data):
-        if field == 1:
-            kind = raw
-        elif field == 2:
-            number = raw
-        elif field == 3:
-            text = raw.decode()
-    if kind == 1:
-        return text or None
-    return number or None
-
-
 def _service_port(data: bytes) -> Obj:
     port: Obj = {}
     for number, _, raw in fields(data):
@@ -104,7 +91,7 @@ def _service_port(data: bytes) -> Obj:
         elif number in (3, 5) and raw:
             port["port" if number == 3 else "nodePort"] = raw
         elif number == 4:
-            target = _int_or_string(raw)
+            target = int_or_string(raw)
             if target is not None:
                 port["targetPort"] = target
     return port
@@ -158,6 +145,7 @@ DECODERS: dict[str, Callable[[bytes], Obj]] = {
     "ServiceAccount": _service_account,
     "Secret": _secret,
     "ConfigMap": _configmap,
+    **WORKLOAD_DECODERS,
     **AUTH_DECODERS,
 }
 

@@ -70,3 +70,18 @@ def object_meta(data: bytes) -> Obj:
         elif number == 14:
             meta.setdefault("finalizers", []).append(raw.decode())
     return meta
+
+
+def int_or_string(data: bytes) -> int | str | None:
+    """``intstr.IntOrString`` (type=1: 0 int, 1 string; intVal=2; strVal=3); None when zero."""
+    kind, number, text = 0, 0, ""
+    for field, _, raw in fields(data):
+        if field == 1:
+            kind = raw
+        elif field == 2:
+            number = raw
+        elif field == 3:
+            text = raw.decode()
+    if kind == 1:
+        return text or None
+    return number or None

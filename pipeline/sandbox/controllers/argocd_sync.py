@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.sandbox.controllers import argocd_ignore, argocd_replace
+from pipeline.sandbox.controllers import argocd_ssa as ssa
 from pipeline.sandbox.controllers.argocd_compare import (
     applied,
     group_version,
@@ -324,7 +325,10 @@ class Syncer:
         results: list[Obj] = []
         failures: list[str] = []
         for obj in objects:
-            status, message = self._apply_planned(obj, dry_run, plan)
+            if ssa.wanted(operation_sync, obj, dry_run):  # ServerSideApply=true
+                status, message = ssa.apply(self._client, self._mapper.path, obj, kind_label(obj))
+            else:
+                status, message = self._apply_planned(obj, dry_run, plan)
             result: Obj = {
                 **resource_ref(obj),
                 "status": status,
