@@ -118,12 +118,12 @@ def resolve(settings: ArgoApiSettings, env: dict[str, str] | None = None) -> Api
     token = settings.auth_token or str(user.get("auth-token") or "")
     if not address:
         raise UsageError("no Argo CD API server given", hint=SERVER_HINT)
+    plaintext = settings.plaintext or bool(server_entry.get("plain-text"))
+    scheme, hostport, plaintext = split_address(address, plaintext)
     if not token:
         raise UsageError(
             f"no Argo CD token for {address}: ARGOCD_AUTH_TOKEN is unset", hint=SERVER_HINT
         )
-    plaintext = settings.plaintext or bool(server_entry.get("plain-text"))
-    scheme, hostport, plaintext = split_address(address, plaintext)
     root = settings.grpc_web_root_path or str(server_entry.get("grpc-web-root-path") or "")
     base = f"{scheme}://{hostport}" + (f"/{root.strip('/')}" if root.strip("/") else "")
     verify: bool | str = True

@@ -145,12 +145,29 @@ def offline_cases() -> Iterator[Case]:
     for case_id, args, names in bad_flags:
         yield Case(case_id, args, 2, names, (("kubeconfig", GOOD_KUBECONFIG),),
                    (("KUBECONFIG", "{tmp}/kubeconfig"),))  # fmt: skip
+    api = ["status", "--app", "dev-api-auth", "--backend", "argocd-api"]
+    bad_api = [
+        ("argocd-no-server", api, ("no Argo CD API server given", "ARGOCD_SERVER")),
+        ("argocd-no-token", [*api, "--argocd-server", "cd.example:443"],
+         ("ARGOCD_AUTH_TOKEN is unset", "generate-token")),
+        ("argocd-malformed-server", [*api, "--argocd-server", "ftp://cd"],
+         ("--argocd-server 'ftp://cd'", "host:port")),
+        ("argocd-unknown-context", [*api, "--argocd-config", "{tmp}/argocd", "--argocd-context",
+         "prod"], ("'prod' is not defined in {tmp}/argocd", "ci")),
+        ("argocd-bad-ca", [*api, "--argocd-server", "cd:443", "--auth-token", "t",
+         "--argocd-ca", "{tmp}/argocd"], ("--argocd-ca {tmp}/argocd holds no readable PEM",)),
+    ]  # fmt: skip
+    context = "contexts: [{name: ci, server: cd, user: ci}]\n"
+    for case_id, args, names in bad_api:
+        yield Case(case_id, args, 2, names, (("argocd", context),),
+                   (("HOME", "{tmp}"),))  # fmt: skip
     yield Case(
         "render-check-drift",
         ["render", "rbac", "--config", "{tmp}/pipeline.yaml", "--check", "{tmp}/rbac.yaml"],
         int(ExitCode.DRIFT),
         ("{tmp}/rbac.yaml drifted from {tmp}/pipeline.yaml",
-         "pipeline render rbac --config {tmp}/pipeline.yaml --output-file {tmp}/rbac.yaml"),
+         "pipeline render rbac --backend kubernetes --config {tmp}/pipeline.yaml --output-file "
+         "{tmp}/rbac.yaml"),
         (("pipeline.yaml", f"image: {IMAGE}\nservices: [auth]\n"), ("rbac.yaml", "old: true\n")),
     )  # fmt: skip
 
