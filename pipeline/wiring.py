@@ -26,6 +26,7 @@ from pipeline.kubeconfig import KUBECONFIG_HINT, check_kubeconfig, has_kubeconfi
 
 if TYPE_CHECKING:
     from pipeline.adapters.argocd import ArgoApplications
+    from pipeline.adapters.bounded import RunDeadline
     from pipeline.adapters.kube import KubeCluster, RequestStats
     from pipeline.adapters.registry import RegistryClient
     from pipeline.adapters.registry_pool import RegistryPool
@@ -296,9 +297,11 @@ def sources(
     kube: KubeClients | None = None,
     argocd_namespace: str = "argocd",
     local: Sequence[str] = (),
+    deadline: RunDeadline | None = None,
 ) -> Sources:
     """The Sources port: git sources at their targetRevision, with the credentials Argo CD itself
-    would use (repository Secrets, read only when git is refused) or ``PIPELINE_GIT_TOKEN``."""
+    would use (repository Secrets, read only when git is refused) or ``PIPELINE_GIT_TOKEN``.
+    ``deadline``: the run's, which bounds every git and kustomize command too."""
     from pipeline.adapters.sources import default_cache_dir, make_sources
     from pipeline.core.repositories import credentials_from_secrets, env_credentials
 
@@ -311,7 +314,10 @@ def sources(
         secrets = kube.repository_secrets(argocd_namespace)
         return credentials_from_secrets(repo_url, secrets) or from_env
 
-    return make_sources(default_cache_dir(env), credentials=credentials, local=source_dirs(local))
+    return make_sources(
+        default_cache_dir(env), credentials=credentials, local=source_dirs(local),
+        deadline=deadline,
+    )  # fmt: skip
 
 
 def deploy_dependencies(
@@ -328,7 +334,7 @@ def deploy_dependencies(
     where = [application_name(t, settings) for t in settings.services]
     names = [(n.argocd_namespace, n.app) for n in where]
     docker_config = DockerConfigCredentials()  # one Docker config for the push and the reads
-    files = sources(kube, settings.run.argocd_namespace, source_dirs)
+    files = sources(kube, settings.run.argocd_namespace, source_dirs, kube.cluster.deadline)
     return Dependencies(
         applications=kube.applications,
         cluster=kube.cluster,

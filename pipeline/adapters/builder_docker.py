@@ -15,6 +15,9 @@ its JSON stream ends with ``{"aux": {"Tag", "Digest", "Size"}}`` per tag (moby
 from __future__ import annotations
 
 import logging
+import random
+import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +35,14 @@ from pipeline.errors import BuildError, RegistryError, TagMovedError, truncate
 log = logging.getLogger(__name__)
 
 _AUTH_WORDS = ("unauthorized", "authentication required", "denied", "no basic auth")
+# a registry's 5xx during a push, or a manifest refused for a blob the push just saw there:
+# distribution's filesystem storage, while another push links the same blob, answers 500
+# "invalid checksum digest format" to its HEAD and "manifest blob unknown" to the manifest.
+# The push is idempotent, so it is tried again, after a jittered pause.
+_SERVER_ERROR = re.compile(
+    r"\b5\d\d (?:Internal Server Error|Bad Gateway|Service Unavailable)|manifest blob unknown"
+)
+PUSH_ATTEMPTS = 3
 
 
 def engine_version(docker_host: str) -> str | None:
@@ -147,6 +158,17 @@ class DockerApiBuilder:
         return {"username": creds.username, "password": creds.password}
 
     def _push(self, client: docker.DockerClient, ref: ImageRef, expected: str | None) -> str:
+        for attempt in range(1, PUSH_ATTEMPTS + 1):
+            try:
+                return self._push_once(client, ref, expected)
+            except RegistryError as e:
+                if attempt == PUSH_ATTEMPTS or not _SERVER_ERROR.search(e.message):
+                    raise
+                log.info("push of %s: %s; trying again", ref, e.message)
+                time.sleep(random.uniform(0.5, 1.5) * attempt)  # back-off, jittered
+        raise AssertionError("unreachable")
+
+    def _push_once(self, client: docker.DockerClient, ref: ImageRef, expected: str | None) -> str:
         auth = self._auth_config(ref)
         digest = ""
         try:

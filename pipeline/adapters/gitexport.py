@@ -17,15 +17,32 @@ from typing import Any
 
 import yaml
 
+from pipeline.adapters.bounded import Bound
 from pipeline.adapters.kustomize import KUSTOMIZATION_FILES
 from pipeline.core.kustomize_edit import local_references
 from pipeline.errors import SourceUnavailable
 
+GIT_TIMEOUT = 120.0  # seconds for one git command, unless the run's deadline comes first
+UNBOUNDED = Bound(GIT_TIMEOUT)
 
-def export(git_dir: Path, commit: str, target: Path, dirs: list[str]) -> None:
+
+def local_git(bound: Bound, git_dir: Path | None, *args: str) -> subprocess.CompletedProcess[bytes]:
+    """``git [--git-dir DIR] ARGS`` on a local repository, within ``bound``."""
+    command = ["git", *(["--git-dir", str(git_dir)] if git_dir else []), *args]
+    what = f"git {args[0]} in {git_dir or args[-1]}"
+    try:
+        return bound.run(command, what=what, waiting_on=f"git {args[0]} did not finish")
+    except subprocess.TimeoutExpired:
+        raise SourceUnavailable(f"{what} did not finish within {bound.seconds:.0f}s") from None
+
+
+def export(
+    git_dir: Path, commit: str, target: Path, dirs: list[str], bound: Bound = UNBOUNDED
+) -> None:
     """Extract ``dirs`` of ``commit`` ("." for all) into ``target``, merging with what is there."""
     target.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".export-", dir=target.parent))
+    what = f"exporting {commit[:12]} of {git_dir}"
     try:
         spec = [] if dirs == ["."] else ["--", *dirs]
         with subprocess.Popen(
@@ -34,9 +51,15 @@ def export(git_dir: Path, commit: str, target: Path, dirs: list[str]) -> None:
             stderr=subprocess.DEVNULL,
         ) as proc:
             assert proc.stdout is not None
-            with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-                archive.extractall(staging, filter="data")
-            proc.stdout.read()  # the archive's trailing padding: else git dies of SIGPIPE
+            try:
+                with bound.watching(proc, what=what, waiting_on="git archive did not finish"):
+                    with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+                        archive.extractall(staging, filter="data")
+                    proc.stdout.read()  # the archive's trailing padding: else SIGPIPE
+            except subprocess.TimeoutExpired:
+                raise SourceUnavailable(
+                    f"{what}: git archive did not finish within {bound.seconds:.0f}s"
+                ) from None
         if proc.returncode != 0:
             raise SourceUnavailable(f"git archive {commit[:12]} exited {proc.returncode}")
         shutil.copytree(staging, target, symlinks=True, dirs_exist_ok=True)
@@ -63,33 +86,31 @@ def covered(directory: str, done: set[str]) -> bool:
     return any(directory == d or directory.startswith(d + "/") for d in done)
 
 
-def _object_type(git_dir: Path, commit: str, path: str) -> str:
-    proc = subprocess.run(
-        ["git", "--git-dir", str(git_dir), "cat-file", "-t", f"{commit}:{path}"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    return proc.stdout.strip() if proc.returncode == 0 else ""
+def _object_type(git_dir: Path, commit: str, path: str, bound: Bound) -> str:
+    proc = local_git(bound, git_dir, "cat-file", "-t", f"{commit}:{path}")
+    return proc.stdout.decode().strip() if proc.returncode == 0 else ""
 
 
-def _read_kustomization(git_dir: Path, commit: str, directory: str) -> dict[str, Any] | None:
+def _read_kustomization(
+    git_dir: Path, commit: str, directory: str, bound: Bound
+) -> dict[str, Any] | None:
     for name in KUSTOMIZATION_FILES:
-        proc = subprocess.run(
-            ["git", "--git-dir", str(git_dir), "show", f"{commit}:{directory}/{name}"],
-            capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        proc = local_git(bound, git_dir, "show", f"{commit}:{directory}/{name}")
         if proc.returncode == 0:
-            loaded = yaml.safe_load(proc.stdout)
+            loaded = yaml.safe_load(proc.stdout.decode(errors="replace"))
             return loaded if isinstance(loaded, dict) else {}
     return None
 
 
-def needed_dirs(git_dir: Path, commit: str, path: str) -> list[str] | None:
+def needed_dirs(
+    git_dir: Path, commit: str, path: str, bound: Bound = UNBOUNDED
+) -> list[str] | None:
     """The directories a render of ``path`` reads at ``commit``; None when that cannot be told
     (a reference leaving the repository, an unreadable kustomization): export everything."""
     start = posixpath.normpath(path or ".")
     if start == "." or start.startswith(".."):
         return None
-    if _object_type(git_dir, commit, start) != "tree":
+    if _object_type(git_dir, commit, start, bound) != "tree":
         return []  # nothing to export: the render reports the missing path
     needed: set[str] = set()
     queue = [start]
@@ -99,12 +120,12 @@ def needed_dirs(git_dir: Path, commit: str, path: str) -> list[str] | None:
             if directory in needed:
                 continue
             needed.add(directory)
-            kustomization = _read_kustomization(git_dir, commit, directory)
+            kustomization = _read_kustomization(git_dir, commit, directory, bound)
             for ref in local_references(kustomization or {}):
                 target = posixpath.normpath(posixpath.join(directory, ref))
                 if target == "." or target.startswith(".."):
                     return None
-                kind = _object_type(git_dir, commit, target)
+                kind = _object_type(git_dir, commit, target, bound)
                 if kind == "tree":
                     queue.append(target)
                 elif kind == "blob":

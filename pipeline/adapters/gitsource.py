@@ -18,6 +18,9 @@ What the repo-server does, and what we follow (argo-cd ``util/git/client.go``,
   they never appear in a command line, a config file or a message.
 
 A commit is exported once (``git archive``) into the cache and shared by every render of it.
+
+Every git command is bounded by ``timeout`` and by the run's one deadline when there is one
+(adapters/bounded.py): a remote that never answers ends the run at its deadline with exit 11.
 """
 
 from __future__ import annotations
@@ -34,7 +37,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from pipeline.adapters.gitexport import covered, export, exported, needed_dirs, record_export
+from pipeline.adapters.bounded import Bound, RunDeadline
+from pipeline.adapters.gitexport import (
+    GIT_TIMEOUT,
+    covered,
+    export,
+    exported,
+    local_git,
+    needed_dirs,
+    record_export,
+)
 from pipeline.core.repositories import (
     SHA,
     CredentialsFor,
@@ -48,7 +60,6 @@ from pipeline.core.repositories import (
 from pipeline.errors import SourceUnavailable, truncate
 
 _SHORT_SHA = re.compile(r"^[0-9a-fA-F]{7,39}$")
-GIT_TIMEOUT = 120.0
 
 
 def local_repository(repo_url: str) -> Path | None:
@@ -65,7 +76,8 @@ class GitSources:
 
     ``local`` maps a repoURL to a local clone of it (``--source-dir``): its objects are used
     instead of a cached clone, after fetching the revision from its ``origin`` when reachable;
-    its working tree is never read.
+    its working tree is never read. ``deadline``: the run's (kubefail.py ``Deadline``), which
+    cuts every git command short.
     """
 
     def __init__(
@@ -75,11 +87,13 @@ class GitSources:
         credentials: CredentialsFor | None = None,
         local: Mapping[str, Path] | None = None,
         timeout: float = GIT_TIMEOUT,
+        deadline: RunDeadline | None = None,
     ) -> None:
         self.cache_dir = Path(cache_dir)
         self._credentials = credentials or (lambda url: None)
         self._local = {normalize_git_url(url): Path(p) for url, p in (local or {}).items()}
         self._timeout = timeout
+        self.bound = Bound(timeout, deadline)
         self._locks: dict[str, threading.Lock] = {}
         self._known: dict[str, RepoCredentials | None] = {}
         self._guard = threading.Lock()
@@ -157,10 +171,13 @@ class GitSources:
             env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = name, value
         command = ["git", *(["--git-dir", str(git_dir)] if git_dir else []), *args]
         self.commands.append(args[0])
+        where = redact_url(repo_url) if repo_url else "the clone's origin"
         try:
-            return subprocess.run(
-                command, env=env, capture_output=True, check=False, timeout=self._timeout
-            )
+            return self.bound.run(
+                command, what=what, env=env, waiting_on=f"git {args[0]} did not finish",
+                hint=f"check that {where} answers from here (`git ls-remote {where}`), or map "
+                "it to a local clone with --source-dir; raise --timeout if it is only slow",
+            )  # fmt: skip
         except subprocess.TimeoutExpired:
             raise SourceUnavailable(
                 f"{what}: git {args[0]} did not finish within {self._timeout:.0f}s",
@@ -189,16 +206,14 @@ class GitSources:
         bare = self.cache_dir / "repos" / (hashlib.sha256(key.encode()).hexdigest()[:16] + ".git")
         if not (bare / "HEAD").exists():
             bare.parent.mkdir(parents=True, exist_ok=True)
-            subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+            if local_git(self.bound, None, "init", "-q", "--bare", str(bare)).returncode:
+                raise SourceUnavailable(f"git init {bare} failed")
         return bare
 
     def _has_commit(self, git_dir: Path, commit: str) -> bool:
-        proc = subprocess.run(
-            ["git", "--git-dir", str(git_dir), "cat-file", "-e", f"{commit}^{{commit}}"],
-            capture_output=True,
-            check=False,
+        return (
+            local_git(self.bound, git_dir, "cat-file", "-e", f"{commit}^{{commit}}").returncode == 0
         )
-        return proc.returncode == 0
 
     # -- the two operations ---------------------------------------------------------------
 
@@ -233,7 +248,7 @@ class GitSources:
                 repo_url="", git_dir=git_dir, what=what,
             )  # fmt: skip
         for candidate in (f"refs/remotes/origin/{rev}", f"refs/tags/{rev}", rev):
-            commit = _rev_parse(git_dir, candidate)
+            commit = _rev_parse(git_dir, candidate, self.bound)
             if commit:
                 return Revision(repo_url, revision, commit, candidate)
         raise SourceUnavailable(
@@ -245,7 +260,7 @@ class GitSources:
     def _expand_short(self, repo_url: str, short: str, what: str) -> str:
         git_dir = self._store(repo_url)
         self._fetch_all(repo_url, git_dir, what)
-        commit = _rev_parse(git_dir, short)
+        commit = _rev_parse(git_dir, short, self.bound)
         if not commit:
             raise SourceUnavailable(f"{what}: Unable to resolve '{short}' to a commit SHA")
         return commit
@@ -279,21 +294,19 @@ class GitSources:
                     )  # fmt: skip
             if not self._has_commit(git_dir, commit):
                 raise SourceUnavailable(f"{what}: the commit is not in the repository")
-            needed = needed_dirs(git_dir, commit, path) if path is not None else None
+            bound = self.bound
+            needed = needed_dirs(git_dir, commit, path, bound) if path is not None else None
             wanted = ["."] if needed is None else [d for d in needed if not covered(d, done)]
             if wanted:
-                export(git_dir, commit, target, wanted)
+                export(git_dir, commit, target, wanted, bound)
                 record_export(target, done | set(wanted))
         return target
 
 
-def _rev_parse(git_dir: Path, rev: str) -> str:
+def _rev_parse(git_dir: Path, rev: str, bound: Bound) -> str:
     """The commit ``rev`` names in ``git_dir``, or "" when it names none."""
-    proc = subprocess.run(
-        ["git", "--git-dir", str(git_dir), "rev-parse", "--verify", "-q", f"{rev}^{{commit}}"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    return proc.stdout.strip() if proc.returncode == 0 else ""
+    proc = local_git(bound, git_dir, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}")
+    return proc.stdout.decode().strip() if proc.returncode == 0 else ""
 
 
 def _refused(stderr: str) -> bool:

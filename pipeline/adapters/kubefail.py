@@ -52,12 +52,15 @@ class Deadline:
             raise self.expired(what)
         return (min(CONNECT_TIMEOUT, left), min(longest, left))
 
-    def expired(self, what: str) -> DeployTimeoutError:
+    def expired(self, what: str, *, waiting_on: str = "", hint: str = "") -> DeployTimeoutError:
+        """The deadline passed during ``what``; ``waiting_on`` says who did not answer
+        (default: the API server), ``hint`` what to check (adapters/bounded.py for git)."""
         budget = f" (--timeout {self.budget:g})" if self.budget else ""
+        subject = waiting_on or f"the API server {self.server or '(unknown)'} did not answer"
         return DeployTimeoutError(
-            f"{what}: the API server {self.server or '(unknown)'} did not answer before the "
-            f"run's deadline{budget}",
-            hint="check that the API server is up and answering (`kubectl get --raw /readyz`); "
+            f"{what}: {subject} before the run's deadline{budget}",
+            hint=hint
+            or "check that the API server is up and answering (`kubectl get --raw /readyz`); "
             "raise --timeout if it is only slow",
         )
 

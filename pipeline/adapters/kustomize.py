@@ -12,6 +12,9 @@ What Argo CD does (reference/argocd-kubernetes.md C.1, C.2; ``util/kustomize/kus
 - Then ``kustomize build`` runs; here the stock ``kubectl kustomize`` (embedded kustomize v5).
 - A directory without a kustomization is a "Directory" source: every ``*.yaml``, ``*.yml`` and
   ``*.json`` file in it (not recursive, Argo CD's default) is read as manifests.
+
+``kubectl kustomize`` gets KUSTOMIZE_TIMEOUT, cut short by the run's deadline when the caller
+passes one (adapters/bounded.py): then it is killed with what it started, exit 11.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 import yaml
 
+from pipeline.adapters.bounded import Bound, RunDeadline
 from pipeline.core.kustomize_edit import append_patches, set_images
 from pipeline.errors import KustomizeError, SourceUnavailable, truncate
 from pipeline.tools import kubectl_path
@@ -78,28 +82,32 @@ def render_directory(directory: Path) -> list[dict[str, Any]]:
     return objects
 
 
-def run_kustomize(directory: Path, kubectl: str | None = None) -> list[dict[str, Any]]:
+def run_kustomize(
+    directory: Path, kubectl: str | None = None, deadline: RunDeadline | None = None
+) -> list[dict[str, Any]]:
     """``kubectl kustomize <directory>`` with the stock kubectl; its stderr on failure."""
     if kubectl is None:
         kubectl = kubectl_path()
     command = [kubectl, "kustomize", str(directory)]
     try:
-        proc = subprocess.run(
-            command, capture_output=True, text=True, check=False, timeout=KUSTOMIZE_TIMEOUT
-        )
+        done = Bound(KUSTOMIZE_TIMEOUT, deadline).run(
+            command, what=f"rendering {directory}", waiting_on="`kubectl kustomize` did not finish",
+            hint="a remote base or component that does not answer? kustomize fetches them "
+            "itself; raise --timeout if it is only slow",
+        )  # fmt: skip
     except subprocess.TimeoutExpired:
         raise SourceUnavailable(
             f"`{' '.join(command)}` did not finish within {KUSTOMIZE_TIMEOUT:.0f}s",
             hint="a remote base or component that does not answer? kustomize fetches them itself",
         ) from None
-    if proc.returncode != 0:
-        stderr = proc.stderr.strip()
+    if done.returncode != 0:
+        stderr = done.stderr.decode(errors="replace").strip()
         raise KustomizeError(
-            f"`{' '.join(command)}` exited {proc.returncode}: {truncate(stderr)}",
+            f"`{' '.join(command)}` exited {done.returncode}: {truncate(stderr)}",
             stderr=stderr,
             hint="fix the kustomization (run the same command locally to see the full error)",
         )
-    return load_documents(proc.stdout, f"kubectl kustomize {directory}")
+    return load_documents(done.stdout.decode(errors="replace"), f"kubectl kustomize {directory}")
 
 
 def _git_top(directory: Path) -> Path:
@@ -118,6 +126,7 @@ def render(
     edits: dict[str, Any] | None = None,
     root: Path | None = None,
     in_place: bool = False,
+    deadline: RunDeadline | None = None,
 ) -> list[dict[str, Any]]:
     """The manifests Argo CD would apply for a source at ``source_dir``.
 
@@ -127,6 +136,7 @@ def render(
     the source renders where it is. Otherwise the edit happens in a temporary copy of ``root``
     (default: the enclosing git work tree, which holds every ``../base`` the overlay may
     reference) unless ``in_place`` says ``source_dir`` is a throw-away export already.
+    ``deadline``: the run's, which cuts ``kubectl kustomize`` short.
     """
     source_dir = Path(source_dir)
     kustomization_file = find_kustomization(source_dir)
@@ -138,16 +148,16 @@ def render(
             )
         return render_directory(source_dir)
     if not (images or patches or edits):
-        return run_kustomize(source_dir, kubectl)
+        return run_kustomize(source_dir, kubectl, deadline)
     if in_place:
-        return _render_edited(kustomization_file, images, patches, edits or {}, kubectl)
+        return _render_edited(kustomization_file, images, patches, edits or {}, kubectl, deadline)
     top = (root or _git_top(source_dir)).resolve()
     relative = source_dir.resolve().relative_to(top)
     with tempfile.TemporaryDirectory(prefix="kustomize-") as temp:
         copy = Path(temp) / "src"
         shutil.copytree(top, copy, ignore=shutil.ignore_patterns(".git"), symlinks=True)
         edited = copy / relative / kustomization_file.name
-        return _render_edited(edited, images, patches, edits or {}, kubectl)
+        return _render_edited(edited, images, patches, edits or {}, kubectl, deadline)
 
 
 def _render_edited(
@@ -156,6 +166,7 @@ def _render_edited(
     patches: Sequence[dict[str, Any]],
     edits: dict[str, Any],
     kubectl: str | None,
+    deadline: RunDeadline | None = None,
 ) -> list[dict[str, Any]]:
     loaded = yaml.safe_load(kustomization_file.read_text()) or {}
     if not isinstance(loaded, dict):
@@ -167,4 +178,4 @@ def _render_edited(
         else:
             kustomization[key] = value
     kustomization_file.write_text(yaml.safe_dump(kustomization, sort_keys=False))
-    return run_kustomize(kustomization_file.parent, kubectl)
+    return run_kustomize(kustomization_file.parent, kubectl, deadline)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pipeline.adapters.bounded import RunDeadline
 from pipeline.adapters.gitsource import GitSources
 from pipeline.adapters.kustomize import find_kustomization, render
 from pipeline.core.repositories import CredentialsFor
@@ -77,6 +78,7 @@ def render_in_export(
     patches: Sequence[Obj] = (),
     edits: dict[str, Any] | None = None,
     kubectl: str | None = None,
+    deadline: RunDeadline | None = None,
 ) -> tuple[str, list[Obj]]:
     """(source type, manifests) of ``path`` inside the read-only export ``tree``."""
     app = (tree / (path or ".")).resolve()
@@ -89,24 +91,27 @@ def render_in_export(
         )
     source_type = "Kustomize" if find_kustomization(app) else "Directory"
     if not (images or patches or edits):
-        return source_type, render(app, kubectl=kubectl)
+        return source_type, render(app, kubectl=kubectl, deadline=deadline)
     scratch = Path(tempfile.mkdtemp(prefix=f".{app.name}-render-", dir=app.parent))
     try:
         shutil.copytree(app, scratch, symlinks=True, dirs_exist_ok=True)
         objects = render(
-            scratch, images=images, patches=patches, edits=edits, kubectl=kubectl, in_place=True
-        )
+            scratch, images=images, patches=patches, edits=edits, kubectl=kubectl,
+            in_place=True, deadline=deadline,
+        )  # fmt: skip
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return source_type, objects
 
 
 class SourceRenderer:
-    """Renders Application sources; one per process, shared by every render it does."""
+    """Renders Application sources; one per process, shared by every render it does.
+    ``kustomize`` runs within the git sources' deadline (the run's)."""
 
     def __init__(self, sources: GitSources, kubectl: str | None = None) -> None:
         self.sources = sources
         self.kubectl = kubectl
+        self.deadline = sources.bound.deadline
         self._lock = threading.Lock()
         self._cache: dict[str, RenderedSource] = {}
 
@@ -143,6 +148,7 @@ class SourceRenderer:
             patches=all_patches,
             edits=kustomize_edits(kustomize),
             kubectl=self.kubectl,
+            deadline=self.deadline,
         )
         result = RenderedSource(repo_url, target, resolved.commit, source_type, objects)
         with self._lock:
@@ -190,6 +196,7 @@ class RepositoryFiles:
             patches=list(kustomize.get("patches") or []),
             edits=kustomize_edits(kustomize),
             kubectl=self._renderer.kubectl,
+            deadline=self._renderer.deadline,
         )
         return objects
 
@@ -200,7 +207,9 @@ def make_sources(
     credentials: CredentialsFor | None = None,
     local: Mapping[str, Path] | None = None,
     kubectl: str | None = None,
+    deadline: RunDeadline | None = None,
 ) -> RepositoryFiles:
-    """One renderer (and its caches) for the whole run."""
-    sources = GitSources(cache_dir / "git", credentials=credentials, local=local)
+    """One renderer (and its caches) for the whole run; ``deadline``: the run's, cutting
+    every git and kustomize command short (kubefail.py ``Deadline``)."""
+    sources = GitSources(cache_dir / "git", credentials=credentials, local=local, deadline=deadline)
     return RepositoryFiles(SourceRenderer(sources, kubectl))
