@@ -171,7 +171,7 @@ def status(state_dir: Path | None, output: str) -> None:
 @click.option("--role", default="ci", show_default=True, help="The project role (with --project).")
 @click.option(
     "--actions",
-    default="get,update,sync,logs:get",
+    default="get,update,sync,logs:get,applicationsets:get",
     show_default=True,
     help="With --project: what a role created now may do on <project>/* (applications, or "
     "RESOURCE:ACTION).",

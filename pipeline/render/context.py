@@ -128,14 +128,18 @@ class RenderContext:
         """``policy.csv`` lines granting the CI account exactly what the pipeline calls through
         argocd-server (server/application/application.go): ``applications get`` (Get, the
         stream, the resource tree, /resource, /events), ``update`` (Patch), ``sync`` (Sync,
-        TerminateOperation) and ``logs get`` (PodLogs), on each Application of the project."""
+        TerminateOperation) and ``logs get`` (PodLogs), on each Application of the project; and
+        ``applicationsets get`` in the project (the preflight's ApplicationSet check)."""
         role, project = f"role:{self.ci['argocd_account']}", self.ci["argocd_project"]
         grants = (("applications", "get"), ("applications", "update"),
                   ("applications", "sync"), ("logs", "get"))  # fmt: skip
         apps = sorted({s.app for s in self.services})
         lines = [f"p, {role}, {res}, {act}, {project}/{app}, allow"
                  for app in apps for res, act in grants]  # fmt: skip
-        return [*lines, f"g, {self.ci['argocd_account']}, {role}"]
+        # the preflight reads the ApplicationSet that owns an Application (would it revert the
+        # pin?); its RBAC object is <template project>/<ApplicationSet name>
+        appsets = f"p, {role}, applicationsets, get, {project}/*, allow"
+        return [*lines, appsets, f"g, {self.ci['argocd_account']}, {role}"]
 
     def as_template_vars(self) -> dict[str, Any]:
         return {"services": self.services, "ci": self.ci, "ctx": self}

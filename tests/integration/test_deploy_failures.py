@@ -100,13 +100,13 @@ def test_overlay_rewriting_the_canary_tag_is_caught(
 
 
 def test_applicationset_without_ignore_differences_is_caught(
-    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample]
+    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], backend: Backend
 ) -> None:
     owned = make_sample()
     appset = sample_applicationset(owned.repo, name=f"appset-{owned.repo.namespace}")
     sandbox.kube.create(resource_path("argoproj.io/v1alpha1", "applicationsets", "argocd"), appset)
     _wait_owned(sandbox, owned)
-    code, report, _ = deploy(sandbox, owned)
+    code, report, _ = deploy(sandbox, owned, via=backend)
     (service,) = report["services"]
     assert code == ExitCode.MISCONFIGURED
     assert [p["reason"] for p in service["problems"]] == ["appset-reverts-pin"]

@@ -287,7 +287,8 @@ def test_replaced_notices_command_writes_json(tmp_path: Path) -> None:
 
 def test_argocd_rbac_covers_each_application_and_nothing_else() -> None:
     """`render rbac --backend argocd-api`: the account with apiKey only, and per Application of the
-    project exactly the four grants the API backend uses; a PR-dependent name becomes a glob."""
+    project exactly the four grants the API backend uses, and reading the project's
+    ApplicationSets; a PR-dependent name becomes a glob."""
     docs = list(yaml.safe_load_all(render("argocd-rbac", build_context(config()))))
     account, policy = docs
     assert (account["metadata"]["name"], account["data"]) == (
@@ -295,6 +296,8 @@ def test_argocd_rbac_covers_each_application_and_nothing_else() -> None:
     )  # fmt: skip
     lines = policy["data"]["policy.pipeline-ci.csv"].splitlines()
     assert lines[-1] == "g, pipeline-ci, role:pipeline-ci"
+    assert lines[-2] == "p, role:pipeline-ci, applicationsets, get, default/*, allow"
+    lines = lines[:-1]
     assert {line.split(", ")[4] for line in lines[:-1]} == {
         "default/dev-api-auth", "default/dev-api-users",
     }  # fmt: skip
