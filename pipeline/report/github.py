@@ -24,12 +24,13 @@ def output_lines(name: str, value: str, delimiter: str | None = None) -> str:
 
 
 def outputs(
-    results: list[ServiceResult], exit_code: int, requests: RequestCounts | None = None
-) -> dict[str, str]:
+    results: list[ServiceResult], exit_code: int, requests: RequestCounts | None = None,
+    backend: dict[str, str] | None = None,
+) -> dict[str, str]:  # fmt: skip
     """digest/image/result/replaced-pr of the first service, per-service keys, and the whole
     report."""
     first = results[0] if results else ServiceResult(service="")
-    report = document(results, exit_code, requests=requests)
+    report = document(results, exit_code, requests=requests, backend=backend)
     values = {
         "digest": first.digest,
         "image": first.image,
@@ -107,7 +108,7 @@ class GitHubReporter(Reporter):
         self.progress.finish(results, exit_code)
         if self.output_file is not None:
             with self.output_file.open("a", encoding="utf-8") as f:
-                for name, value in outputs(results, exit_code, requests).items():
+                for name, value in outputs(results, exit_code, requests, self.backend).items():
                     f.write(output_lines(name, value))
         if self.summary_file is not None:
             with self.summary_file.open("a", encoding="utf-8") as f:

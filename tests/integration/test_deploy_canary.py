@@ -258,9 +258,10 @@ def test_github_output_writes_step_outputs_and_a_summary_table(
     values = {m.group("name"): m.group("value") for m in entries}
     image = f"{repo.image_repository}:{repo.namespace}-api-dev-canary"
     assert list(values) == [
-        "digest", "image", "result", "exit-code", "report",
-        f"digest-{repo.namespace}", f"result-{repo.namespace}",
+        "digest", "image", "result", "exit-code", "replaced-pr", "report",
+        f"digest-{repo.namespace}", f"result-{repo.namespace}", f"replaced-pr-{repo.namespace}",
     ]  # fmt: skip
+    assert json.loads(values["report"])["backend"]["name"] == "kubernetes"
     assert (values["digest"], values["image"], values["result"]) == (digest, image, "succeeded")
     assert (values["exit-code"], values[f"digest-{repo.namespace}"]) == ("0", digest)
     assert json.loads(values["report"])["services"][0]["digest"] == digest
