@@ -158,6 +158,23 @@ KIND_COLUMNS: dict[str, list[Column]] = {
         ),
         ("Images", "string", 1, images),
     ],
+    "ReplicationController": [  # printReplicationController
+        NAME,
+        ("Desired", "integer", 0, num("spec.replicas")),
+        ("Current", "integer", 0, num("status.replicas")),
+        ("Ready", "integer", 0, num("status.readyReplicas")),
+        AGE,
+        (
+            "Containers",
+            "string",
+            1,
+            lambda o: ",".join(
+                str(c.get("name")) for c in get_path("spec.template.spec.containers")(o) or []
+            ),
+        ),
+        ("Images", "string", 1, images),
+        ("Selector", "string", 1, lambda o: selector_text(get_path("spec.selector")(o))),
+    ],
     "DaemonSet": [
         NAME,
         ("Desired", "integer", 0, num("status.desiredNumberScheduled")),

@@ -105,6 +105,27 @@ def _workload(obj: Obj) -> list[Cause]:
     return causes + _template("spec.template", spec.get("template"))
 
 
+def _replication_controller(obj: Obj) -> list[Cause]:
+    """``ValidateReplicationControllerSpec``: a selector (a plain map) the template's labels
+    match, and a template."""
+    spec = obj.get("spec") or {}
+    selector = spec.get("selector")
+    causes: list[Cause] = []
+    if not selector:
+        causes.append(("spec.selector", "Required value"))
+    else:
+        labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
+        if not _labels_match({"matchLabels": selector}, labels):
+            causes.append(
+                (
+                    "spec.template.metadata.labels",
+                    f"Invalid value: {go_string_map(labels)}: `selector` does not match "
+                    "template `labels`",
+                )
+            )
+    return causes + _template("spec.template", spec.get("template"))
+
+
 def _restart_policy(prefix: str, template: Any) -> list[Cause]:
     policy = (((template or {}).get("spec") or {}) if isinstance(template, dict) else {}).get(
         "restartPolicy"
@@ -170,6 +191,7 @@ _VALIDATORS: dict[str, Callable[[Obj], list[Cause]]] = {
     "Service": _service,
     "StatefulSet": _workload,
     "DaemonSet": _workload,
+    "ReplicationController": _replication_controller,
     "Job": _job,
     "CronJob": _cronjob,
     "HorizontalPodAutoscaler": _hpa,
