@@ -105,6 +105,35 @@ def _pdb_value(field: str) -> Cell:
     )
 
 
+def _subjects(kind: str) -> Cell:
+    def cell(binding: Obj) -> str:
+        names = [
+            f"{s.get('namespace', '')}/{s.get('name', '')}"
+            if kind == "ServiceAccount"
+            else s.get("name", "")
+            for s in binding.get("subjects") or []
+            if s.get("kind") == kind
+        ]
+        return ", ".join(names)
+
+    return cell
+
+
+_BINDING: list[Column] = [
+    NAME,
+    (
+        "Role",
+        "string",
+        0,
+        lambda o: f"{get_path('roleRef.kind')(o)}/{get_path('roleRef.name')(o)}",
+    ),
+    AGE,
+    ("Users", "string", 1, _subjects("User")),
+    ("Groups", "string", 1, _subjects("Group")),
+    ("ServiceAccounts", "string", 1, _subjects("ServiceAccount")),
+]
+
+
 KIND_COLUMNS: dict[str, list[Column]] = {
     "Service": [
         NAME,
@@ -158,6 +187,11 @@ KIND_COLUMNS: dict[str, list[Column]] = {
         ),
         ("Images", "string", 1, images),
     ],
+    # printRole/printClusterRole, printRoleBinding/printClusterRoleBinding
+    "Role": [NAME, ("Created At", "date", 0, created_at)],
+    "ClusterRole": [NAME, ("Created At", "date", 0, created_at)],
+    "RoleBinding": _BINDING,
+    "ClusterRoleBinding": _BINDING,
     "ReplicationController": [  # printReplicationController
         NAME,
         ("Desired", "integer", 0, num("spec.replicas")),
