@@ -105,6 +105,12 @@ def _pdb_value(field: str) -> Cell:
     )
 
 
+def _container_names(obj: Obj) -> str:
+    return ",".join(
+        str(c.get("name")) for c in get_path("spec.template.spec.containers")(obj) or []
+    )
+
+
 def _subjects(kind: str) -> Cell:
     def cell(binding: Obj) -> str:
         names = [
@@ -177,14 +183,7 @@ KIND_COLUMNS: dict[str, list[Column]] = {
             lambda o: f"{num('status.readyReplicas')(o)}/{num('spec.replicas')(o)}",
         ),
         AGE,
-        (
-            "Containers",
-            "string",
-            1,
-            lambda o: ",".join(
-                str(c.get("name")) for c in get_path("spec.template.spec.containers")(o) or []
-            ),
-        ),
+        ("Containers", "string", 1, _container_names),
         ("Images", "string", 1, images),
     ],
     # printRole/printClusterRole, printRoleBinding/printClusterRoleBinding
@@ -198,14 +197,7 @@ KIND_COLUMNS: dict[str, list[Column]] = {
         ("Current", "integer", 0, num("status.replicas")),
         ("Ready", "integer", 0, num("status.readyReplicas")),
         AGE,
-        (
-            "Containers",
-            "string",
-            1,
-            lambda o: ",".join(
-                str(c.get("name")) for c in get_path("spec.template.spec.containers")(o) or []
-            ),
-        ),
+        ("Containers", "string", 1, _container_names),
         ("Images", "string", 1, images),
         ("Selector", "string", 1, lambda o: selector_text(get_path("spec.selector")(o))),
     ],

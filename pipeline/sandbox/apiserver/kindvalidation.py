@@ -87,27 +87,15 @@ def _template(prefix: str, template: Any) -> list[Cause]:
 
 def _workload(obj: Obj) -> list[Cause]:
     """StatefulSet, DaemonSet: selector required and matching the template labels."""
-    spec = obj.get("spec") or {}
-    selector = spec.get("selector")
-    causes: list[Cause] = []
-    if not selector:
-        causes.append(("spec.selector", "Required value"))
-    else:
-        labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
-        if not _labels_match(selector, labels):
-            causes.append(
-                (
-                    "spec.template.metadata.labels",
-                    f"Invalid value: {go_string_map(labels)}: `selector` does not match "
-                    "template `labels`",
-                )
-            )
-    return causes + _template("spec.template", spec.get("template"))
+    return _selected_template(obj, lambda selector: selector)
 
 
 def _replication_controller(obj: Obj) -> list[Cause]:
-    """``ValidateReplicationControllerSpec``: a selector (a plain map) the template's labels
-    match, and a template."""
+    """``ValidateReplicationControllerSpec``: the same, with a selector that is a plain map."""
+    return _selected_template(obj, lambda selector: {"matchLabels": selector})
+
+
+def _selected_template(obj: Obj, as_label_selector: Callable[[Any], Any]) -> list[Cause]:
     spec = obj.get("spec") or {}
     selector = spec.get("selector")
     causes: list[Cause] = []
@@ -115,7 +103,7 @@ def _replication_controller(obj: Obj) -> list[Cause]:
         causes.append(("spec.selector", "Required value"))
     else:
         labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
-        if not _labels_match({"matchLabels": selector}, labels):
+        if not _labels_match(as_label_selector(selector), labels):
             causes.append(
                 (
                     "spec.template.metadata.labels",
