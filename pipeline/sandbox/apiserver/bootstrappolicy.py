@@ -44,8 +44,9 @@ def _urls(verbs: list[str], urls: list[str]) -> Obj:
 _VIEW = [
     _rule(READ, "", "configmaps", "endpoints", "events", "limitranges", "namespaces",
           "namespaces/status", "persistentvolumeclaims", "persistentvolumeclaims/status",
-          "pods", "pods/log", "pods/status", "resourcequotas", "resourcequotas/status",
-          "serviceaccounts", "services", "services/status"),
+          "pods", "pods/log", "pods/status", "replicationcontrollers",
+          "replicationcontrollers/scale", "replicationcontrollers/status", "resourcequotas",
+          "resourcequotas/status", "serviceaccounts", "services", "services/status"),
     _rule(READ, "apps", "daemonsets", "daemonsets/status", "deployments", "deployments/scale",
           "deployments/status", "replicasets", "replicasets/scale", "replicasets/status",
           "statefulsets", "statefulsets/scale", "statefulsets/status"),
@@ -56,8 +57,9 @@ _VIEW = [
 ]  # fmt: skip
 # no writes on endpoints: removed from edit/admin upstream in 1.22 (CVE-2021-25740)
 _EDIT = [
-    _rule([*READ, *WRITE], "", "configmaps", "persistentvolumeclaims", "pods", "secrets",
-          "serviceaccounts", "services"),
+    _rule([*READ, *WRITE], "", "configmaps", "persistentvolumeclaims", "pods",
+          "replicationcontrollers", "replicationcontrollers/scale", "secrets", "serviceaccounts",
+          "services"),
     _rule(["create"], "", "serviceaccounts/token"),
     _rule(["impersonate"], "", "serviceaccounts"),
     _rule([*READ, *WRITE], "apps", "daemonsets", "deployments", "deployments/scale",

@@ -91,6 +91,20 @@ def _replicaset(obj: Obj) -> None:
         obj["status"].setdefault("replicas", 0)
 
 
+def _replication_controller(obj: Obj) -> None:
+    """``pkg/apis/core/v1/defaults.go`` SetDefaults_ReplicationController: an empty selector
+    and empty labels become the template's labels; replicas 1."""
+    spec = obj.setdefault("spec", {})
+    template_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
+    if template_labels:
+        if not spec.get("selector"):
+            spec["selector"] = dict(template_labels)
+        if not obj["metadata"].get("labels"):
+            obj["metadata"]["labels"] = dict(template_labels)
+    spec.setdefault("replicas", 1)
+    _pod_template(spec)
+
+
 def _secret(obj: Obj) -> None:
     """``type: Opaque``; ``stringData`` is folded into ``data`` (base64) and dropped."""
     obj.setdefault("type", "Opaque")
@@ -241,6 +255,7 @@ _DEFAULTERS = {
     "Pod": _pod,
     "Deployment": _deployment,
     "ReplicaSet": _replicaset,
+    "ReplicationController": _replication_controller,
     "Secret": _secret,
     "Namespace": _namespace,
     "Service": _service,
@@ -276,6 +291,7 @@ def initial_status(kind: str, obj: Obj) -> Obj | None:
 # has no ``omitempty`` are always serialised (and the Python client requires them).
 _INITIAL_STATUS: dict[str, Obj] = {
     "Deployment": {},
+    "ReplicationController": {"replicas": 0},
     "StatefulSet": {"replicas": 0, "availableReplicas": 0},
     "DaemonSet": {
         "currentNumberScheduled": 0,

@@ -39,7 +39,9 @@ STRATEGIC = "application/strategic-merge-patch+json"
 APPLY = ("application/apply-patch+yaml", "application/apply-patch+cbor")
 BODY_TYPES = ("application/json", "application/yaml", PROTOBUF)
 # Objects whose DELETE answers the object itself (ReturnDeletedObject in their stores).
-_RETURNS_DELETED = ("Pod", "Namespace")
+# kinds whose registry sets ReturnDeletedObject (pkg/registry/core/{pod,service,serviceaccount}/
+# storage/storage.go) or whose REST returns the object (namespace): DELETE answers the object
+_RETURNS_DELETED = ("Pod", "Namespace", "Service", "ServiceAccount")
 
 
 def decode_body(req: Request, kind: str) -> Obj:

@@ -162,22 +162,24 @@ def is_node(value: Any) -> bool:
 def to_fields_v1(paths: Iterable[Path]) -> Obj:
     """``fieldpath.Set.ToJSON``: nested keys, ``.`` marking a member that also has children."""
     tree: Obj = {}
-    members: set[Path] = set(paths)
-    for path in sorted(members):
+    members: list[Obj] = []
+    for path in paths:
         node = tree
         for element in path:
-            node = node.setdefault(element, {})
-    for path in members:
-        node = tree
-        for element in path:
-            node = node[element]
+            child = node.get(element)
+            if child is None:
+                child = node[element] = {}
+            node = child
+        members.append(node)
+    for node in members:  # a member that also has children gets its "." (a hot path: every write)
         if node and "." not in node:
             node["."] = {}
     return _sorted(tree)
 
 
 def _sorted(tree: Obj) -> Obj:
-    return {k: _sorted(tree[k]) for k in sorted(tree, key=lambda k: (k != ".", k))}
+    # "." sorts before every "f:", "i:", "k:" and "v:" element, as ToJSON writes it first
+    return {k: _sorted(tree[k]) if tree[k] else {} for k in sorted(tree)}
 
 
 def from_fields_v1(tree: Any, prefix: Path = ()) -> set[Path]:

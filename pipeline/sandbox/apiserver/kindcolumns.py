@@ -105,6 +105,41 @@ def _pdb_value(field: str) -> Cell:
     )
 
 
+def _container_names(obj: Obj) -> str:
+    return ",".join(
+        str(c.get("name")) for c in get_path("spec.template.spec.containers")(obj) or []
+    )
+
+
+def _subjects(kind: str) -> Cell:
+    def cell(binding: Obj) -> str:
+        names = [
+            f"{s.get('namespace', '')}/{s.get('name', '')}"
+            if kind == "ServiceAccount"
+            else s.get("name", "")
+            for s in binding.get("subjects") or []
+            if s.get("kind") == kind
+        ]
+        return ", ".join(names)
+
+    return cell
+
+
+_BINDING: list[Column] = [
+    NAME,
+    (
+        "Role",
+        "string",
+        0,
+        lambda o: f"{get_path('roleRef.kind')(o)}/{get_path('roleRef.name')(o)}",
+    ),
+    AGE,
+    ("Users", "string", 1, _subjects("User")),
+    ("Groups", "string", 1, _subjects("Group")),
+    ("ServiceAccounts", "string", 1, _subjects("ServiceAccount")),
+]
+
+
 KIND_COLUMNS: dict[str, list[Column]] = {
     "Service": [
         NAME,
@@ -148,15 +183,23 @@ KIND_COLUMNS: dict[str, list[Column]] = {
             lambda o: f"{num('status.readyReplicas')(o)}/{num('spec.replicas')(o)}",
         ),
         AGE,
-        (
-            "Containers",
-            "string",
-            1,
-            lambda o: ",".join(
-                str(c.get("name")) for c in get_path("spec.template.spec.containers")(o) or []
-            ),
-        ),
+        ("Containers", "string", 1, _container_names),
         ("Images", "string", 1, images),
+    ],
+    # printRole/printClusterRole, printRoleBinding/printClusterRoleBinding
+    "Role": [NAME, ("Created At", "date", 0, created_at)],
+    "ClusterRole": [NAME, ("Created At", "date", 0, created_at)],
+    "RoleBinding": _BINDING,
+    "ClusterRoleBinding": _BINDING,
+    "ReplicationController": [  # printReplicationController
+        NAME,
+        ("Desired", "integer", 0, num("spec.replicas")),
+        ("Current", "integer", 0, num("status.replicas")),
+        ("Ready", "integer", 0, num("status.readyReplicas")),
+        AGE,
+        ("Containers", "string", 1, _container_names),
+        ("Images", "string", 1, images),
+        ("Selector", "string", 1, lambda o: selector_text(get_path("spec.selector")(o))),
     ],
     "DaemonSet": [
         NAME,

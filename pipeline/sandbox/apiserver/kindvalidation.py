@@ -87,6 +87,15 @@ def _template(prefix: str, template: Any) -> list[Cause]:
 
 def _workload(obj: Obj) -> list[Cause]:
     """StatefulSet, DaemonSet: selector required and matching the template labels."""
+    return _selected_template(obj, lambda selector: selector)
+
+
+def _replication_controller(obj: Obj) -> list[Cause]:
+    """``ValidateReplicationControllerSpec``: the same, with a selector that is a plain map."""
+    return _selected_template(obj, lambda selector: {"matchLabels": selector})
+
+
+def _selected_template(obj: Obj, as_label_selector: Callable[[Any], Any]) -> list[Cause]:
     spec = obj.get("spec") or {}
     selector = spec.get("selector")
     causes: list[Cause] = []
@@ -94,7 +103,7 @@ def _workload(obj: Obj) -> list[Cause]:
         causes.append(("spec.selector", "Required value"))
     else:
         labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels")
-        if not _labels_match(selector, labels):
+        if not _labels_match(as_label_selector(selector), labels):
             causes.append(
                 (
                     "spec.template.metadata.labels",
@@ -170,6 +179,7 @@ _VALIDATORS: dict[str, Callable[[Obj], list[Cause]]] = {
     "Service": _service,
     "StatefulSet": _workload,
     "DaemonSet": _workload,
+    "ReplicationController": _replication_controller,
     "Job": _job,
     "CronJob": _cronjob,
     "HorizontalPodAutoscaler": _hpa,

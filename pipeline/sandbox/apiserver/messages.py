@@ -64,7 +64,9 @@ class Response:
 
     @classmethod
     def json(cls, code: int, obj: Any, headers: list[tuple[str, str]] | None = None) -> Response:
-        return cls(code, json.dumps(obj, separators=(",", ":")).encode(), headers=headers or [])
+        # a newline ends the body, as Go's json.Encoder writes it (kube-apiserver's serializer)
+        body = json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+        return cls(code, body, headers=headers or [])
 
     @classmethod
     def error(cls, err: st.ApiStatusError) -> Response:

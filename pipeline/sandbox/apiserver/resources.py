@@ -151,6 +151,9 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "v1", "LimitRange", "limitranges", ("limits",), fields=("spec",)),
     ResourceType("", "v1", "ResourceQuota", "resourcequotas", ("quota",),
                  subresources=("status",)),
+    # ReplicationController: stored, no controller (no pods), no scale subresource here
+    ResourceType("", "v1", "ReplicationController", "replicationcontrollers", ("rc",),
+                 subresources=("status",), generation=True, categories=("all",)),
     ResourceType("apps", "v1", "Deployment", "deployments", ("deploy",),
                  subresources=("status", "scale"), generation=True, categories=("all",)),
     ResourceType("apps", "v1", "ReplicaSet", "replicasets", ("rs",),

@@ -40,10 +40,10 @@ def status_body(code: int, reason: str, message: str, details: Obj | None = None
         "status": "Failure",
         "message": message,
         "reason": reason,
-        "code": code,
     }
-    if details is not None:
+    if details is not None:  # metav1.Status field order: details before code
         body["details"] = details
+    body["code"] = code
     return body
 
 
