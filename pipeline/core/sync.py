@@ -32,6 +32,19 @@ def _state(app: Obj) -> Obj:
     return dict(app.get("status", {}).get("operationState") or {})
 
 
+def failing_sync(app: Obj) -> str:
+    """The message of the Application's sync when its last attempt failed: an operation that
+    ended Failed/Error, or one waiting to retry ("... Retrying attempt #N at ...",
+    ``controller/appcontroller.go`` processRequestedAppOperation); "" otherwise."""
+    state = _state(app)
+    message = str(state.get("message") or "")
+    if state.get("phase") in ("Failed", "Error") or (
+        state.get("phase") == "Running" and "Retrying attempt #" in message
+    ):
+        return message
+    return ""
+
+
 def in_progress(app: Obj) -> bool:
     """An operation is pending or running (Running, Terminating, or Running+finishedAt)."""
     return app.get("operation") is not None or _state(app).get("phase") in (
@@ -51,10 +64,17 @@ def wait_for_application(
     """Watch the Application until ``done(app)``; raise DeployTimeoutError at the deadline."""
 
     def timed_out(app: Obj) -> DeployTimeoutError:
+        failing = failing_sync(app)
         return DeployTimeoutError(
-            f"timed out waiting for {waiting_for} on Application {plan.app}",
-            hint="raise --timeout, or look at the Application: kubectl get application -n "
-            f"{plan.argocd_namespace} {plan.app} -o yaml",
+            f"timed out waiting for {waiting_for} on Application {plan.app}"
+            + (f": its sync keeps failing: {failing}" if failing else ""),
+            hint=(
+                "fix what the sync fails on in the source, or pass --terminate-running (the "
+                "canary's own sync is selective: it applies only the canary Deployment)"
+                if failing
+                else "raise --timeout, or look at the Application: kubectl get application -n "
+                f"{plan.argocd_namespace} {plan.app} -o yaml"
+            ),
         )
 
     source = ApplicationSource(apps, plan.argocd_namespace, plan.app)

@@ -17,12 +17,14 @@ from pipeline.core.pin import PinWrite, get_path, plan_pin, source_path
 from pipeline.core.plan import ServicePlan
 from pipeline.core.ports import Applications, Cluster, NotFound, Obj, Render
 from pipeline.core.rollout import canary_deployments, template_images
+from pipeline.core.sync import failing_sync
 from pipeline.errors import (
     HiddenNotFound,
     KustomizeError,
     PreflightError,
     Problem,
     SourceUnavailable,
+    SyncFailedError,
     UsageError,
 )
 
@@ -304,6 +306,15 @@ def run_preflight(
         )  # fmt: skip
     deployments, _ = cluster.list_objects("deployments", plan.namespace)
     canaries = canary_deployments(deployments, plan.selector)
+    failing = failing_sync(app) if app is not None and not canaries else ""
+    if failing:  # no canary because the Application's sync fails: that is the reason
+        raise SyncFailedError(
+            f"no Deployment in namespace {plan.namespace} has pods labelled {plan.selector}: "
+            f"Application {plan.app}'s sync fails: {failing}",
+            hint="fix what the sync fails on in the GitOps source (the message names it), "
+            f"then re-run; `kubectl -n {plan.argocd_namespace} get application {plan.app} -o "
+            "jsonpath='{.status.operationState}'` shows it",
+        )
     if not canaries:
         problems.append(
             Problem(

@@ -6,10 +6,11 @@ requests) stays Pending until the matching Nodes exist, then syncs Synced/Health
 ``deploy-canary`` and ``cleanup-canary`` succeed on it. A service whose DestinationRule's CRD
 is not installed fails the sync before anything is applied, with Argo CD's message.
 
-The product does not yet name that reason: two strict xfails record where it says something
-else (a never-synced app: preflight's ``canary-workload-not-found``; a synced app behind the
-failing auto-sync's retries: a generic timeout). With ``--terminate-running`` the canary
-deploys, as on a real Argo CD, since its sync is selective."""
+The product names that reason: for a never-synced app (no canary Deployment because the sync
+fails) deploy-canary exits sync-failed with Argo CD's message; behind the failing auto-sync's
+retries, its timeout names the message and ``--terminate-running``. With
+``--terminate-running`` the canary deploys, as on a real Argo CD, since its sync is
+selective."""
 
 from __future__ import annotations
 
@@ -269,11 +270,6 @@ def test_a_missing_crd_fails_the_sync_before_anything_is_applied(
     assert kube.get_or_none(f"/api/v1/namespaces/{UNCRD}") is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product finding: preflight reports canary-workload-not-found (exit 6) for an "
-    "Application whose sync never applied anything, not the failed sync's reason",
-)
 def test_deploy_canary_on_a_never_synced_app_reports_the_failed_sync(
     platform: Platform,
 ) -> None:
@@ -286,11 +282,6 @@ def test_deploy_canary_on_a_never_synced_app_reports_the_failed_sync(
     assert MISSING_CRD in result["message"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product finding: deploy-canary waits behind an auto-sync in retry back-off and "
-    "ends with a generic timeout, never naming the failed attempt's message",
-)
 def test_deploy_canary_behind_a_failing_auto_sync_reports_its_reason(platform: Platform) -> None:
     svc = SERVICES[1]
     platform.break_sync(svc)
