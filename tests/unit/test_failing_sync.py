@@ -13,7 +13,7 @@ CRD = 'Make sure the "DestinationRule" CRD is installed on the destination clust
     ("state", "failing"),
     [
         ({"phase": "Failed", "message": CRD}, CRD),
-        ({"phase": "Error", "message": "ComparisonError: no such path"}, "ComparisonError: no such path"),
+        ({"phase": "Error", "message": "ComparisonError: x"}, "ComparisonError: x"),
         ({"phase": "Running", "message": f"{CRD}. Retrying attempt #2 at 3:04PM."},
          f"{CRD}. Retrying attempt #2 at 3:04PM."),
         ({"phase": "Running", "message": "one or more tasks are running"}, ""),
