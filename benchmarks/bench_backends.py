@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_deploy import change_source, deploy_args, measured
-from deploy_probe import PIPELINE, Recorder, run_deploy
+from deploy_probe import PIPELINE, Recorder, run_deploy, sandbox_up
 from docsblock import replace_block
 
 from pipeline.sandbox.kubeclient import KubeClient
@@ -63,12 +63,7 @@ def _median(values: list[float]) -> float:
 def benchmark(rounds: int) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="bench-backends-"))
     state = work / "sandbox"
-    up = subprocess.run(
-        [*PIPELINE, "sandbox", "up", "--state-dir", str(state), "--output", "json",
-         "--kubelet-backoff", "1"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    status = json.loads(up.stdout)
+    status = sandbox_up(state)
     try:
         kube = KubeClient(status["server"], user_agent="bench")
         seeded = seed_sample(

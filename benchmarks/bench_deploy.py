@@ -30,7 +30,7 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from deploy_probe import PIPELINE, Recorder, Run, analyse, run_deploy
+from deploy_probe import PIPELINE, Recorder, Run, analyse, run_deploy, sandbox_up
 from deploy_report import write_docs
 
 from pipeline.sandbox.kubeclient import KubeClient, resource_path
@@ -136,12 +136,7 @@ def main() -> int:
     options = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-deploy-"))
     state = work / "sandbox"
-    up = subprocess.run(
-        [*PIPELINE, "sandbox", "up", "--state-dir", str(state), "--output", "json",
-         "--kubelet-backoff", "1"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    status = json.loads(up.stdout)
+    status = sandbox_up(state)
     try:
         results = _benchmark(status, work, options)
     finally:

@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pipeline.core.images import digest_from_image_id
@@ -150,3 +151,14 @@ def analyse(run: Run, recorder: Recorder, service: Obj, app: str) -> dict[str, f
         "failure_reported_by_kubelet": rel(failure_seen),
         "exit": rel(run.exited),
     }
+
+
+def sandbox_up(state: Path) -> dict[str, Any]:
+    """`pipeline sandbox up` on ``state`` (own registry and Docker Engine); its status JSON."""
+    up = subprocess.run(
+        [*PIPELINE, "sandbox", "up", "--state-dir", str(state), "--output", "json",
+         "--kubelet-backoff", "1"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    status: dict[str, Any] = json.loads(up.stdout)
+    return status

@@ -162,21 +162,10 @@ def connect_argocd_api(settings: KubeSettings, timeout: float | None = None) -> 
 def check_ca_bundle(settings: RegistrySettings) -> None:
     """``--registry-ca`` names a readable file holding at least one PEM certificate; refused
     before anything connects, builds or pushes."""
-    import ssl
+    from pipeline.adapters.argocd_target import checked_pem_file
 
-    path = settings.ca_bundle
-    if not path:
-        return
-    hint = "pass --registry-ca a PEM file of the registry's CA certificate(s)"
-    if not Path(path).is_file():
-        what = "is not a file" if Path(path).exists() else "does not exist"
-        raise UsageError(f"--registry-ca {path} {what}", hint=hint)
-    try:
-        ssl.create_default_context(cafile=path)
-    except (OSError, ssl.SSLError, ValueError) as e:
-        raise UsageError(
-            f"--registry-ca {path} holds no readable PEM certificate: {e}", hint=hint
-        ) from None
+    if settings.ca_bundle:
+        checked_pem_file(settings.ca_bundle, "--registry-ca", "the registry's CA certificate(s)")
 
 
 def registry_client(

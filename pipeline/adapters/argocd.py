@@ -29,6 +29,18 @@ PREFIX = f"/apis/{GROUP}/{VERSION}"
 MERGE_PATCH = "application/merge-patch+json"
 
 
+def sync_patch(resource_version: str, operation: Obj) -> Obj:
+    """One merge patch sets ``.operation`` and clears ``status.operationState``."""
+    return {"metadata": {"resourceVersion": resource_version}, "operation": operation,
+            "status": {"operationState": None}}  # fmt: skip
+
+
+def terminate_patch(resource_version: str) -> Obj:
+    """``status.operationState.phase: Terminating``, as ``argocd app terminate-op`` does."""
+    return {"metadata": {"resourceVersion": resource_version},
+            "status": {"operationState": {"phase": "Terminating"}}}  # fmt: skip
+
+
 class ArgoApplications:
     backend = "kubernetes"
 
@@ -72,16 +84,10 @@ class ArgoApplications:
         )  # fmt: skip
 
     def start_sync(self, namespace: str, name: str, resource_version: str, operation: Obj) -> Obj:
-        """One merge patch sets ``.operation`` and clears ``status.operationState``."""
-        body = {"metadata": {"resourceVersion": resource_version}, "operation": operation,
-                "status": {"operationState": None}}  # fmt: skip
-        return self.patch_application(namespace, name, body)
+        return self.patch_application(namespace, name, sync_patch(resource_version, operation))
 
     def terminate_operation(self, namespace: str, name: str, resource_version: str) -> None:
-        """``status.operationState.phase: Terminating``, as ``argocd app terminate-op`` does."""
-        body = {"metadata": {"resourceVersion": resource_version},
-                "status": {"operationState": {"phase": "Terminating"}}}  # fmt: skip
-        self.patch_application(namespace, name, body)
+        self.patch_application(namespace, name, terminate_patch(resource_version))
 
     def get_applicationset(self, namespace: str, name: str) -> Obj:
         self.stats.count("get")

@@ -130,21 +130,26 @@ def resolve(settings: ArgoApiSettings, env: dict[str, str] | None = None) -> Api
     if settings.insecure or server_entry.get("insecure"):
         verify = False
     elif settings.ca_file:
-        verify = _checked_ca(settings.ca_file)
+        verify = checked_pem_file(
+            settings.ca_file, "--argocd-ca", "the Argo CD server's CA certificate(s)"
+        )
     elif server_entry.get("certificate-authority-data"):
         verify = _ca_data_file(str(server_entry["certificate-authority-data"]))
     return ApiTarget(base_url=base, token=token, verify=verify)
 
 
-def _checked_ca(path: str) -> str:
-    hint = "pass --argocd-ca a PEM file of the Argo CD server's CA certificate(s)"
+def checked_pem_file(path: str, flag: str, what: str) -> str:
+    """``path`` when it is a readable file of PEM certificate(s); else UsageError naming
+    ``flag``. Checked before anything connects, builds or pushes."""
+    hint = f"pass {flag} a PEM file of {what}"
     if not Path(path).is_file():
-        raise UsageError(f"--argocd-ca {path} does not exist or is not a file", hint=hint)
+        state = "is not a file" if Path(path).exists() else "does not exist"
+        raise UsageError(f"{flag} {path} {state}", hint=hint)
     try:
         ssl.create_default_context(cafile=path)
     except (OSError, ssl.SSLError, ValueError) as e:
         raise UsageError(
-            f"--argocd-ca {path} holds no readable PEM certificate: {e}", hint=hint
+            f"{flag} {path} holds no readable PEM certificate: {e}", hint=hint
         ) from None
     return path
 

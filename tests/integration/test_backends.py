@@ -16,69 +16,33 @@ from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.seed import SeededSample
 from tests.fixtures.backends import Backend, api_env, sandbox_token
 from tests.fixtures.sandbox import SandboxHandle
+from tests.integration.test_deploy_canary import deploy, running_digests
 
 pytestmark = pytest.mark.integration
-
-
-def deploy_args(seeded: SeededSample, *extra: str) -> list[str]:
-    repo = seeded.repo
-    return [
-        "deploy-canary",
-        "--service", repo.namespace,
-        "--image", repo.image_repository,
-        "--tag", "{service}-api-dev-canary",
-        "--context", str(repo.context_dir),
-        "--app", repo.app_name,
-        "--namespace", repo.namespace,
-        "--selector", repo.selectors["canary"],
-        "--timeout", "90",
-        "--run-id", "backends",
-        "--output", "json",
-        *extra,
-    ]  # fmt: skip
 
 
 def app_path(name: str) -> str:
     return resource_path("argoproj.io/v1alpha1", "applications", "argocd", name)
 
 
-def report_of(out: Any) -> dict[str, Any]:
-    try:
-        report: dict[str, Any] = json.loads(out.stdout)
-    except json.JSONDecodeError:
-        pytest.fail(f"no JSON on stdout (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
-    return report
-
-
-def running(sandbox: SandboxHandle, namespace: str, selector: str) -> set[str | None]:
-    listing = sandbox.kube.list(resource_path("v1", "pods", namespace), label_selector=selector)
-    return {
-        digest_from_image_id(s.get("imageID", ""))
-        for p in listing["items"]
-        if not p["metadata"].get("deletionTimestamp")
-        for s in p.get("status", {}).get("containerStatuses") or []
-        if s.get("ready")
-    }
-
-
 def test_deploy_canary_through_either_backend_runs_the_pushed_digest(
     sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], backend: Backend
 ) -> None:
     seeded = make_sample()
-    out = backend.cli(*deploy_args(seeded))
-    report = report_of(out)
+    code, report, stderr = deploy(sandbox, seeded, via=backend)
     (service,) = report["services"]
-    why = f"{service['reason']}: {service['message']} ({service['hint']})\n{out.stderr}"
-    assert (out.returncode, service["result"]) == (ExitCode.OK, "succeeded"), why
+    why = f"{service['reason']}: {service['message']} ({service['hint']})\n{stderr}"
+    assert (code, service["result"]) == (ExitCode.OK, "succeeded"), why
     assert report["backend"]["name"] == backend.name
     digest = service["digest"]
     assert {digest_from_image_id(p["imageID"]) for p in service["pods"] if p["ready"]} == {digest}
     repo = seeded.repo
-    assert running(sandbox, repo.namespace, repo.selectors["canary"]) == {digest}
-    assert running(sandbox, repo.namespace, repo.selectors["stable"]) == {seeded.digests["stable"]}
+    assert running_digests(sandbox, repo.namespace, repo.selectors["canary"]) == {digest}
+    stable = running_digests(sandbox, repo.namespace, repo.selectors["stable"])
+    assert stable == {seeded.digests["stable"]}
     token = backend.env.get("ARGOCD_AUTH_TOKEN")
     if token:
-        assert token not in out.stdout + out.stderr
+        assert token not in json.dumps(report) + stderr
         assert set(report["requests"]) == {"registry", "argocd"}
 
 
@@ -110,17 +74,16 @@ def test_a_token_without_a_needed_action_stops_before_any_write_or_push(
     tag = f"{repo.namespace}-api-dev-canary"
     pushed_before = registry_digest(sandbox, repo.image_repository, tag)
 
-    out = ci.cli(*deploy_args(seeded))
+    code, report, stderr = deploy(sandbox, seeded, via=ci)
 
-    report = report_of(out)
     (service,) = report["services"]
-    assert (out.returncode, service["reason"]) == (ExitCode.KUBE_ACCESS, "argocd-forbidden")
+    assert (code, service["reason"]) == (ExitCode.KUBE_ACCESS, "argocd-forbidden")
     assert f"applications, {missing}" in service["message"]
     assert f"p, role:<ci-role>, applications, {missing}, default/{repo.app_name}" in service["hint"]
     app_after = sandbox.kube.get(app_path(repo.app_name))
     assert app_after["metadata"]["resourceVersion"] == app_before["metadata"]["resourceVersion"]
     assert registry_digest(sandbox, repo.image_repository, tag) == pushed_before
-    assert token["token"] not in out.stdout + out.stderr
+    assert token["token"] not in json.dumps(report) + stderr
 
 
 def test_a_token_for_another_project_reads_the_application_as_not_found(
@@ -130,11 +93,10 @@ def test_a_token_for_another_project_reads_the_application_as_not_found(
     token = sandbox_token(sandbox, "--project", "elsewhere", "--role", "ci")
     ci = Backend("argocd-api", api_env(sandbox, tmp_path_factory.mktemp("home"), token))
 
-    out = ci.cli(*deploy_args(seeded))
+    code, report, stderr = deploy(sandbox, seeded, via=ci)
 
-    report = report_of(out)
     (service,) = report["services"]
-    assert out.returncode == ExitCode.MISCONFIGURED, out.stderr
+    assert code == ExitCode.MISCONFIGURED, stderr
     problem = service["problems"][0]
     assert problem["reason"] == "application-not-found"
     assert "or this token may not get it" in problem["message"]

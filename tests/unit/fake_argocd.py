@@ -12,6 +12,7 @@ import copy
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from pipeline.adapters.argocd import sync_patch, terminate_patch
 from pipeline.core.ports import Conflict, Expired, NotFound
 from pipeline.sandbox.apiserver.patch import merge_patch  # RFC 7386, as the server applies it
 
@@ -97,14 +98,10 @@ class FakeApplications:
         return copy.deepcopy(self.app)
 
     def start_sync(self, namespace: str, name: str, resource_version: str, operation: Obj) -> Obj:
-        body = {"metadata": {"resourceVersion": resource_version}, "operation": operation,
-                "status": {"operationState": None}}  # fmt: skip
-        return self.patch_application(namespace, name, body)
+        return self.patch_application(namespace, name, sync_patch(resource_version, operation))
 
     def terminate_operation(self, namespace: str, name: str, resource_version: str) -> None:
-        body = {"metadata": {"resourceVersion": resource_version},
-                "status": {"operationState": {"phase": "Terminating"}}}  # fmt: skip
-        self.patch_application(namespace, name, body)
+        self.patch_application(namespace, name, terminate_patch(resource_version))
 
     def get_applicationset(self, namespace: str, name: str) -> Obj:
         if name not in self.appsets:
