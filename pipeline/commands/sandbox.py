@@ -100,6 +100,12 @@ def _print_status(status: SandboxStatus, output: str) -> None:
     help="Initial restart back-off in seconds (real kubelet: 10).",
 )
 @click.option(
+    "--max-pods",
+    type=int,
+    default=None,
+    help="Pods the sandbox's own node accepts (kubelet --max-pods; real default 110).",
+)
+@click.option(
     "--watch-window",
     type=float,
     default=None,
@@ -115,6 +121,7 @@ def up(
     kubelet_backoff: float | None,
     registry_ca: Path | None,
     watch_window: float | None,
+    max_pods: int | None,
 ) -> None:
     """Start the sandbox in the background (no-op when it already runs)."""
     from pipeline.sandbox import supervisor
@@ -128,6 +135,7 @@ def up(
         kubelet_backoff=kubelet_backoff,
         registry_ca=registry_ca,
         watch_window=watch_window,
+        max_pods=max_pods,
     )
     _print_status(status, output)
 

@@ -118,6 +118,7 @@ class Sandbox:
             insecure_registries=[self.registry],
             registry_ca=config.registry_ca,
             backoff_base=config.kubelet_backoff,
+            max_pods=config.max_pods,
             instance=instance,
             manage_other_nodes=True,
             loaded_images=state.path / LOADED_IMAGES_FILE,

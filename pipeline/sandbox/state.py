@@ -44,6 +44,7 @@ class SandboxConfig:
     docker: bool = True  # False: kubelet resolves images only, runs no containers
     registry_ca: str | None = None  # a CA bundle the kubelet trusts for TLS registries
     kubelet_backoff: float = 10.0
+    max_pods: int = 110  # pods the sandbox node takes (kubelet --max-pods)
     watch_window: float = 300.0  # seconds a resourceVersion stays watchable (then 410)
     reconcile_seconds: float = 120.0
     argocd_port: int = 0  # the Argo CD API server (argocd-server's REST API), HTTP

@@ -42,6 +42,7 @@ def up(
     kubelet_backoff: float | None = None,
     registry_ca: Path | None = None,
     watch_window: float | None = None,
+    max_pods: int | None = None,
 ) -> SandboxStatus:
     """Start the sandbox unless it already runs from this state dir (idempotent)."""
     current = status(state)
@@ -65,6 +66,10 @@ def up(
         if kubelet_backoff <= 0:
             raise UsageError("--kubelet-backoff must be positive", hint="e.g. --kubelet-backoff 10")
         config.kubelet_backoff = kubelet_backoff
+    if max_pods is not None:
+        if max_pods <= 0:
+            raise UsageError("--max-pods must be positive", hint="e.g. --max-pods 110")
+        config.max_pods = max_pods
     if watch_window is not None:
         if not watch_window > 0:
             raise UsageError("--watch-window must be positive", hint="e.g. --watch-window 300")

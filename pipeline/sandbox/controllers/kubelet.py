@@ -33,7 +33,13 @@ from pipeline.sandbox.controllers.containers import DockerRuntime, Runtime, Simu
 from pipeline.sandbox.controllers.eventrecorder import EventRecorder
 from pipeline.sandbox.controllers.imagepull import ImageResolver
 from pipeline.sandbox.controllers.loadedimages import LoadedImages
-from pipeline.sandbox.controllers.node import NodeContext, PodIPs, needs_status, node_status
+from pipeline.sandbox.controllers.node import (
+    NodeContext,
+    PodIPs,
+    machine_capacity,
+    needs_status,
+    node_status,
+)
 from pipeline.sandbox.controllers.podlogs import LogPublisher
 from pipeline.sandbox.controllers.podsync import PodSync
 from pipeline.sandbox.kubeclient import ApiError, KubeClient, list_and_watch, resource_path
@@ -105,8 +111,10 @@ class Kubelet:
         clock: Callable[[], float] = time.time,
         manage_other_nodes: bool = False,
         loaded_images: Path | None = None,
+        max_pods: int = 110,
     ) -> None:
         self._client = client
+        self._max_pods = max_pods
         self._docker_host = docker_host
         self.node_name = node_name
         self._instance = instance
@@ -253,7 +261,11 @@ class Kubelet:
 
     def _post_status(self, node: Obj) -> None:
         path = resource_path("v1", "nodes", name=node["metadata"]["name"]) + "/status"
-        self._client.patch(path, {"status": node_status(node, self._clock(), "127.0.0.1")})
+        own = (
+            machine_capacity(self._max_pods) if node["metadata"]["name"] == self.node_name else None
+        )
+        status = node_status(node, self._clock(), "127.0.0.1", own)
+        self._client.patch(path, {"status": status})
 
     # -- informer callbacks -------------------------------------------------------------------
     def _on_pod(self, event: str, pod: Obj) -> None:

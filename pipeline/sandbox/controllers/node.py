@@ -96,8 +96,8 @@ _CONDITIONS = (  # kubelet_node_status.go / nodestatus/setters.go: type, status,
 )  # fmt: skip
 
 
-def machine_capacity() -> dict[str, str]:
-    """cadvisor's view of this machine: cpu count, memory in Ki, and the default 110 pods."""
+def machine_capacity(max_pods: int = 110) -> dict[str, str]:
+    """cadvisor's view of this machine: cpu count, memory in Ki, and ``--max-pods`` pods."""
     import os
 
     memory_kib = 0
@@ -108,7 +108,7 @@ def machine_capacity() -> dict[str, str]:
                     memory_kib = int(line.split()[1])
     except OSError:
         memory_kib = 8 * 1024 * 1024
-    return {"cpu": str(os.cpu_count() or 1), "memory": f"{memory_kib}Ki", "pods": "110"}
+    return {"cpu": str(os.cpu_count() or 1), "memory": f"{memory_kib}Ki", "pods": str(max_pods)}
 
 
 def node_ready(node: Obj) -> Obj | None:
@@ -130,9 +130,10 @@ def needs_status(node: Obj, now: float) -> bool:
     return now - beat >= NODE_STATUS_REPORT
 
 
-def node_status(node: Obj, now: float, host_ip: str) -> Obj:
+def node_status(node: Obj, now: float, host_ip: str, own: dict[str, str] | None = None) -> Obj:
     """The status a kubelet posts (``setNodeStatus``): conditions, addresses, nodeInfo, and
-    capacity/allocatable. Capacity given at creation is kept (as kwok does for fake nodes)."""
+    capacity/allocatable: ``own`` (this machine, --max-pods) for the kubelet's own node, else
+    the capacity given at creation is kept (as kwok does for fake nodes)."""
     old = node.get("status") or {}
     stamp = rfc3339(now)
     previous = {c.get("type"): c for c in old.get("conditions") or []}
@@ -150,11 +151,11 @@ def node_status(node: Obj, now: float, host_ip: str) -> Obj:
                 "lastTransitionTime": before["lastTransitionTime"] if kept else stamp,
             }
         )
-    capacity = old.get("capacity") or old.get("allocatable") or machine_capacity()
+    capacity = own or old.get("capacity") or old.get("allocatable") or machine_capacity()
     name = node["metadata"]["name"]
     return {
         "capacity": capacity,
-        "allocatable": old.get("allocatable") or capacity,
+        "allocatable": (own or old.get("allocatable")) or capacity,
         "conditions": conditions,
         "addresses": [
             {"type": "InternalIP", "address": host_ip},
