@@ -6,7 +6,7 @@ import importlib
 import json
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -171,6 +171,9 @@ def status(state_dir: Path | None, output: str) -> None:
     _print_status(current, output)
 
 
+TOKEN_ACTIONS = "get,update,sync,logs:get,applicationsets:get"  # what the pipeline calls
+
+
 @sandbox.command()
 @state_dir_option
 @output_option
@@ -179,7 +182,7 @@ def status(state_dir: Path | None, output: str) -> None:
 @click.option("--role", default="ci", show_default=True, help="The project role (with --project).")
 @click.option(
     "--actions",
-    default="get,update,sync,logs:get,applicationsets:get",
+    default=TOKEN_ACTIONS,
     show_default=True,
     help="With --project: what a role created now may do on <project>/* (applications, or "
     "RESOURCE:ACTION).",
@@ -201,31 +204,14 @@ def token(
     """
     from pipeline.errors import SandboxError, UsageError
     from pipeline.sandbox import supervisor
-    from pipeline.sandbox.argocdapi import client
-    from pipeline.sandbox.kubeclient import KubeClient
 
     if account and project:
         raise UsageError("--account and --project are exclusive", hint="choose one")
     current = supervisor.status(supervisor.resolve_state_dir(state_dir))
     if not current.running or not current.server or not current.argocd_server:
         raise SandboxError("the sandbox is not running", hint="run: pipeline sandbox up")
-    kube = KubeClient(current.server, user_agent="pipeline-sandbox")
     server = current.argocd_server
-    try:
-        admin = client.admin_token(kube, server)
-        if account:
-            value, subject = client.account_token(server, admin, account, expires_in), account
-        elif project:
-            wanted = [a.strip() for a in actions.split(",") if a.strip()]
-            client.ensure_project_role(kube, project, role, wanted)
-            value = client.project_token(server, admin, project, role, expires_in)
-            subject = f"proj:{project}:{role}"
-        else:
-            value, subject = admin, "admin"
-    except client.TokenRequestError as e:
-        raise SandboxError(
-            f"the Argo CD API server refused: {e}", hint="see docs/sandbox-argocd-api.md"
-        ) from e
+    value, subject = _issue_token(current, account, project, role, actions, expires_in)
     if output == "json":
         click.echo(json.dumps({"server": server, "subject": subject, "token": value}, indent=2))
     else:
@@ -344,9 +330,43 @@ def load_image(state_dir: Path | None, image: str, from_docker_host: str | None)
     click.echo(f"loaded {image} ({image_id}) into the sandbox node")
 
 
+def _issue_token(
+    current: Any, account: str | None, project: str | None, role: str, actions: str,
+    expires_in: int,
+) -> tuple[str, str]:  # fmt: skip
+    """(token, subject): admin's, an account's, or a project role's (created when missing)."""
+    from pipeline.errors import SandboxError
+    from pipeline.sandbox.argocdapi import client
+    from pipeline.sandbox.kubeclient import KubeClient
+
+    kube = KubeClient(current.server, user_agent="pipeline-sandbox")
+    server = current.argocd_server
+    try:
+        admin = client.admin_token(kube, server)
+        if account:
+            return client.account_token(server, admin, account, expires_in), account
+        if project:
+            wanted = [a.strip() for a in actions.split(",") if a.strip()]
+            client.ensure_project_role(kube, project, role, wanted)
+            return client.project_token(server, admin, project, role, expires_in), (
+                f"proj:{project}:{role}"
+            )
+        return admin, "admin"
+    except client.TokenRequestError as e:
+        raise SandboxError(
+            f"the Argo CD API server refused: {e}", hint="see docs/sandbox-argocd-api.md"
+        ) from e
+
+
 @sandbox.command()
 @state_dir_option
-def env(state_dir: Path | None) -> None:
+@click.option(
+    "--argocd-api",
+    is_flag=True,
+    help="Exports for the Argo CD API backend instead of a kubeconfig: ARGOCD_SERVER and a "
+    "project role token of project default (what a CI holds); KUBECONFIG unset.",
+)
+def env(state_dir: Path | None, argocd_api: bool) -> None:
     """Print shell exports for the running sandbox: eval "$(pipeline sandbox env)"."""
     from shlex import quote
 
@@ -359,6 +379,12 @@ def env(state_dir: Path | None) -> None:
         raise SandboxError(
             f"the sandbox is not running (state dir {state.path})", hint="run: pipeline sandbox up"
         )
-    click.echo(f"export KUBECONFIG={quote(str(current.kubeconfig))}")
+    if argocd_api and current.argocd_server:
+        token, _ = _issue_token(current, None, "default", "ci", TOKEN_ACTIONS, 0)
+        click.echo("unset KUBECONFIG")
+        click.echo(f"export ARGOCD_SERVER={quote(current.argocd_server)}")
+        click.echo(f"export ARGOCD_AUTH_TOKEN={quote(token)}")
+    else:
+        click.echo(f"export KUBECONFIG={quote(str(current.kubeconfig))}")
     if current.docker_host:
         click.echo(f"export DOCKER_HOST={quote(current.docker_host)}")

@@ -129,3 +129,21 @@ def test_connection_problems_are_named_with_their_fix(
         assert text in out.stdout + out.stderr, f"{name}: {out.stdout}\n{out.stderr}"
         assert "Traceback" not in out.stderr, name
         assert api.env["ARGOCD_AUTH_TOKEN"] not in out.stdout + out.stderr, name
+
+
+def test_sandbox_env_for_the_argocd_api_is_all_a_user_needs(
+    sandbox: SandboxHandle, make_sample: Callable[..., SeededSample], backends: dict[str, Backend]
+) -> None:
+    repo = make_sample().repo
+    out = sandbox.cli("sandbox", "env", "--argocd-api", "--state-dir", str(sandbox.state_dir))
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "unset KUBECONFIG"
+    exported = dict(
+        line.removeprefix("export ").split("=", 1) for line in lines if line.startswith("export")
+    )
+    assert set(exported) == {"ARGOCD_SERVER", "ARGOCD_AUTH_TOKEN", "DOCKER_HOST"}
+    status = backends["argocd-api"].cli(
+        "status", "--app", repo.app_name, "-o", "json", extra=exported
+    )
+    assert status.returncode == 0, status.stderr
