@@ -296,7 +296,12 @@ def test_deleting_a_pod_removes_its_container(
         resource_path("v1", "pods", NS),
         {
             "metadata": {"name": "solo"},
-            "spec": {"containers": [{"name": "app", "image": f"{registry.address}/solo:v1"}]},
+            "spec": {
+                # `sleep` as PID 1 ignores SIGTERM: without this the kubelet waits the
+                # default 30 s grace before SIGKILL, as a real one does
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{"name": "app", "image": f"{registry.address}/solo:v1"}],
+            },
         },
     )
     uid = pod["metadata"]["uid"]

@@ -124,3 +124,4 @@ def test_an_expired_resource_version_is_410_and_the_helper_relists(
     )
     assert set(state) == {"first", "second"}
     assert loop.lists == 2  # the 410 made it list again, then the condition held
+    cluster.api.close()  # no idle keep-alive connection for the server's stop to wait out
