@@ -30,6 +30,7 @@ from pipeline.sandbox.kubeclient import resource_path
 from pipeline.sandbox.sample import application_manifest
 from pipeline.sandbox.seed import ensure_pull_secret
 from pipeline.services.githttp import GitServer, publish
+from tests.fixtures.backends import Backend
 from tests.fixtures.prodrepo import (
     domain_node,
     move_rule_to_uninstalled_group,
@@ -250,6 +251,37 @@ def test_syncs_once_the_domain_nodes_exist_and_a_canary_round_trips(
     canary = kube.get(f"/apis/apps/v1/namespaces/{svc}/deployments/{svc}-api-canary")
     images = [c["image"] for c in canary["spec"]["template"]["spec"]["containers"]]
     assert images == [f"{plat.image}:{svc}-api-dev-canary"]  # git's tag again, no digest pin
+
+
+def test_the_canary_round_trips_through_the_argocd_api_too(
+    platform: Platform, backends: dict[str, Backend]
+) -> None:
+    """The same repository through the Argo CD API backend: a CI runner holding only
+    ARGOCD_SERVER and a project token (no kubeconfig) deploys and cleans up the canary."""
+    svc = SERVICES[1]
+    platform.ensure_synced(svc)
+    api = backends["argocd-api"]
+    serve = platform.context / "serve.sh"
+    serve.write_text(serve.read_text() + "# another pull request's change\n")
+
+    def run(*args: str) -> tuple[int, Obj, str]:
+        out = api.cli(*args, "--output", "json", timeout=180)
+        try:
+            return out.returncode, json.loads(out.stdout), out.stderr
+        except json.JSONDecodeError:
+            pytest.fail(f"no JSON (exit {out.returncode}):\n{out.stdout}\n{out.stderr}")
+
+    code, report, stderr = run(
+        "deploy-canary", "--service", svc, "--context", str(platform.context), "--timeout", "90",
+        "--pr", "20", "--run-id", f"prodrepo-api-{svc}",
+    )  # fmt: skip
+    (result,) = report["services"]
+    assert (code, result["result"], report["backend"]["name"]) == (0, "succeeded", "argocd-api"), (
+        stderr
+    )
+    assert platform.running_digests(svc, "v2") == {result["digest"]}
+    code, report, stderr = run("cleanup-canary", "--service", svc, "--timeout", "90", "--pr", "20")
+    assert (code, report["result"]) == (0, "cleaned"), stderr
 
 
 def test_a_missing_crd_fails_the_sync_before_anything_is_applied(
