@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 
 from pipeline.sandbox.apiserver.patch import decode_json_patch, json_patch, merge_patch
 from pipeline.sandbox.argocdapi.applications import (
@@ -81,7 +82,8 @@ class ApplicationWrites:
                 "error validating and normalizing app: error getting application's project: "
                 f'app is not allowed in project "{new_project}", or the project does not exist'
             )
-        for _ in range(10):
+
+        def change(app: Obj) -> None:
             app["spec"] = new_app.get("spec")
             app["metadata"]["labels"] = meta.get("labels") or {}
             app["metadata"]["annotations"] = meta.get("annotations") or {}
@@ -89,39 +91,52 @@ class ApplicationWrites:
             for key in ("labels", "annotations", "finalizers"):
                 if not app["metadata"][key]:
                     del app["metadata"][key]
+
+        return self._update(
+            caller, app, change, "updated application spec",
+            "Failed to update application. Too many conflicts",
+        )  # fmt: skip
+
+    def _update(
+        self, caller: Caller, app: Obj, change: Callable[[Obj], None], action: str,
+        too_many: str,
+    ) -> Obj:  # fmt: skip
+        """Change the app and Update it with the resourceVersion read; a 409 reads it again
+        and changes that, at most 10 times (argocd-server's update loops); then record
+        ``action`` as an Event."""
+        path = apps_path(app["metadata"]["namespace"], app["metadata"]["name"])
+        for _ in range(10):
+            change(app)
             try:
-                updated = self.apps.kube.replace(apps_path(namespace, name), app)
+                updated = self.apps.kube.replace(path, app)
             except ApiError as e:
                 if e.status != 409:
                     raise unknown(f"error updating application: {e}") from e
-                app = self.apps.kube.get(apps_path(namespace, name))
+                app = self.apps.kube.get(path)
                 continue
-            self.apps.event(caller, updated, "ResourceUpdated", "updated application spec")
+            self.apps.event(caller, updated, "ResourceUpdated", action)
             return updated
-        raise GrpcError(INTERNAL, "Failed to update application. Too many conflicts")
+        raise GrpcError(INTERNAL, too_many)
 
     def terminate(self, caller: Caller, name: str, params: Params) -> Obj:
         namespace = self.apps.namespace(params)
         app = self.apps.get_enforced(
             caller, "sync", str(params.get("project") or ""), namespace, name
         )
-        for _ in range(10):
+
+        def change(app: Obj) -> None:
             state = (app.get("status") or {}).get("operationState")
             if app.get("operation") is None or state is None:
                 raise GrpcError(
                     INVALID_ARGUMENT, "Unable to terminate operation. No operation is in progress"
                 )
             state["phase"] = "Terminating"
-            try:
-                updated = self.apps.kube.replace(apps_path(namespace, name), app)
-            except ApiError as e:
-                if e.status != 409:
-                    raise unknown(f"error updating application: {e}") from e
-                app = self.apps.kube.get(apps_path(namespace, name))
-                continue
-            self.apps.event(caller, updated, "ResourceUpdated", "terminated running operation")
-            return {}
-        raise GrpcError(INTERNAL, "Failed to terminate app. Too many conflicts")
+
+        self._update(
+            caller, app, change, "terminated running operation",
+            "Failed to terminate app. Too many conflicts",
+        )  # fmt: skip
+        return {}
 
 
 def _text(e: Exception) -> str:

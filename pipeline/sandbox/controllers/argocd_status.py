@@ -35,6 +35,11 @@ def _condition(kind: str, message: str, now: float, old: list[Obj]) -> Obj:
     return {"type": kind, "message": message, "lastTransitionTime": rfc3339(now)}
 
 
+def compared_to(spec: Obj) -> Obj:
+    """``status.sync.comparedTo``: the source and destination the comparison was made for."""
+    return {"source": spec.get("source"), "destination": spec.get("destination")}
+
+
 class StatusBuilder:
     def __init__(
         self, client: KubeClient, mapper: ResourceMapper, clock: Callable[[], float]
@@ -119,10 +124,7 @@ class StatusBuilder:
             "sync": {
                 "status": sync_status,
                 "revision": rendered.revision,
-                "comparedTo": {
-                    "source": spec.get("source"),
-                    "destination": spec.get("destination"),
-                },
+                "comparedTo": compared_to(spec),
             },
             "health": health,
             "resources": resources,
@@ -153,13 +155,7 @@ class StatusBuilder:
             old.get("conditions") or [],
         )
         status: Obj = {
-            "sync": {
-                "status": "Unknown",
-                "comparedTo": {
-                    "source": spec.get("source"),
-                    "destination": spec.get("destination"),
-                },
-            },
+            "sync": {"status": "Unknown", "comparedTo": compared_to(spec)},
             "reconciledAt": rfc3339(now),
             "conditions": [*others, condition],
         }
@@ -176,13 +172,7 @@ class StatusBuilder:
         earlier = old.get("conditions") or []
         found = [_condition("InvalidSpecError", m, now, earlier) for m in messages]
         status: Obj = {
-            "sync": {
-                "status": "Unknown",
-                "comparedTo": {
-                    "source": spec.get("source"),
-                    "destination": spec.get("destination"),
-                },
-            },
+            "sync": {"status": "Unknown", "comparedTo": compared_to(spec)},
             "health": {"status": "Unknown", "message": None, "lastTransitionTime": rfc3339(now)},
             "reconciledAt": rfc3339(now),
             "conditions": [*others, *found],
