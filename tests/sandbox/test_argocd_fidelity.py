@@ -131,15 +131,21 @@ def test_failed_sync_is_retried_after_the_backoff_then_reports_the_retries(
     add_to_base(argo, {"destinationrule.yaml": DESTINATION_RULE})
     app = manual_app(argo, "retry")
     app["operation"]["retry"] = {"limit": 1, "backoff": {"duration": "1", "factor": 1}}
+    version = argo.kube.list(APPS)["metadata"]["resourceVersion"]
     argo.kube.create(APPS, app)
 
-    def waiting() -> Obj | None:
-        state = (argo.app().get("status") or {}).get("operationState") or {}
-        return state if state.get("retryCount") == 1 and state.get("phase") == "Running" else None
-
-    state = wait_for("the retry wait", waiting)
-    assert state["finishedAt"]
-    assert ". Retrying attempt #1 at " in state["message"]
+    # every write the controller makes, through a watch: the retry wait lasts only the
+    # back-off, which a poll of the app can miss on a loaded machine
+    states: list[Obj] = []
+    for event in argo.kube.watch(APPS, version, timeout_seconds=60):
+        state = (event["object"].get("status") or {}).get("operationState") or {}
+        states.append(state)
+        if state.get("phase") == "Failed":
+            break
+    waits = [s for s in states if s.get("retryCount") == 1 and s.get("phase") == "Running"]
+    assert waits, f"no retry wait among {[s.get('phase') for s in states]}"
+    assert waits[0]["finishedAt"]
+    assert ". Retrying attempt #1 at " in waits[0]["message"]
     state = finished_state(argo)["status"]["operationState"]
     assert state["phase"] == "Failed"
     assert state["retryCount"] == 1
